@@ -1,0 +1,5 @@
+import sys
+
+from nea_sd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""Load a Vensim model through PySD, translating it inside the cache, never beside the model."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nea_sd.errors import ModelFileError
+from nea_sd.model.cache import file_sha256, translation_dir
+from nea_sd.model.params import ParameterTable, build_parameter_table
+
+CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+
+
+def _check_model_path(path: str | os.PathLike[str]) -> Path:
+    model_path = Path(path)
+    if not model_path.exists():
+        raise ModelFileError(f"model file {str(path)!r} does not exist; give the path of a .mdl file")
+    if model_path.is_dir():
+        raise ModelFileError(f"model path {str(path)!r} is a directory; give the path of a .mdl file")
+    if model_path.suffix.lower() != ".mdl":
+        raise ModelFileError(
+            f"model file {str(path)!r} is not a Vensim .mdl file; nea_sd reads Vensim models"
+        )
+    try:
+        model_path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(f"model file {str(path)!r} cannot be read: {exc.strerror}") from None
+    return model_path
+
+
+def _parse_failure(path: Path, exc: Exception) -> ModelFileError:
+    """Turn a PySD/parsimonious failure into one line naming the element or line."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    line_no = getattr(exc, "line", None)
+    where = ""
+    if callable(line_no):
+        with contextlib.suppress(Exception):
+            where = f" near line {line_no()}"
+    return ModelFileError(f"model file {str(path)!r} cannot be parsed{where}: {first}")
+
+
+def parse_abstract_model(path: str | os.PathLike[str]) -> Any:
+    """PySD's abstract model of a ``.mdl`` (sections -> elements -> components with ASTs).
+
+    The engine stage compiles this structure; keeping the import here keeps PySD in one stage.
+    """
+    from pysd.translators.vensim.vensim_file import VensimFile
+
+    model_path = _check_model_path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vensim = VensimFile(model_path)
+            vensim.parse()
+            return vensim.get_abstract_model()
+    except Exception as exc:  # PySD raises bare Exceptions and parsimonious errors
+        raise _parse_failure(model_path, exc) from None
+
+
+def _translate(model_path: Path, sha256: str) -> Path:
+    """Translated ``.py`` of the model, created once per content hash."""
+    folder = translation_dir(sha256)
+    target = folder / (model_path.stem + ".py")
+    if target.exists():
+        return target
+    import pysd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        shutil.copy2(model_path, folder / f".{model_path.stem}.{os.getpid()}.mdl")
+    )
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            pysd.read_vensim(str(staging), initialize=False)
+        # atomic publish so that a parallel loader never imports a half-written file
+        os.replace(staging.with_suffix(".py"), target)
+    except Exception as exc:
+        raise _parse_failure(model_path, exc) from None
+    finally:
+        staging.unlink(missing_ok=True)
+        staging.with_suffix(".py").unlink(missing_ok=True)
+    return target
+
+
+@dataclass(frozen=True)
+class Model:
+    """A Vensim model loaded through PySD.
+
+    Attributes are fixed: ``path`` (the ``.mdl``), ``sha256`` (its content hash, the model's
+    identity in provenance), ``parameters`` (the :class:`ParameterTable`), ``subscripts``
+    (dimension name -> elements) and ``time`` (initial, final, step, saveper).
+    """
+
+    path: Path
+    sha256: str
+    parameters: ParameterTable
+    subscripts: dict[str, list[str]]
+    time: dict[str, float]
+    variables: pd.DataFrame = field(repr=False)
+    _pysd: Any = field(repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @cached_property
+    def stocks(self) -> list[str]:
+        doc = self.variables
+        return sorted(doc.loc[doc["Subtype"] == "Integ", "Real Name"])
+
+    def variable_names(self) -> list[str]:
+        return sorted(self.variables["Real Name"])
+
+    def pysd_model(self) -> Any:
+        """The underlying PySD model, reloaded so that no earlier override survives."""
+        self._pysd.reload()
+        return self._pysd
+
+    def __repr__(self) -> str:
+        return (
+            f"<Model {self.name!r}: {len(self.variables)} variables, {len(self.stocks)} stocks, "
+            f"{len(self.parameters)} parameters, sha256={self.sha256[:12]}>"
+        )
+
+
+def load_model(path: str | os.PathLike[str]) -> Model:
+    """Load ``path`` through PySD (translation cached by content hash)."""
+    import pysd
+
+    model_path = _check_model_path(path).resolve()
+    sha256 = file_sha256(model_path)
+    translated = _translate(model_path, sha256)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pysd_model = pysd.load(str(translated))
+        except Exception as exc:
+            raise _parse_failure(model_path, exc) from None
+    doc = pysd_model.doc.copy()
+    control = {
+        "initial": float(pysd_model.components.initial_time()),
+        "final": float(pysd_model.components.final_time()),
+        "step": float(pysd_model.components.time_step()),
+        "saveper": float(pysd_model.components.saveper()),
+    }
+    table = build_parameter_table(model_path, doc, pysd_model)
+    return Model(
+        path=model_path,
+        sha256=sha256,
+        parameters=table,
+        subscripts={k: list(v) for k, v in pysd_model.subscripts.items()},
+        time=control,
+        variables=doc,
+        _pysd=pysd_model,
+    )
+
+
+def frame_to_dataset(frame: pd.DataFrame, names: list[str]) -> xr.Dataset:
+    """Convert PySD's unflattened output (cells of scalars or DataArrays) into a Dataset."""
+    time = frame.index.to_numpy(dtype=float)
+    data_vars: dict[str, xr.DataArray] = {}
+    for name in names:
+        column = frame[name]
+        first = column.iloc[0]
+        if isinstance(first, xr.DataArray):
+            stacked = np.stack([np.asarray(cell.values, dtype=float) for cell in column])
+            coords = {dim: first.coords[dim].values for dim in first.dims}
+            data_vars[name] = xr.DataArray(stacked, dims=("time", *first.dims), coords=coords)
+        else:
+            data_vars[name] = xr.DataArray(column.to_numpy(dtype=float), dims=("time",))
+    return xr.Dataset(data_vars, coords={"time": time})

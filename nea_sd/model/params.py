@@ -1,0 +1,145 @@
+"""Parameters as first-class objects: name, value, units, range, documentation, view."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nea_sd.errors import unknown_name
+from nea_sd.sketch.parse import canonical, read_sketch
+
+CONTROL = {"initial time", "final time", "time step", "saveper"}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A constant of the model that a scenario, sweep or calibration may change.
+
+    ``value`` is a float, or a numpy array over ``dims`` for subscripted constants;
+    ``low``/``high`` come from the range in the units field (``nan`` where not given).
+    """
+
+    name: str
+    py_name: str
+    value: float | np.ndarray
+    dims: tuple[str, ...]
+    units: str
+    low: float
+    high: float
+    doc: str
+    view: str
+
+    @property
+    def has_range(self) -> bool:
+        return not (math.isnan(self.low) or math.isnan(self.high))
+
+    def contains(self, value: float) -> bool:
+        """True when ``value`` lies in the declared range (an open end is unbounded)."""
+        low_ok = math.isnan(self.low) or value >= self.low
+        high_ok = math.isnan(self.high) or value <= self.high
+        return low_ok and high_ok
+
+    @property
+    def range_text(self) -> str:
+        low = "-inf" if math.isnan(self.low) else f"{self.low:g}"
+        high = "inf" if math.isnan(self.high) else f"{self.high:g}"
+        return f"[{low}, {high}]"
+
+
+class ParameterTable(Mapping[str, Parameter]):
+    """Read-only mapping name -> :class:`Parameter`; names are matched case-insensitively."""
+
+    def __init__(self, parameters: list[Parameter]):
+        self._by_key = {canonical(p.name): p for p in parameters}
+        self._order = [p.name for p in parameters]
+
+    def __getitem__(self, name: str) -> Parameter:
+        try:
+            return self._by_key[canonical(name)]
+        except KeyError:
+            raise unknown_name("parameter", name, self._order) from None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and canonical(name) in self._by_key
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per parameter: value (scalar or 'array'), units, range, view, documentation."""
+        rows = []
+        for p in self._by_key.values():
+            value = p.value
+            shown = f"{value:g}" if np.ndim(value) == 0 else _array_summary(np.asarray(value))
+            rows.append(
+                {
+                    "name": p.name,
+                    "value": shown,
+                    "units": p.units,
+                    "range": p.range_text,
+                    "subscripts": ",".join(p.dims),
+                    "view": p.view,
+                    "documentation": p.doc,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def _repr_html_(self) -> str:
+        return self.to_frame().to_html(index=False)
+
+    def __repr__(self) -> str:
+        return f"<ParameterTable: {len(self)} parameters>"
+
+
+def _array_summary(values: np.ndarray) -> str:
+    return f"{values.min():g}..{values.max():g} ({values.size} el.)"
+
+
+def _limit(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def build_parameter_table(model_path: Path, doc: pd.DataFrame, pysd_model: Any) -> ParameterTable:
+    """Collect the constants of a loaded PySD model, with views from the sketch."""
+    views = read_sketch(model_path).primary_view()
+    params = []
+    for row in doc.itertuples(index=False):
+        real = getattr(row, "_0", None) or row[0]
+        if getattr(row, "Type") != "Constant" or canonical(real) in CONTROL:
+            continue
+        if getattr(row, "Subtype") != "Normal":
+            continue
+        py_name = getattr(row, "_1", None) or row[1]
+        raw = getattr(pysd_model.components, py_name)()
+        dims = tuple(getattr(raw, "dims", ()))
+        value = np.asarray(raw, dtype=float) if dims else float(raw)
+        low, high = (_limit(v) for v in (tuple(row.Limits) + (None, None))[:2])
+        units = row.Units if isinstance(row.Units, str) else ""
+        comment = row.Comment if isinstance(row.Comment, str) else ""
+        params.append(
+            Parameter(
+                name=real,
+                py_name=py_name,
+                value=value,
+                dims=dims,
+                units=units,
+                low=low,
+                high=high,
+                doc=" ".join(comment.split()),
+                view=views.get(canonical(real), ""),
+            )
+        )
+    params.sort(key=lambda p: p.name.lower())
+    return ParameterTable(params)
