@@ -62,3 +62,7 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> UnknownNameErr
     else:
         hint = f"{len(choices)} are defined; list them with 'nea-sd params'"
     return UnknownNameError(f"unknown {kind} {name!r}; {hint}")
+
+
+class MissingDependencyError(NeaSdError):
+    """An optional package that a command needs is not installed; the message says how to add it."""

@@ -1,0 +1,29 @@
+"""``nea-sd units MODEL``: check the model's units for consistency (needs nea-sd[diagram])."""
+
+from __future__ import annotations
+
+import argparse
+
+from nea_sd.sketch.lint import has_errors
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "units",
+        help="check dimensional consistency with pysimlin (needs nea-sd[diagram])",
+        description=(
+            "Print one line per unit problem as FILE:LINE: error|warning: message. "
+            "Exit status 1 when there are errors, 0 otherwise."
+        ),
+    )
+    parser.add_argument("model", metavar="MODEL", help="path of a Vensim .mdl file")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nea_sd.sketch.units import check_units
+
+    findings = check_units(args.model)
+    for finding in findings:
+        print(finding.format(args.model))
+    return 1 if has_errors(findings) else 0
