@@ -64,5 +64,17 @@ def unknown_name(kind: str, name: str, choices: Iterable[str]) -> UnknownNameErr
     return UnknownNameError(f"unknown {kind} {name!r}; {hint}")
 
 
+class DataError(NeaSdError, ValueError):
+    """A data file or series that does not match its documented form.
+
+    Wrong unit, unexpected column, duplicate or missing year inside a requested span, a level
+    break that an operation would straddle: each names the file (and row, where there is one).
+    """
+
+
+class UnsupportedModelError(NeaSdError):
+    """A model uses constructs that the batch engine cannot compile (use ``--engine pysd``)."""
+
+
 class MissingDependencyError(NeaSdError):
     """An optional package that a command needs is not installed; the message says how to add it."""
