@@ -1,0 +1,37 @@
+"""Calibration stage: fit statistics, the observation model and calibration specs.
+
+Nothing here runs the simulator: an :class:`Observation` scores model output that a batch
+engine produced, shaped (runs, times), against a data :class:`~nea_sd.data.Series`.
+"""
+
+from nea_sd.calibrate.observation import (
+    Binomial,
+    Identity,
+    Index,
+    Logistic,
+    LogitNormal,
+    LogNormal,
+    Normal,
+    Observation,
+    Poisson,
+    Scale,
+    at_years,
+)
+from nea_sd.calibrate.stats import FitStatistics, batch_fit_statistics, fit_statistics
+
+__all__ = [
+    "Binomial",
+    "FitStatistics",
+    "Identity",
+    "Index",
+    "LogNormal",
+    "Logistic",
+    "LogitNormal",
+    "Normal",
+    "Observation",
+    "Poisson",
+    "Scale",
+    "at_years",
+    "batch_fit_statistics",
+    "fit_statistics",
+]

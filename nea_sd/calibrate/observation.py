@@ -1,0 +1,384 @@
+"""Observation model: how a model quantity shows up in a data series, and how likely the data are.
+
+A *link* maps model output to the data's scale (identity, a scale factor, the logistic poll
+link, an index to a base year); an *error model* gives the log-likelihood of the data around
+that prediction. Everything is vectorized over a leading ``run`` axis: model output shaped
+(runs, times) gives one log-likelihood per run, so a batch of parameter sets is scored at once.
+Missing data points (NaN) are skipped, never filled.
+
+Link constants that are fitted (``None`` in the link) are passed per call as ``params`` —
+a scalar or an array with one value per run — under the names in ``link.free``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from scipy.special import expit, gammaln, logit, xlog1py, xlogy
+
+from nea_sd.data.series import Series, _year_list
+from nea_sd.errors import DataError, InvalidValueError
+
+LOG_2PI = float(np.log(2 * np.pi))
+Params = Mapping[str, float | np.ndarray]
+
+
+def at_years(model: np.ndarray, model_years: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """Columns of ``model`` (…, times) at ``years``; a year the model did not save is an error."""
+    model = np.asarray(model, dtype=float)
+    times = np.asarray(model_years, dtype=float)
+    if model.shape[-1] != times.size:
+        raise InvalidValueError(
+            f"model output has {model.shape[-1]} times but {times.size} model years were given"
+        )
+    where = np.searchsorted(times, np.asarray(years, dtype=float) - 1e-9)
+    where = np.clip(where, 0, times.size - 1)
+    hit = np.abs(times[where] - years) < 1e-6
+    if not hit.all():
+        missing = np.asarray(years)[~hit]
+        raise InvalidValueError(
+            f"model output has no value at year(s) {_year_list(missing)}; "
+            f"it covers {times[0]:g}-{times[-1]:g} — save at least yearly over the data period"
+        )
+    return model[..., where]
+
+
+def _param(link: object, name: str, params: Params | None) -> np.ndarray:
+    """A link constant: fixed in the link, else taken from ``params`` (scalar or per run)."""
+    fixed = getattr(link, name)
+    if fixed is not None:
+        return np.asarray(fixed, dtype=float)
+    if params is None or name not in params:
+        raise InvalidValueError(
+            f"{type(link).__name__} link has {name!r} to fit; pass params={{{name!r}: ...}}"
+        )
+    value = np.asarray(params[name], dtype=float)
+    return value[..., None] if value.ndim else value  # (runs,) -> (runs, 1) for broadcasting
+
+
+class Link(Protocol):
+    free: tuple[str, ...]
+
+    def observe(self, series: Series, years: np.ndarray) -> np.ndarray: ...
+
+    def predict(
+        self,
+        model: np.ndarray,
+        model_years: np.ndarray,
+        years: np.ndarray,
+        params: Params | None = None,
+    ) -> np.ndarray: ...
+
+
+class _PointLink:
+    """Links that act point by point on the model value and leave the data as they are."""
+
+    def observe(self, series: Series, years: np.ndarray) -> np.ndarray:
+        return series.on_years(years)
+
+    def predict(self, model, model_years, years, params=None):  # noqa: D102
+        return self.transform(at_years(model, model_years, years), params)
+
+    @property
+    def free(self) -> tuple[str, ...]:
+        return tuple(n for n in self._constants if getattr(self, n) is None)
+
+
+@dataclass(frozen=True)
+class Identity(_PointLink):
+    """Model and data in the same units (e.g. SIPRI constant US$ m)."""
+
+    _constants = ()
+
+    def transform(self, values: np.ndarray, params: Params | None = None) -> np.ndarray:
+        return values
+
+
+@dataclass(frozen=True)
+class Scale(_PointLink):
+    """data = factor · model; ``factor=None`` fits it (e.g. $bn/yr model vs thousand JPY data)."""
+
+    factor: float | None = None
+    _constants = ("factor",)
+
+    def transform(self, values: np.ndarray, params: Params | None = None) -> np.ndarray:
+        return _param(self, "factor", params) * values
+
+
+@dataclass(frozen=True)
+class Logistic(_PointLink):
+    """Poll link: % unfavourable = 100 · (1 − logistic(α + β · logit(T))) for trust T in (0, 1).
+
+    T of exactly 0 or 1 maps to 100 % or 0 %, which the poll error models then score as
+    impossible (−inf) — a model that pins trust at a bound cannot explain a poll.
+    """
+
+    alpha: float | None = None
+    beta: float | None = None
+    _constants = ("alpha", "beta")
+
+    def transform(self, values: np.ndarray, params: Params | None = None) -> np.ndarray:
+        alpha = _param(self, "alpha", params)
+        beta = _param(self, "beta", params)
+        with np.errstate(divide="ignore"):
+            return 100.0 * (1.0 - expit(alpha + beta * logit(values)))
+
+
+@dataclass(frozen=True)
+class Index:
+    """Series and model each divided by their value in a base year (scale-free comparison).
+
+    For a series with level breaks (DPRK won figures, 2003) give one base year per segment —
+    each segment is then indexed on its own; one base year for a period that crosses a break
+    is an error, since it would compare values across the break.
+    """
+
+    base_year: int | tuple[int, ...]
+    free: tuple[str, ...] = field(default=(), init=False)
+
+    @property
+    def base_years(self) -> tuple[int, ...]:
+        b = self.base_year
+        return (int(b),) if np.ndim(b) == 0 else tuple(int(x) for x in b)
+
+    def bases(self, series: Series, years: np.ndarray) -> np.ndarray:
+        """The base year for each of ``years`` (the one in the same segment)."""
+        edges = [-np.inf, *series.breaks, np.inf]
+        out = np.zeros(len(years), dtype=np.int64)
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            inside = (years >= lo) & (years < hi)
+            if not inside.any():
+                continue
+            base = [b for b in self.base_years if lo <= b < hi]
+            if len(base) != 1:
+                seg = f"{years[inside].min()}-{years[inside].max()}"
+                found = "no" if not base else f"{len(base)}"
+                raise DataError(
+                    f"index link for {series.name!r}: {found} base year in segment {seg} "
+                    f"(level break(s) at {list(series.breaks)}); give exactly one base year "
+                    f"per segment, e.g. base_year = [...], or restrict the period to one side "
+                    "of the break (comparing across it would be meaningless)"
+                )
+            out[inside] = base[0]
+        return out
+
+    def observe(self, series: Series, years: np.ndarray) -> np.ndarray:
+        bases = self.bases(series, years)
+        base_values = series.on_years(bases)
+        if np.isnan(base_values).any():
+            bad = sorted(set(bases[np.isnan(base_values)].tolist()))
+            raise DataError(
+                f"index link for {series.name!r}: base year {bad} has no observation "
+                f"(missing years: {_year_list(series.missing_years()) or 'none'})"
+            )
+        if np.any(base_values <= 0):
+            raise DataError(f"index link for {series.name!r}: base value is not positive")
+        return series.on_years(years) / base_values
+
+    def predict(self, model, model_years, years, params=None, *, bases=None):
+        if bases is None:
+            bases = np.full(len(years), self.base_years[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return at_years(model, model_years, years) / at_years(model, model_years, bases)
+
+
+# -- error models ---------------------------------------------------------------------------
+
+
+def _prepare(pred: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pred = np.asarray(pred, dtype=float)
+    obs = np.asarray(obs, dtype=float)
+    if pred.shape[-1] != obs.shape[-1] or obs.ndim != 1:
+        raise InvalidValueError(
+            f"prediction {pred.shape} must end with the data's length {obs.shape}"
+        )
+    keep = np.isfinite(obs)
+    return pred[..., keep], obs[keep], keep
+
+
+def _per_point(value: float | np.ndarray, keep: np.ndarray) -> np.ndarray:
+    value = np.asarray(value, dtype=float)
+    return value[keep] if value.ndim else value
+
+
+def _total(terms: np.ndarray) -> np.ndarray:
+    """Sum over points; NaN terms (impossible predictions) count as −inf."""
+    return np.where(np.isnan(terms), -np.inf, terms).sum(axis=-1)
+
+
+@dataclass(frozen=True)
+class Normal:
+    """Additive Gaussian error with standard deviation ``sigma`` (scalar or per point)."""
+
+    sigma: float | np.ndarray
+
+    def log_likelihood(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        pred, obs, keep = _prepare(pred, obs)
+        s = _per_point(self.sigma, keep)
+        return _total(-0.5 * LOG_2PI - np.log(s) - 0.5 * ((obs - pred) / s) ** 2)
+
+
+@dataclass(frozen=True)
+class LogNormal:
+    """log(data) ~ N(log(prediction), σ): multiplicative error, for money and visitor flows.
+
+    ``sigma_estimate`` / ``sigma_highly_uncertain`` replace ``sigma`` on points flagged
+    ``sipri_estimate`` / ``sipri_highly_uncertain`` (the latter wins), so SIPRI's own estimates
+    pull the fit less. The density is that of the data on its own scale (includes −log y).
+    """
+
+    sigma: float
+    sigma_estimate: float | None = None
+    sigma_highly_uncertain: float | None = None
+
+    def sigmas(self, n: int, flags: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Per-point σ for ``n`` points carrying ``flags``."""
+        out = np.full(n, float(self.sigma))
+        flags = flags or {}
+        for name, value in (
+            ("sipri_estimate", self.sigma_estimate),
+            ("sipri_highly_uncertain", self.sigma_highly_uncertain),
+        ):
+            if value is not None and name in flags:
+                out[np.asarray(flags[name], bool)] = value
+        return out
+
+    def log_likelihood(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        s_all = self.sigmas(np.asarray(obs).shape[-1], flags)
+        pred, obs, keep = _prepare(pred, obs)
+        if np.any(obs <= 0):
+            raise DataError(f"log-normal error needs positive data; got {obs[obs <= 0].tolist()!r}")
+        s = s_all[keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.log(obs) - np.log(pred)) / s
+            terms = -np.log(obs) - np.log(s) - 0.5 * LOG_2PI - 0.5 * z**2
+        return _total(np.where(pred > 0, terms, np.nan))
+
+
+def _proportions(obs: np.ndarray, scale: float, what: str) -> np.ndarray:
+    p = obs / scale
+    if np.any((p <= 0) | (p >= 1)):
+        raise DataError(
+            f"{what} needs data strictly between 0 and {scale:g}; got {obs[(p <= 0) | (p >= 1)]!r}"
+        )
+    return p
+
+
+@dataclass(frozen=True)
+class LogitNormal:
+    """logit(data/scale) ~ N(logit(prediction/scale), σ): for poll percentages.
+
+    The density is that of the proportion p = data/scale on (0, 1), including the Jacobian
+    1/(p(1−p)), so it equals the logit-normal pdf.
+    """
+
+    sigma: float | np.ndarray
+    scale: float = 100.0
+
+    def log_likelihood(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        pred, obs, keep = _prepare(pred, obs)
+        p = _proportions(obs, self.scale, "logit-normal error")
+        s = _per_point(self.sigma, keep)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (logit(p) - logit(pred / self.scale)) / s
+            terms = -0.5 * LOG_2PI - np.log(s) - 0.5 * z**2 - np.log(p * (1 - p))
+        return _total(np.where(np.isinf(z), -np.inf, terms))
+
+
+@dataclass(frozen=True)
+class Binomial:
+    """k of n respondents unfavourable, k = round(n · data/scale), probability prediction/scale.
+
+    ``n`` is the (effective) sample size — the poll file gives none, so it is a modelling
+    choice; a smaller n widens the likelihood for design effects and sample changes.
+    """
+
+    n: float | np.ndarray
+    scale: float = 100.0
+
+    def log_likelihood(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        pred, obs, keep = _prepare(pred, obs)
+        n = _per_point(self.n, keep)
+        if np.any(np.asarray(n) <= 0):
+            raise InvalidValueError(f"binomial n must be positive; got {self.n!r}")
+        if np.any((obs < 0) | (obs > self.scale)):
+            raise DataError(f"binomial error needs data in [0, {self.scale:g}]; got {obs!r}")
+        k = np.round(n * obs / self.scale)
+        q = pred / self.scale
+        with np.errstate(divide="ignore", invalid="ignore"):
+            comb = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+            terms = comb + xlogy(k, q) + xlog1py(n - k, -q)
+        return _total(np.where((q >= 0) & (q <= 1), terms, np.nan))
+
+
+@dataclass(frozen=True)
+class Poisson:
+    """Counts (e.g. MID onsets per year) with rate = prediction per year."""
+
+    def log_likelihood(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        pred, obs, keep = _prepare(pred, obs)
+        if np.any((obs < 0) | (obs != np.round(obs))):
+            raise DataError(f"Poisson error needs non-negative whole counts; got {obs!r}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = xlogy(obs, pred) - pred - gammaln(obs + 1)
+        return _total(np.where(pred >= 0, terms, np.nan))
+
+
+ErrorModel = Normal | LogNormal | LogitNormal | Binomial | Poisson
+
+
+# -- one comparison -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Observation:
+    """One data series compared with one model quantity through a link and an error model.
+
+    Fields:
+        name: label used for fitted link constants (``"<name>.alpha"``) and in reports.
+        series: the data (see :func:`nea_sd.data.load_series`).
+        variable: model variable with subscripts, e.g. ``"Military expenditure[CN]"``.
+        link, error: the link and error model; ``weight`` multiplies the log-likelihood.
+    """
+
+    name: str
+    series: Series
+    variable: str
+    link: Identity | Scale | Logistic | Index
+    error: ErrorModel
+    weight: float = 1.0
+
+    def points(self, period: tuple[int, int] | None = None) -> np.ndarray:
+        """Observed years inside ``period`` (all when None); gaps are simply absent."""
+        years = self.series.years
+        if period is not None:
+            years = years[(years >= period[0]) & (years <= period[1])]
+        if not years.size:
+            raise DataError(
+                f"observation {self.name!r}: series {self.series.name!r} "
+                f"({'{}-{}'.format(*self.series.span)}) has no data in {period!r}"
+            )
+        return years
+
+    def log_likelihood(
+        self,
+        model: np.ndarray,
+        model_years: Sequence[float] | np.ndarray,
+        params: Params | None = None,
+        period: tuple[int, int] | None = None,
+    ) -> np.ndarray:
+        """Weighted log-likelihood per run for model output (runs, times) or (times,)."""
+        years = self.points(period)
+        obs = self.link.observe(self.series, years)
+        model_years = np.asarray(model_years, dtype=float)
+        if isinstance(self.link, Index):
+            bases = self.link.bases(self.series, years)
+            pred = self.link.predict(model, model_years, years, bases=bases)
+        else:
+            pred = self.link.predict(model, model_years, years, params)
+        keep = np.isin(self.series.years, years)
+        flags = {k: v[keep] for k, v in self.series.flags.items()}
+        return self.weight * self.error.log_likelihood(pred, obs, flags)

@@ -1,0 +1,36 @@
+"""Locate the shared data beside the checkout (``../shared/data``); skip when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def shared_data_dir() -> Path | None:
+    env = os.environ.get("NEA_SD_DATA")
+    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("shared data not found (set NEA_SD_DATA or put it at ../shared/data)")
+    return path
+
+
+@pytest.fixture
+def copy_of(data_dir: Path, tmp_path: Path):
+    """Write a copy of one data file into tmp_path, edited by ``edit(text) -> text``."""
+
+    def make(name: str, edit) -> Path:
+        text = (data_dir / name).read_text(encoding="utf-8")
+        new = edit(text)
+        assert new != text, "the edit changed nothing"
+        (tmp_path / name).write_text(new, encoding="utf-8")
+        return tmp_path
+
+    return make
