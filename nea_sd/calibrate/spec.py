@@ -1,0 +1,522 @@
+"""Calibration spec: a TOML file naming free parameters, observations and periods.
+
+Example::
+
+    model = "../models/richardson.mdl"          # relative to this file
+
+    [periods]
+    fit = [1990, 2015]
+    holdout = [2016, 2023]                       # optional, disjoint from fit
+
+    [parameters."Reaction coefficient"]          # bounds default to the model's range
+    bounds = [0.0, 0.5]
+    prior = { dist = "normal", mean = 0.1, sd = 0.05 }
+
+    [[observations]]
+    name = "milex CN"                            # optional; default: the variable
+    series = "sipri:milex_constant_2022_usd:CN"
+    variable = "Military expenditure[CN]"
+    link = "identity"                            # or { type = "scale", factor = { bounds = [..] } }
+    error = { type = "lognormal", sigma = 0.05, sigma_estimate = 0.15 }
+    weight = 1.0
+
+Everything is checked when the spec is read — unknown names (with suggestions), bounds,
+priors, periods against the data — so a typo fails in a second, not after a long batch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nea_sd.calibrate.observation import (
+    Binomial,
+    Identity,
+    Index,
+    Logistic,
+    LogitNormal,
+    LogNormal,
+    Normal,
+    Observation,
+    Poisson,
+    Scale,
+)
+from nea_sd.calibrate.priors import Prior
+from nea_sd.data import data_dir as find_data_dir
+from nea_sd.data import load_series
+from nea_sd.errors import (
+    DataError,
+    InvalidValueError,
+    OutOfRangeError,
+    unknown_name,
+)
+from nea_sd.model.params import ParameterTable
+from nea_sd.sketch.parse import canonical
+
+TOP_KEYS = ("model", "periods", "parameters", "observations")
+PARAM_KEYS = ("bounds", "prior")
+OBS_KEYS = ("name", "series", "variable", "link", "error", "weight")
+LINK_CONSTANTS = {"identity": (), "scale": ("factor",), "logistic": ("alpha", "beta")}
+LINKS = ("identity", "scale", "logistic", "index")
+ERRORS = {
+    "lognormal": ("sigma", "sigma_estimate", "sigma_highly_uncertain"),
+    "normal": ("sigma",),
+    "logitnormal": ("sigma", "scale"),
+    "binomial": ("n", "scale"),
+    "poisson": (),
+}
+REQUIRED_ERROR_ARGS = {"lognormal": ("sigma",), "normal": ("sigma",), "logitnormal": ("sigma",)}
+REQUIRED_ERROR_ARGS["binomial"] = ("n",)
+_VARIABLE = re.compile(r"^\s*([^\[\]]+?)\s*(?:\[\s*([^\[\]]*?)\s*\])?\s*$")
+
+Ranges = ParameterTable | Mapping[str, tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    """A parameter the calibration varies.
+
+    Fields:
+        name: model parameter (as spelled in the model), or ``"<observation>.<constant>"``
+            for a fitted link constant (scale factor, poll α/β).
+        low, high: bounds of the search (inside the model's declared range).
+        prior: the prior, truncated to the bounds (uniform when the spec gives none).
+    """
+
+    name: str
+    low: float
+    high: float
+    prior: Prior
+
+
+@dataclass(frozen=True, eq=False)
+class CalibrationSpec:
+    """A checked calibration spec.
+
+    Fields:
+        path: the spec file; ``model``: the model file it names (resolved, not loaded).
+        parameters: free model parameters; ``link_parameters``: fitted link constants.
+        observations: data-model comparisons (each holds its loaded series).
+        fit_period, holdout_period: inclusive year spans (holdout may be None).
+        data_dir: the data directory the series were read from.
+    """
+
+    path: Path
+    model: Path
+    parameters: tuple[FreeParameter, ...]
+    link_parameters: tuple[FreeParameter, ...]
+    observations: tuple[Observation, ...]
+    fit_period: tuple[int, int]
+    holdout_period: tuple[int, int] | None
+    data_dir: Path
+
+    @property
+    def free(self) -> tuple[FreeParameter, ...]:
+        """Model parameters then link constants: the columns of a parameter matrix."""
+        return self.parameters + self.link_parameters
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.free)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """(k, 2) array of [low, high] in the order of :attr:`names`."""
+        return np.array([[p.low, p.high] for p in self.free], dtype=float)
+
+    def prior_ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map unit-cube samples (runs, k) to parameter values through each prior."""
+        u = np.asarray(u, dtype=float)
+        if u.ndim != 2 or u.shape[1] != len(self.free):
+            raise InvalidValueError(f"u must be (runs, {len(self.free)}), got {u.shape}")
+        return np.column_stack([p.prior.ppf(u[:, i]) for i, p in enumerate(self.free)])
+
+    def log_prior(self, values: np.ndarray) -> np.ndarray:
+        """Sum of log prior densities per run for values (runs, k)."""
+        values = np.atleast_2d(np.asarray(values, dtype=float))
+        return sum(p.prior.logpdf(values[:, i]) for i, p in enumerate(self.free))
+
+    def log_likelihood(
+        self,
+        outputs: Mapping[str, np.ndarray],
+        model_years: Iterable[float],
+        link_values: Mapping[str, np.ndarray] | None = None,
+        *,
+        holdout: bool = False,
+    ) -> np.ndarray:
+        """Total weighted log-likelihood per run.
+
+        ``outputs`` maps each observation's variable (as written in the spec) to model output
+        (runs, times); ``link_values`` maps fitted link constants (``"<obs>.alpha"``) to
+        arrays (runs,). ``holdout=True`` scores the held-out period instead of the fit period.
+        """
+        period = self.holdout_period if holdout else self.fit_period
+        if period is None:
+            raise InvalidValueError("the spec has no [periods] holdout")
+        link_values = link_values or {}
+        years = np.asarray(list(model_years), dtype=float)
+        total: np.ndarray | float = 0.0
+        for obs in self.observations:
+            if obs.variable not in outputs:
+                raise unknown_name("model output", obs.variable, outputs)
+            if not np.isin(obs.series.years, np.arange(period[0], period[1] + 1)).any():
+                continue  # e.g. a poll without held-out years
+            params = {
+                key: link_values[f"{obs.name}.{key}"]
+                for key in obs.link.free
+                if f"{obs.name}.{key}" in link_values
+            }
+            total = total + obs.log_likelihood(outputs[obs.variable], years, params, period)
+        return np.asarray(total)
+
+    def __str__(self) -> str:
+        lines = [f"calibration spec {self.path.name}: model {self.model.name}"]
+        lines.append(
+            f"  fit {self.fit_period[0]}-{self.fit_period[1]}"
+            + (
+                f", held out {self.holdout_period[0]}-{self.holdout_period[1]}"
+                if self.holdout_period
+                else ""
+            )
+        )
+        lines += [f"  {p.name}: [{p.low:g}, {p.high:g}] {p.prior}" for p in self.free]
+        lines += [
+            f"  {o.name}: {o.series.name} ~ {o.variable} ({type(o.link).__name__}, "
+            f"{type(o.error).__name__}, weight {o.weight:g})"
+            for o in self.observations
+        ]
+        return "\n".join(lines)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def load_spec(
+    path: str | os.PathLike[str],
+    parameters: Ranges,
+    *,
+    variables: Iterable[str] | None = None,
+    subscripts: Mapping[str, Iterable[str]] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> CalibrationSpec:
+    """Read and check a TOML calibration spec.
+
+    ``parameters`` gives the model's declared ranges (a :class:`ParameterTable`, or a mapping
+    name -> (low, high)); ``variables`` and ``subscripts`` (when given) check each
+    observation's ``variable``; ``data_dir`` locates the data (else ``$NEA_SD_DATA``).
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidValueError(f"cannot read calibration spec {str(path)!r}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidValueError(f"calibration spec {path.name}: invalid TOML ({exc})") from None
+    where = path.name
+    _check_keys(raw, TOP_KEYS, where, required=("model", "periods", "observations"))
+    if not isinstance(raw["model"], str) or not raw["model"].strip():
+        raise InvalidValueError(f"{where}: model must be a path, got {raw['model']!r}")
+    model = (path.parent / raw["model"]).resolve()
+    folder = find_data_dir(data_dir)
+    fit, holdout = _periods(raw["periods"], where)
+    free = tuple(
+        _free_parameter(name, entry, parameters, where)
+        for name, entry in _table(raw.get("parameters", {}), "parameters", where).items()
+    )
+    _check_unique([p.name for p in free], "parameter", where)
+    entries = raw["observations"]
+    if not isinstance(entries, list) or not entries:
+        raise InvalidValueError(f"{where}: [[observations]] must list at least one observation")
+    observations, link_params = [], []
+    for i, entry in enumerate(entries):
+        obs, constants = _observation(entry, i, where, folder, fit)
+        _check_variable(obs.variable, variables, subscripts, f"{where} observation {obs.name!r}")
+        observations.append(obs)
+        link_params += constants
+    _check_unique([o.name for o in observations], "observation name", where)
+    if holdout is not None and not any(
+        np.any((o.series.years >= holdout[0]) & (o.series.years <= holdout[1]))
+        for o in observations
+    ):
+        raise DataError(
+            f"{where}: no observation has data in the holdout period "
+            f"{holdout[0]}-{holdout[1]}; spans: "
+            + ", ".join(
+                f"{o.series.name} {o.series.span[0]}-{o.series.span[1]}" for o in observations
+            )
+        )
+    return CalibrationSpec(
+        path=path.resolve(),
+        model=model,
+        parameters=free,
+        link_parameters=tuple(link_params),
+        observations=tuple(observations),
+        fit_period=fit,
+        holdout_period=holdout,
+        data_dir=folder,
+    )
+
+
+def parse_variable(text: str) -> tuple[str, tuple[str, ...]]:
+    """``"Military expenditure[CN]"`` -> ``("Military expenditure", ("CN",))``."""
+    match = _VARIABLE.match(text) if isinstance(text, str) else None
+    if not match or not match.group(1).strip():
+        raise InvalidValueError(f"variable {text!r} is not 'Name' or 'Name[element, ...]'")
+    subs = match.group(2)
+    elements = tuple(s.strip() for s in subs.split(",")) if subs else ()
+    if subs is not None and not all(elements):
+        raise InvalidValueError(f"variable {text!r} has an empty subscript")
+    return match.group(1), elements
+
+
+def _check_keys(table: Any, valid: Iterable[str], where: str, required: Iterable[str] = ()) -> None:
+    if not isinstance(table, dict):
+        raise InvalidValueError(f"{where} must be a table, got {table!r}")
+    valid = tuple(valid)
+    for key in table:
+        if key not in valid:
+            raise InvalidValueError(
+                f"{where}: unknown key {key!r}; valid keys: " + ", ".join(repr(k) for k in valid)
+            )
+    for key in required:
+        if key not in table:
+            raise InvalidValueError(f"{where}: missing required key {key!r}")
+
+
+def _table(value: Any, what: str, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidValueError(f"{where}: {what} must be a table, got {value!r}")
+    return value
+
+
+def _check_unique(names: list[str], what: str, where: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        key = canonical(name)
+        if key in seen:
+            raise InvalidValueError(f"{where}: {what} {name!r} is given twice")
+        seen.add(key)
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidValueError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _span(value: Any, what: str) -> tuple[int, int]:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise InvalidValueError(f"{what} must be [first_year, last_year], got {value!r}")
+    if value[0] > value[1]:
+        raise InvalidValueError(f"{what} {value!r} is inverted (first year after last)")
+    return int(value[0]), int(value[1])
+
+
+def _periods(raw: Any, where: str) -> tuple[tuple[int, int], tuple[int, int] | None]:
+    _check_keys(raw, ("fit", "holdout"), f"{where} [periods]", required=("fit",))
+    fit = _span(raw["fit"], f"{where} [periods] fit")
+    holdout = None
+    if "holdout" in raw:
+        holdout = _span(raw["holdout"], f"{where} [periods] holdout")
+        if holdout[0] <= fit[1] and fit[0] <= holdout[1]:
+            raise InvalidValueError(
+                f"{where}: holdout {list(holdout)!r} overlaps fit {list(fit)!r}; "
+                "held-out years must not be fitted"
+            )
+    return fit, holdout
+
+
+def _declared_range(name: str, parameters: Ranges, where: str) -> tuple[str, float, float]:
+    """The model's spelling of ``name`` and its declared (low, high); NaN where open."""
+    base, _ = parse_variable(name)
+    if isinstance(parameters, ParameterTable):
+        if base not in parameters:
+            raise unknown_name("parameter", base, list(parameters))
+        p = parameters[base]
+        return name.replace(base, p.name, 1), p.low, p.high
+    by_key = {canonical(k): k for k in parameters}
+    if canonical(base) not in by_key:
+        raise unknown_name("parameter", base, list(parameters))
+    real = by_key[canonical(base)]
+    low, high = parameters[real]
+    return name.replace(base, real, 1), float(low), float(high)
+
+
+def _bounds(value: Any, what: str) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise InvalidValueError(f"{what} bounds must be [low, high], got {value!r}")
+    low, high = (_number(v, f"{what} bounds") for v in value)
+    if low >= high:
+        raise InvalidValueError(
+            f"{what} bounds {value!r} are {'empty' if low == high else 'inverted'}; need low < high"
+        )
+    return low, high
+
+
+def _prior(value: Any, low: float, high: float, what: str) -> Prior:
+    if value is None:
+        return Prior("uniform", {}, low, high)
+    if isinstance(value, str):
+        value = {"dist": value}
+    table = _table(value, f"{what} prior", what)
+    if "dist" not in table:
+        raise InvalidValueError(f"{what} prior needs dist = 'uniform' | 'normal' | ...")
+    args = {k: v for k, v in table.items() if k != "dist"}
+    try:
+        return Prior(table["dist"], args, low, high)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{what}: {exc}") from None
+
+
+def _free_parameter(name: str, entry: Any, parameters: Ranges, where: str) -> FreeParameter:
+    what = f"{where} parameter {name!r}"
+    entry = entry if entry is not None else {}
+    _check_keys(entry, PARAM_KEYS, what)
+    real, model_low, model_high = _declared_range(name, parameters, where)
+    if "bounds" in entry:
+        low, high = _bounds(entry["bounds"], what)
+        outside = (not math.isnan(model_low) and low < model_low) or (
+            not math.isnan(model_high) and high > model_high
+        )
+        if outside:
+            raise OutOfRangeError(
+                f"{what} bounds [{low:g}, {high:g}] go outside the model's declared range "
+                f"[{model_low:g}, {model_high:g}]; narrow the bounds or widen the model's range"
+            )
+    elif math.isnan(model_low) or math.isnan(model_high):
+        raise InvalidValueError(
+            f"{what} has no declared range in the model ({model_low:g}, {model_high:g}); "
+            "give bounds = [low, high]"
+        )
+    else:
+        low, high = _bounds([model_low, model_high], f"{what} (model range)")
+    return FreeParameter(real, low, high, _prior(entry.get("prior"), low, high, what))
+
+
+def _link(raw: Any, name: str, what: str) -> tuple[Any, list[FreeParameter]]:
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    table = _table(raw, "link", what)
+    kind = table.get("type")
+    if kind not in LINKS:
+        raise InvalidValueError(
+            f"{what}: unknown link type {kind!r}; valid: " + ", ".join(repr(k) for k in LINKS)
+        )
+    if kind == "index":
+        _check_keys(table, ("type", "base_year"), f"{what} link", required=("base_year",))
+        base = table["base_year"]
+        years = base if isinstance(base, list) else [base]
+        if not years or not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
+            raise InvalidValueError(f"{what}: index base_year must be a year or list, got {base!r}")
+        return Index(tuple(years) if isinstance(base, list) else base), []
+    constants = LINK_CONSTANTS[kind]
+    _check_keys(table, ("type", *constants), f"{what} link", required=constants)
+    fixed: dict[str, float | None] = {}
+    free = []
+    for key in constants:
+        value = table[key]  # a number (fixed) or {bounds = [..], prior = ..} (fitted)
+        if isinstance(value, dict):
+            sub = f"{what} link {key}"
+            _check_keys(value, PARAM_KEYS, sub, required=("bounds",))
+            low, high = _bounds(value["bounds"], sub)
+            free.append(
+                FreeParameter(
+                    f"{name}.{key}", low, high, _prior(value.get("prior"), low, high, sub)
+                )
+            )
+            fixed[key] = None
+        else:
+            fixed[key] = _number(value, f"{what} link {key}")
+    link = {"identity": Identity, "scale": Scale, "logistic": Logistic}[kind](**fixed)
+    return link, free
+
+
+def _error(raw: Any, what: str) -> Any:
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    table = _table(raw, "error", what)
+    kind = table.get("type")
+    if kind not in ERRORS:
+        raise InvalidValueError(
+            f"{what}: unknown error model {kind!r}; valid: " + ", ".join(repr(k) for k in ERRORS)
+        )
+    _check_keys(
+        table, ("type", *ERRORS[kind]), f"{what} error", required=REQUIRED_ERROR_ARGS.get(kind, ())
+    )
+    args = {k: _number(v, f"{what} error {k}") for k, v in table.items() if k != "type"}
+    for key, value in args.items():
+        if value <= 0:
+            raise InvalidValueError(f"{what} error {key} must be > 0, got {value!r}")
+    cls = {"lognormal": LogNormal, "normal": Normal, "logitnormal": LogitNormal}
+    cls |= {"binomial": Binomial, "poisson": Poisson}
+    return cls[kind](**args)
+
+
+def _observation(
+    entry: Any,
+    i: int,
+    where: str,
+    folder: Path,
+    fit: tuple[int, int],
+) -> tuple[Observation, list[FreeParameter]]:
+    what = f"{where} observation #{i + 1}"
+    _check_keys(entry, OBS_KEYS, what, required=("series", "variable", "link", "error"))
+    variable = entry["variable"]
+    parse_variable(variable)
+    name = entry.get("name", variable)
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidValueError(f"{what}: name must be text, got {name!r}")
+    what = f"{where} observation {name!r}"
+    selector = entry["series"]
+    if not isinstance(selector, str):
+        raise InvalidValueError(f"{what}: series must be a selector string, got {selector!r}")
+    series = load_series(selector, folder)  # an unknown selector raises, with suggestions
+    first, last = series.span
+    if fit[1] < first or fit[0] > last:
+        raise DataError(
+            f"{what}: fit period {fit[0]}-{fit[1]} does not overlap series {series.name!r}, "
+            f"which covers {first}-{last}"
+        )
+    link, free = _link(entry["link"], name, what)
+    error = _error(entry["error"], what)
+    weight = _number(entry.get("weight", 1.0), f"{what} weight")
+    if weight <= 0:
+        raise InvalidValueError(f"{what}: weight must be > 0, got {weight!r}")
+    obs = Observation(name, series, variable, link, error, weight)
+    # check the data against the link and error model now (positivity, base years, breaks)
+    try:
+        data = link.observe(series, obs.points(fit))
+        error.log_likelihood(np.clip(data, 1e-9, None), data, None)
+    except DataError as exc:
+        raise DataError(f"{what}, fit period {fit[0]}-{fit[1]}: {exc}") from None
+    return obs, free
+
+
+def _check_variable(
+    variable: str,
+    variables: Iterable[str] | None,
+    subscripts: Mapping[str, Iterable[str]] | None,
+    what: str,
+) -> None:
+    name, elements = parse_variable(variable)
+    if variables is not None:
+        names = list(variables)
+        if canonical(name) not in {canonical(v) for v in names}:
+            raise unknown_name("variable", name, names)
+    if subscripts is not None and elements:
+        known = sorted({str(e) for values in subscripts.values() for e in values})
+        for element in elements:
+            if element not in known:
+                raise unknown_name("subscript element", element, known)
