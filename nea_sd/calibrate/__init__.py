@@ -17,11 +17,21 @@ from nea_sd.calibrate.observation import (
     Scale,
     at_years,
 )
+from nea_sd.calibrate.priors import Prior
+from nea_sd.calibrate.spec import (
+    CalibrationSpec,
+    FreeParameter,
+    load_spec,
+    load_spec_for_model,
+    parse_variable,
+)
 from nea_sd.calibrate.stats import FitStatistics, batch_fit_statistics, fit_statistics
 
 __all__ = [
     "Binomial",
+    "CalibrationSpec",
     "FitStatistics",
+    "FreeParameter",
     "Identity",
     "Index",
     "LogNormal",
@@ -30,8 +40,12 @@ __all__ = [
     "Normal",
     "Observation",
     "Poisson",
+    "Prior",
     "Scale",
     "at_years",
     "batch_fit_statistics",
     "fit_statistics",
+    "load_spec",
+    "load_spec_for_model",
+    "parse_variable",
 ]

@@ -79,7 +79,7 @@ class _PointLink:
     def observe(self, series: Series, years: np.ndarray) -> np.ndarray:
         return series.on_years(years)
 
-    def predict(self, model, model_years, years, params=None):  # noqa: D102
+    def predict(self, model, model_years, years, params=None):
         return self.transform(at_years(model, model_years, years), params)
 
     @property

@@ -265,6 +265,23 @@ def load_spec(
     )
 
 
+def load_spec_for_model(
+    path: str | os.PathLike[str], model: Any, *, data_dir: str | os.PathLike[str] | None = None
+) -> CalibrationSpec:
+    """:func:`load_spec` checked against a loaded :class:`nea_sd.model.Model`.
+
+    Ranges come from ``model.parameters``, variable names from ``model.variable_names()``,
+    subscript elements from ``model.subscripts``.
+    """
+    return load_spec(
+        path,
+        model.parameters,
+        variables=model.variable_names(),
+        subscripts=model.subscripts,
+        data_dir=data_dir,
+    )
+
+
 def parse_variable(text: str) -> tuple[str, tuple[str, ...]]:
     """``"Military expenditure[CN]"`` -> ``("Military expenditure", ("CN",))``."""
     match = _VARIABLE.match(text) if isinstance(text, str) else None

@@ -304,3 +304,18 @@ def test_parse_variable():
 def test_prior_without_mass_in_bounds():
     with pytest.raises(InvalidValueError, match="has no mass inside the bounds"):
         Prior("normal", {"mean": 100.0, "sd": 0.1}, 0.0, 1.0)
+
+
+def test_load_spec_for_model_uses_its_tables(data_dir):
+    class FakeModel:  # the attributes a nea_sd.model.Model provides
+        parameters = TABLE
+        subscripts = SUBSCRIPTS
+
+        @staticmethod
+        def variable_names():
+            return VARIABLES
+
+    from nea_sd.calibrate import load_spec_for_model
+
+    spec = load_spec_for_model(FIXTURE, FakeModel(), data_dir=data_dir)
+    assert len(spec.free) == 6
