@@ -228,7 +228,7 @@ def load_spec(
     folder = find_data_dir(data_dir)
     fit, holdout = _periods(raw["periods"], where)
     free = tuple(
-        _free_parameter(name, entry, parameters, where)
+        _free_parameter(name, entry, parameters, where, subscripts)
         for name, entry in _table(raw.get("parameters", {}), "parameters", where).items()
     )
     _check_unique([p.name for p in free], "parameter", where)
@@ -371,6 +371,27 @@ def _declared_range(name: str, parameters: Ranges, where: str) -> tuple[str, flo
     return name.replace(base, real, 1), float(low), float(high)
 
 
+def _check_parameter_elements(
+    name: str,
+    parameters: Ranges,
+    subscripts: Mapping[str, Iterable[str]] | None,
+    what: str,
+) -> None:
+    base, elements = parse_variable(name)
+    if not elements or not isinstance(parameters, ParameterTable):
+        return
+    dims = parameters[base].dims
+    if len(elements) != len(dims):
+        raise InvalidValueError(
+            f"{what}: {len(elements)} subscript(s) given, but {parameters[base].name!r} has "
+            f"{len(dims)} ({', '.join(dims) or 'none'})"
+        )
+    for dim, element in zip(dims, elements, strict=True):
+        valid = [str(e) for e in (subscripts or {}).get(dim, ())]
+        if valid and element not in valid:
+            raise unknown_name(f"element of {dim}", element, valid)
+
+
 def _bounds(value: Any, what: str) -> tuple[float, float]:
     if not isinstance(value, list) or len(value) != 2:
         raise InvalidValueError(f"{what} bounds must be [low, high], got {value!r}")
@@ -397,11 +418,22 @@ def _prior(value: Any, low: float, high: float, what: str) -> Prior:
         raise InvalidValueError(f"{what}: {exc}") from None
 
 
-def _free_parameter(name: str, entry: Any, parameters: Ranges, where: str) -> FreeParameter:
+def _free_parameter(
+    name: str,
+    entry: Any,
+    parameters: Ranges,
+    where: str,
+    subscripts: Mapping[str, Iterable[str]] | None = None,
+) -> FreeParameter:
+    """One ``[parameters."Name"]`` entry; ``"Name[CN]"`` frees one element of an array.
+
+    A subscripted parameter named without ``[...]`` is varied as one value for all elements.
+    """
     what = f"{where} parameter {name!r}"
     entry = entry if entry is not None else {}
     _check_keys(entry, PARAM_KEYS, what)
     real, model_low, model_high = _declared_range(name, parameters, where)
+    _check_parameter_elements(name, parameters, subscripts, what)
     if "bounds" in entry:
         low, high = _bounds(entry["bounds"], what)
         outside = (not math.isnan(model_low) and low < model_low) or (

@@ -319,3 +319,34 @@ def test_load_spec_for_model_uses_its_tables(data_dir):
 
     spec = load_spec_for_model(FIXTURE, FakeModel(), data_dir=data_dir)
     assert len(spec.free) == 6
+
+
+def test_subscripted_parameter_elements(tmp_path, data_dir):
+    table = ParameterTable(
+        [
+            Parameter(
+                "Fatigue rate",
+                "fatigue_rate",
+                np.full(7, 0.1),
+                ("Actor",),
+                "1/Year",
+                0.01,
+                1.0,
+                "",
+                "",
+            ),
+            _param("Reaction coefficient", 0.0, 0.9),
+            _param("Perception delay", 0.25, 4.0),
+            _param("Spillover", 0.0, 0.6),
+        ]
+    )
+    ok = edited(tmp_path, '[parameters."fatigue rate"]', '[parameters."Fatigue rate[CN]"]')
+    assert load(ok, parameters=table, data_dir=data_dir).names[1] == "Fatigue rate[CN]"
+    bad = edited(tmp_path, '[parameters."fatigue rate"]', '[parameters."Fatigue rate[XX]"]')
+    with pytest.raises(UnknownNameError, match="unknown element of Actor 'XX'; valid choices"):
+        load(bad, parameters=table, data_dir=data_dir)
+    two = edited(tmp_path, '[parameters."fatigue rate"]', '[parameters."Fatigue rate[CN, JP]"]')
+    with pytest.raises(
+        InvalidValueError, match="2 subscript\\(s\\) given, but 'Fatigue rate' has 1"
+    ):
+        load(two, parameters=table, data_dir=data_dir)
