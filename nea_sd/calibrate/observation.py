@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from scipy.special import expit, gammaln, logit, xlog1py, xlogy
@@ -79,7 +79,18 @@ class _PointLink:
     def observe(self, series: Series, years: np.ndarray) -> np.ndarray:
         return series.on_years(years)
 
-    def predict(self, model, model_years, years, params=None):
+    _constants: ClassVar[tuple[str, ...]] = ()
+
+    def transform(self, values: np.ndarray, params: Params | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(
+        self,
+        model: np.ndarray,
+        model_years: np.ndarray,
+        years: np.ndarray,
+        params: Params | None = None,
+    ) -> np.ndarray:
         return self.transform(at_years(model, model_years, years), params)
 
     @property
@@ -91,8 +102,6 @@ class _PointLink:
 class Identity(_PointLink):
     """Model and data in the same units (e.g. SIPRI constant US$ m)."""
 
-    _constants = ()
-
     def transform(self, values: np.ndarray, params: Params | None = None) -> np.ndarray:
         return values
 
@@ -102,7 +111,7 @@ class Scale(_PointLink):
     """data = factor · model; ``factor=None`` fits it (e.g. $bn/yr model vs thousand JPY data)."""
 
     factor: float | None = None
-    _constants = ("factor",)
+    _constants: ClassVar[tuple[str, ...]] = ("factor",)
 
     def transform(self, values: np.ndarray, params: Params | None = None) -> np.ndarray:
         return _param(self, "factor", params) * values
@@ -118,7 +127,7 @@ class Logistic(_PointLink):
 
     alpha: float | None = None
     beta: float | None = None
-    _constants = ("alpha", "beta")
+    _constants: ClassVar[tuple[str, ...]] = ("alpha", "beta")
 
     def transform(self, values: np.ndarray, params: Params | None = None) -> np.ndarray:
         alpha = _param(self, "alpha", params)
@@ -178,7 +187,16 @@ class Index:
             raise DataError(f"index link for {series.name!r}: base value is not positive")
         return series.on_years(years) / base_values
 
-    def predict(self, model, model_years, years, params=None, *, bases=None):
+    def predict(
+        self,
+        model: np.ndarray,
+        model_years: np.ndarray,
+        years: np.ndarray,
+        params: Params | None = None,
+        *,
+        bases: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Model indexed like the data: each year divided by its segment's base year."""
         if bases is None:
             bases = np.full(len(years), self.base_years[0])
         with np.errstate(divide="ignore", invalid="ignore"):

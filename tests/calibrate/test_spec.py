@@ -1,5 +1,6 @@
 """Calibration specs: a valid fixture, and each kind of mistake with its pinned message."""
 
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,22 @@ VARIABLES = ["Military expenditure", "Societal trust", "Trade", "Incidents"]
 SUBSCRIPTS = {"Actor": ["US", "CN", "RU", "JP", "KR", "KP", "MN"]}
 
 
-def _param(name, low, high):
-    return Parameter(name, name.lower().replace(" ", "_"), 0.1, (), "1/Year", low, high, "", "")
+def _param(name, low, high, dims=(), value=0.1):
+    """A Parameter built by keyword, tolerant of fields added to it later (e.g. coords)."""
+    kwargs = {
+        "name": name,
+        "py_name": name.lower().replace(" ", "_"),
+        "value": value,
+        "dims": dims,
+        "units": "1/Year",
+        "low": low,
+        "high": high,
+        "doc": "",
+        "view": "",
+    }
+    if "coords" in {f.name for f in fields(Parameter)}:
+        kwargs["coords"] = tuple(tuple(SUBSCRIPTS[d]) for d in dims)
+    return Parameter(**kwargs)
 
 
 TABLE = ParameterTable(
@@ -324,17 +339,7 @@ def test_load_spec_for_model_uses_its_tables(data_dir):
 def test_subscripted_parameter_elements(tmp_path, data_dir):
     table = ParameterTable(
         [
-            Parameter(
-                "Fatigue rate",
-                "fatigue_rate",
-                np.full(7, 0.1),
-                ("Actor",),
-                "1/Year",
-                0.01,
-                1.0,
-                "",
-                "",
-            ),
+            _param("Fatigue rate", 0.01, 1.0, ("Actor",), np.full(7, 0.1)),
             _param("Reaction coefficient", 0.0, 0.9),
             _param("Perception delay", 0.25, 4.0),
             _param("Spillover", 0.0, 0.6),

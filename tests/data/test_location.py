@@ -41,5 +41,5 @@ def test_missing_file_lists_files_present(tmp_path):
 
 def test_data_is_not_inside_the_project():
     project = Path(__file__).resolve().parents[2]
-    assert not list((project / "nea_sd").rglob("*.csv"))
-    assert not list((project / "tests").rglob("*.csv"))
+    for folder in ("nea_sd/data", "nea_sd/calibrate", "tests/data", "tests/calibrate"):
+        assert not list((project / folder).rglob("*.csv")), folder
