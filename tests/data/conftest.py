@@ -11,7 +11,7 @@ import pytest
 def shared_data_dir() -> Path | None:
     env = os.environ.get("NEA_SD_DATA")
     path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    return path if path.is_dir() else None
+    return path.resolve() if path.is_dir() else None
 
 
 @pytest.fixture(scope="session")
