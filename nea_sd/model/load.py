@@ -26,9 +26,13 @@ CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 def _check_model_path(path: str | os.PathLike[str]) -> Path:
     model_path = Path(path)
     if not model_path.exists():
-        raise ModelFileError(f"model file {str(path)!r} does not exist; give the path of a .mdl file")
+        raise ModelFileError(
+            f"model file {str(path)!r} does not exist; give the path of a .mdl file"
+        )
     if model_path.is_dir():
-        raise ModelFileError(f"model path {str(path)!r} is a directory; give the path of a .mdl file")
+        raise ModelFileError(
+            f"model path {str(path)!r} is a directory; give the path of a .mdl file"
+        )
     if model_path.suffix.lower() != ".mdl":
         raise ModelFileError(
             f"model file {str(path)!r} is not a Vensim .mdl file; nea_sd reads Vensim models"
@@ -79,9 +83,7 @@ def _translate(model_path: Path, sha256: str) -> Path:
     import pysd
 
     folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        shutil.copy2(model_path, folder / f".{model_path.stem}.{os.getpid()}.mdl")
-    )
+    staging = Path(shutil.copy2(model_path, folder / f".{model_path.stem}.{os.getpid()}.mdl"))
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")

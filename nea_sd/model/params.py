@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nea_sd.errors import unknown_name
+from nea_sd.errors import InvalidValueError, OutOfRangeError, unknown_name
 from nea_sd.sketch.parse import canonical, read_sketch
 
 CONTROL = {"initial time", "final time", "time step", "saveper"}
@@ -29,6 +29,7 @@ class Parameter:
     py_name: str
     value: float | np.ndarray
     dims: tuple[str, ...]
+    coords: tuple[tuple[str, ...], ...]
     units: str
     low: float
     high: float
@@ -44,6 +45,31 @@ class Parameter:
         low_ok = math.isnan(self.low) or value >= self.low
         high_ok = math.isnan(self.high) or value <= self.high
         return low_ok and high_ok
+
+    def index_of(self, elements: tuple[str, ...]) -> tuple[int, ...]:
+        """Position of ``elements`` (one per dimension) in the value array."""
+        if len(elements) != len(self.dims):
+            raise InvalidValueError(
+                f"parameter {self.name!r} has subscripts [{', '.join(self.dims)}]; "
+                f"got {len(elements)} element(s) [{', '.join(elements)}]"
+            )
+        index = []
+        for element, dim, valid in zip(elements, self.dims, self.coords, strict=True):
+            lowered = [v.lower() for v in valid]
+            if element.lower() not in lowered:
+                raise unknown_name(f"element of {dim}", element, valid)
+            index.append(lowered.index(element.lower()))
+        return tuple(index)
+
+    def check_range(self, value: float | np.ndarray, key: str | None = None) -> None:
+        """Raise :class:`OutOfRangeError` if any element lies outside the declared range."""
+        flat = np.atleast_1d(np.asarray(value, dtype=float))
+        bad = [v for v in flat if not self.contains(v)]
+        if bad:
+            raise OutOfRangeError(
+                f"{key or self.name!r} = {bad[0]:g} is outside the range {self.range_text} "
+                f"declared in the model; pass --allow-out-of-range to run it anyway"
+            )
 
     @property
     def range_text(self) -> str:
@@ -74,6 +100,37 @@ class ParameterTable(Mapping[str, Parameter]):
     def __len__(self) -> int:
         return len(self._order)
 
+    def resolve(
+        self, overrides: Mapping[str, Any], *, allow_out_of_range: bool = False
+    ) -> dict[str, float | np.ndarray]:
+        """Full values of the overridden parameters, keyed by their model names.
+
+        Keys are parameter names, optionally with elements (``"Base rival weight[US,CN]"``);
+        element overrides are merged into a copy of the default array. Every value is checked
+        against the parameter's range unless ``allow_out_of_range``.
+        """
+        resolved: dict[str, float | np.ndarray] = {}
+        for key, raw in overrides.items():
+            name, elements = split_element_key(key)
+            param = self[name]
+            if elements is None:
+                value = _as_float_array(raw, key, param)
+                if param.dims and value.ndim == 0:
+                    value = np.full(np.shape(param.value), float(value))
+                elif value.shape != np.shape(param.value):
+                    raise InvalidValueError(
+                        f"parameter {param.name!r} takes shape {np.shape(param.value)}, "
+                        f"got {value.shape}"
+                    )
+            else:
+                base = resolved.get(param.name, param.value)
+                value = np.array(base, dtype=float, copy=True)
+                value[param.index_of(elements)] = float(_as_float_array(raw, key, param))
+            resolved[param.name] = value if param.dims else float(value)
+            if not allow_out_of_range:
+                param.check_range(value, key)
+        return resolved
+
     def to_frame(self) -> pd.DataFrame:
         """One row per parameter: value (scalar or 'array'), units, range, view, documentation."""
         rows = []
@@ -100,6 +157,27 @@ class ParameterTable(Mapping[str, Parameter]):
         return f"<ParameterTable: {len(self)} parameters>"
 
 
+def split_element_key(key: str) -> tuple[str, tuple[str, ...] | None]:
+    """``"Name[US, CN]"`` -> ``("Name", ("US", "CN"))``; ``"Name"`` -> ``("Name", None)``."""
+    text = key.strip()
+    if not text.endswith("]") or "[" not in text:
+        return text, None
+    name, _, inner = text[:-1].partition("[")
+    return name.strip(), tuple(e.strip() for e in inner.split(","))
+
+
+def _as_float_array(raw: Any, key: str, param: Parameter) -> np.ndarray:
+    try:
+        value = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidValueError(
+            f"value {raw!r} for {key!r} is not a number ({param.units or 'dimensionless'})"
+        ) from None
+    if not np.all(np.isfinite(value)):
+        raise InvalidValueError(f"value {raw!r} for {key!r} is not a finite number")
+    return value
+
+
 def _array_summary(values: np.ndarray) -> str:
     return f"{values.min():g}..{values.max():g} ({values.size} el.)"
 
@@ -117,14 +195,15 @@ def build_parameter_table(model_path: Path, doc: pd.DataFrame, pysd_model: Any) 
     params = []
     for row in doc.itertuples(index=False):
         real = getattr(row, "_0", None) or row[0]
-        if getattr(row, "Type") != "Constant" or canonical(real) in CONTROL:
+        if row.Type != "Constant" or canonical(real) in CONTROL:
             continue
-        if getattr(row, "Subtype") != "Normal":
+        if row.Subtype != "Normal":
             continue
         py_name = getattr(row, "_1", None) or row[1]
         raw = getattr(pysd_model.components, py_name)()
         dims = tuple(getattr(raw, "dims", ()))
         value = np.asarray(raw, dtype=float) if dims else float(raw)
+        coords = tuple(tuple(str(c) for c in raw.coords[d].values) for d in dims)
         low, high = (_limit(v) for v in (tuple(row.Limits) + (None, None))[:2])
         units = row.Units if isinstance(row.Units, str) else ""
         comment = row.Comment if isinstance(row.Comment, str) else ""
@@ -134,6 +213,7 @@ def build_parameter_table(model_path: Path, doc: pd.DataFrame, pysd_model: Any) 
                 py_name=py_name,
                 value=value,
                 dims=dims,
+                coords=coords,
                 units=units,
                 low=low,
                 high=high,

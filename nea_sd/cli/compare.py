@@ -1,0 +1,54 @@
+"""``nea-sd compare [MODEL]``: the main job — every sequencing strategy, side by side."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nea_sd.cli._common import add_engine_argument, add_model_argument, open_model, progress
+from nea_sd.compare import compare_strategies
+from nea_sd.outputs import check_output_dir, write_dataset
+from nea_sd.scenarios import load_scenarios, select
+
+DEFAULT_DIR = "nea_sd_output"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare", help="run every sequencing strategy and tabulate the headline outcomes"
+    )
+    add_model_argument(parser, optional=True)
+    parser.add_argument("--scenarios", help="comma-separated scenario names (default: all)")
+    parser.add_argument("--scenarios-file", help="another scenario file")
+    parser.add_argument("--year", type=float, default=2040, help="year of the outcome levels")
+    parser.add_argument(
+        "--output-dir", default=DEFAULT_DIR, help=f"where to write results (default {DEFAULT_DIR})"
+    )
+    add_engine_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = check_output_dir(args.output_dir)
+    model = open_model(args.model)
+    names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
+    scenarios = select(load_scenarios(model, args.scenarios_file), names)
+    with progress(len(scenarios), f"{model.name} strategies") as bar:
+        comparison = compare_strategies(
+            model,
+            scenarios,
+            year=args.year,
+            engine=args.engine,
+            on_run_done=lambda: bar.update(1),
+        )
+    print(comparison.report())
+    from nea_sd.plots import comparison_figure, save_figure
+
+    stem = Path(folder) / f"compare_{model.name}"
+    written = [
+        write_dataset(comparison.trajectories, f"{stem}_trajectories.nc"),
+        write_dataset(comparison.outcomes, f"{stem}_outcomes.nc"),
+        save_figure(comparison_figure(comparison), f"{stem}.png"),
+    ]
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

@@ -1,0 +1,89 @@
+"""The main job: every sequencing strategy on one model, side by side, at equal effort."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+import xarray as xr
+
+from nea_sd.engine import simulate
+from nea_sd.model import Model
+from nea_sd.outcomes import Vocabulary, headline_outcomes, vocabulary_for
+from nea_sd.provenance import to_json
+from nea_sd.scenarios import Scenario
+
+COLUMNS = {
+    "security_trust": "sec. trust",
+    "societal_trust": "soc. trust",
+    "min_security_trust": "min salient",
+    "arms_burden": "arms burden %",
+    "functional_regime": "functional",
+    "exchange": "exchange M/yr",
+    "security_trust_final": "sec. trust end",
+    "stage_reached": "stage",
+    "stage_date": "since",
+    "backfire_episodes": "backfires",
+}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Strategies compared on one model.
+
+    ``trajectories`` has dims (run, time, ...) with one run per scenario; ``outcomes`` has one
+    value per run and outcome; ``year`` is the year the levels are read at.
+    """
+
+    model: Model
+    scenarios: tuple[Scenario, ...]
+    vocabulary: Vocabulary
+    trajectories: xr.Dataset
+    outcomes: xr.Dataset
+    year: float
+
+    def table(self) -> pd.DataFrame:
+        """Outcomes as a table, one row per scenario, readable column names."""
+        frame = self.outcomes.to_dataframe()[list(COLUMNS)]
+        frame["arms_burden"] = frame["arms_burden"] * 100
+        frame = frame.rename(columns=COLUMNS)
+        frame.index.name = "scenario"
+        return frame
+
+    def report(self) -> str:
+        header = (
+            f"Sequencing strategies on {self.model.name} (levels in {self.year:g}; "
+            f"equal total effort; engine {self.trajectories.attrs.get('engine', '?')})"
+        )
+        body = self.table().to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
+        return f"{header}\n{body}"
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self.report().splitlines()[0]}</p>" + self.table().to_html(
+            float_format=lambda x: f"{x:.3f}", na_rep="-"
+        )
+
+
+def compare_strategies(
+    model: Model,
+    scenarios: list[Scenario],
+    *,
+    year: float = 2040,
+    engine: str = "batch",
+    on_run_done: Callable[[], None] | None = None,
+) -> Comparison:
+    """Run each scenario once (same engine, same outputs) and compute the headline outcomes."""
+    vocabulary = vocabulary_for(model)
+    trajectories = simulate(
+        model,
+        [s.overrides for s in scenarios],
+        vocabulary.outputs(),
+        labels=[s.name for s in scenarios],
+        engine=engine,
+        on_run_done=on_run_done,
+    )
+    trajectories.attrs["scenarios"] = to_json({s.name: s.overrides for s in scenarios})
+    outcomes = headline_outcomes(trajectories, vocabulary, year)
+    outcomes.attrs.update(trajectories.attrs)
+    return Comparison(model, tuple(scenarios), vocabulary, trajectories, outcomes, year)
