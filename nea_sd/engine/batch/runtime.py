@@ -1,0 +1,438 @@
+"""``BatchModel``: N parameter sets through one compiled model, in chunks, into a Dataset."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nea_sd.engine.batch.codegen import build
+from nea_sd.engine.batch.compiler import CompiledModel, VariableInfo, compile_abstract
+from nea_sd.engine.batch.subscripts import key
+from nea_sd.engine.batch.unsupported import Finding, refuse
+from nea_sd.errors import InvalidValueError, SimulationError, unknown_name
+
+NONFINITE = ("raise", "nan", "drop")
+DEFAULT_CHUNK = 2048
+RPREC = 1e-5  # PySD's relative precision for final and saving times
+
+ParameterSets = Mapping[str, Any] | pd.DataFrame | xr.Dataset | None
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """The Euler times (accumulated exactly as PySD does) and which of them are saved."""
+
+    initial: float
+    final: float
+    step: float
+    saveper: float
+    times: np.ndarray
+    save: np.ndarray  # bool per time
+
+    @classmethod
+    def build(cls, initial: float, final: float, step: float, saveper: float) -> TimeGrid:
+        for label, value in (("time_step", step), ("saveper", saveper)):
+            if not (value > 0 and math.isfinite(value)):
+                raise InvalidValueError(f"{label} must be a positive number, got {value!r}")
+        if not final >= initial:
+            raise InvalidValueError(f"final_time {final!r} is before the initial time {initial!r}")
+        times = [initial]
+        t = initial
+        while t + step * RPREC < final:
+            t = t + step
+            times.append(t)
+        arr = np.array(times)
+        prec = step * RPREC
+        delay = arr - initial
+        save = (np.mod(delay, saveper) < prec) | (np.mod(-delay, saveper) < prec)
+        return cls(initial, final, step, saveper, arr, save)
+
+    @property
+    def saved_times(self) -> np.ndarray:
+        decimals = -int(np.log10(self.step * RPREC))
+        return np.round(self.times[self.save], decimals)
+
+
+class BatchModel:
+    """A Vensim model compiled for vectorized runs over many parameter sets."""
+
+    def __init__(self, path: Path, sha256: str, compiled: CompiledModel):
+        self.path = path
+        self.sha256 = sha256
+        self._compiled = compiled
+        self._functions: dict[tuple[str, ...], Callable[..., Any]] = {}
+        self._sources: dict[tuple[str, ...], str] = {}
+        self._by_key = {key(name): info for name, info in compiled.variables.items()}
+
+    def __repr__(self) -> str:
+        status = "supported" if not self._compiled.findings else "unsupported"
+        return f"<BatchModel {self.path.name!r} ({status}), sha256={self.sha256[:12]}>"
+
+    # -- introspection -----------------------------------------------------------------------
+    def unsupported(self) -> list[Finding]:
+        """Constructs the batch engine cannot compile, with the variable using each."""
+        return list(self._compiled.findings)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return sorted(
+            (n for n, v in self._compiled.variables.items() if v.parameter), key=str.lower
+        )
+
+    @property
+    def variable_names(self) -> list[str]:
+        return sorted(self._compiled.variables, key=str.lower)
+
+    @property
+    def control(self) -> dict[str, float]:
+        return dict(self._compiled.control)
+
+    def source(self, outputs: Sequence[str] | None = None) -> str:
+        """The generated simulator for ``outputs`` (for inspection and debugging)."""
+        self._check_supported()
+        infos = self._outputs(outputs)
+        self._function(tuple(i.ident for i in infos))
+        return self._sources[tuple(i.ident for i in infos)]
+
+    # -- running -----------------------------------------------------------------------------
+    def simulate(
+        self,
+        parameter_sets: ParameterSets = None,
+        outputs: Sequence[str] | None = None,
+        *,
+        final_time: float | None = None,
+        time_step: float | None = None,
+        saveper: float | None = None,
+        chunk_size: int | None = None,
+        nonfinite: str = "raise",
+    ) -> xr.Dataset:
+        """Run every parameter set; return outputs over ``(run, time, *subscripts)``.
+
+        ``parameter_sets``: dict name -> scalar, ``(N,)`` or ``(N, *dims)`` values, a
+        DataFrame (one column per parameter), or a Dataset with a ``run`` dimension.
+        """
+        self._check_supported()
+        if nonfinite not in NONFINITE:
+            raise InvalidValueError(
+                f"nonfinite policy {nonfinite!r} is not one of "
+                + ", ".join(repr(p) for p in NONFINITE)
+            )
+        control = self._compiled.control
+        step = float(time_step) if time_step is not None else control["time_step"]
+        grid = TimeGrid.build(
+            control["initial_time"],
+            float(final_time) if final_time is not None else control["final_time"],
+            step,
+            float(saveper) if saveper is not None else self._default_saveper(step),
+        )
+        params, n_runs, run_index = self._parameters(parameter_sets)
+        infos = self._outputs(outputs)
+        idents = tuple(i.ident for i in infos)
+        func = self._function(idents)
+        if chunk_size is None:
+            chunk_size = DEFAULT_CHUNK
+        if int(chunk_size) < 1:
+            raise InvalidValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        chunk_size = int(chunk_size)
+
+        n_save = int(grid.save.sum())
+        buffers = [np.empty((n_runs, n_save, *self._shape(i)), dtype=float) for i in infos]
+        bad_time = np.full(n_runs, np.nan)
+        bad_var = np.full(n_runs, "", dtype=object)
+        state_names = [s.variable for s in self._compiled.graph.states.values()]
+        save_slot = np.cumsum(grid.save) - 1
+        for start in range(0, n_runs, chunk_size):
+            stop = min(n_runs, start + chunk_size)
+            consts = self._chunk_constants(params, start, stop)
+            sink = _Sink(
+                [b[start:stop] for b in buffers],
+                save_slot,
+                [i.name for i in infos],
+                state_names,
+                bad_time[start:stop],
+                bad_var[start:stop],
+            )
+            with np.errstate(all="ignore"):
+                func(
+                    consts,
+                    stop - start,
+                    grid.initial,
+                    grid.step,
+                    grid.final,
+                    grid.saveper,
+                    len(grid.times),
+                    grid.save,
+                    sink,
+                )
+            if nonfinite == "raise" and sink.any_bad:
+                first = int(np.flatnonzero(~np.isnan(bad_time[start:stop]))[0]) + start
+                raise SimulationError(
+                    f"run {int(run_index[first])} went non-finite: {bad_var[first]!r} at time "
+                    f"{bad_time[first]:g}{self._describe_run(params, first)}; pass "
+                    "nonfinite='nan' or 'drop' to keep the other runs"
+                )
+        diverged = ~np.isnan(bad_time)
+        return self._dataset(infos, buffers, grid, params, run_index, diverged, nonfinite)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _default_saveper(self, step: float) -> float:
+        control = self._compiled.control
+        # a SAVEPER written as TIME STEP follows an overridden time step, as in PySD
+        return step if control.get("saveper_follows_step") else control["saveper"]
+
+    def _check_supported(self) -> None:
+        if self._compiled.findings:
+            raise refuse(self.path.name, self._compiled.findings)
+
+    def _shape(self, info: VariableInfo) -> tuple[int, ...]:
+        return tuple(len(info.coords[d]) for d in info.dims)
+
+    def _function(self, idents: tuple[str, ...]) -> Callable[..., Any]:
+        if idents not in self._functions:
+            func, source = build(self._compiled, idents)
+            self._functions[idents], self._sources[idents] = func, source
+        return self._functions[idents]
+
+    def _outputs(self, outputs: Sequence[str] | None) -> list[VariableInfo]:
+        variables = self._compiled.variables
+        if outputs is None:
+            return [v for v in variables.values() if v.kind != "constant"]
+        if isinstance(outputs, str):
+            outputs = [outputs]
+        chosen = []
+        for name in outputs:
+            info = self._by_key.get(key(name))
+            if info is None:
+                raise unknown_name("variable", name, variables)
+            if info not in chosen:
+                chosen.append(info)
+        return chosen
+
+    def _parameters(self, sets: ParameterSets) -> tuple[dict[str, np.ndarray], int, np.ndarray]:
+        """Validate parameter sets into name -> ``(N or 1, *dims)`` arrays."""
+        raw: dict[str, Any] = {}
+        run_index: np.ndarray | None = None
+        if sets is None:
+            pass
+        elif isinstance(sets, pd.DataFrame):
+            raw = {str(c): sets[c].to_numpy(dtype=float) for c in sets.columns}
+            if len(sets) == 0:
+                raise InvalidValueError("parameter_sets is an empty DataFrame")
+        elif isinstance(sets, xr.Dataset):
+            if "run" not in sets.dims:
+                raise InvalidValueError(
+                    "a parameter Dataset needs a 'run' dimension; it has "
+                    + ", ".join(repr(str(d)) for d in sets.dims)
+                )
+            raw = {str(n): sets[n] for n in sets.data_vars}
+            if "run" in sets.coords:
+                run_index = np.asarray(sets["run"].values)
+        elif isinstance(sets, Mapping):
+            raw = dict(sets)
+        else:
+            raise InvalidValueError(
+                "parameter_sets must be a dict, a DataFrame or a Dataset, "
+                f"not {type(sets).__name__}"
+            )
+        arrays: dict[str, np.ndarray] = {}
+        sizes: dict[str, int] = {}
+        for name, value in raw.items():
+            info = self._by_key.get(key(name))
+            if info is None or not info.parameter:
+                raise unknown_name("parameter", name, self.parameter_names)
+            arr, per_run = self._as_array(info, value)
+            arrays[info.name] = arr
+            if per_run:
+                sizes[info.name] = arr.shape[0]
+        if len(set(sizes.values())) > 1:
+            raise InvalidValueError(
+                "parameter sets disagree on the number of runs: "
+                + ", ".join(f"{k!r} has {v}" for k, v in sizes.items())
+            )
+        sizes_set = set(sizes.values())
+        n_runs = sizes_set.pop() if sizes_set else (len(run_index) if run_index is not None else 1)
+        for name in self._compiled.order_params:
+            if name in arrays:
+                default = self._compiled.variables[name].default
+                if not np.all(arrays[name] == default):
+                    raise InvalidValueError(
+                        f"parameter {name!r} sets the order of a SMOOTH N/DELAY N, which is fixed "
+                        f"at compile time ({float(np.ravel(default)[0])!r}); it cannot vary"
+                    )
+        if run_index is None or len(run_index) != n_runs:
+            run_index = np.arange(n_runs)
+        return arrays, n_runs, run_index
+
+    def _as_array(self, info: VariableInfo, value: Any) -> tuple[np.ndarray, bool]:
+        """``(N or 1, *dims)`` values and whether they vary by run."""
+        shape = self._shape(info)
+        if isinstance(value, xr.DataArray):
+            dims = [d for d in value.dims if d != "run"]
+            if set(dims) == set(info.dims):
+                value = value.transpose(*(["run"] if "run" in value.dims else []), *info.dims)
+            value = value.values
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidValueError(
+                f"parameter {info.name!r} has non-numeric values {value!r}"
+            ) from None
+        if arr.ndim == 0:
+            return np.full((1, *shape), float(arr)), False
+        if arr.ndim == len(shape) + 1 and arr.shape[1:] == shape:
+            return arr.copy(), True
+        if shape and arr.ndim == 1 and arr.shape != shape:
+            return np.array(
+                np.broadcast_to(arr.reshape((-1,) + (1,) * len(shape)), (len(arr), *shape))
+            ), True
+        if shape and arr.shape == shape:
+            return arr.reshape((1, *shape)).copy(), False
+        expected = f"(N,) or (N, {', '.join(map(str, shape))})" if shape else "(N,)"
+        where = f" over {', '.join(info.dims)}" if shape else ""
+        raise InvalidValueError(
+            f"parameter {info.name!r} has values of shape {arr.shape!r}; "
+            f"expected a scalar or {expected}{where}"
+        )
+
+    def _chunk_constants(
+        self, params: dict[str, np.ndarray], start: int, stop: int
+    ) -> dict[str, np.ndarray]:
+        consts: dict[str, np.ndarray] = {}
+        for name, info in self._compiled.variables.items():
+            if info.kind != "constant":
+                continue
+            value = params.get(name)
+            if value is None:
+                consts[info.ident] = info.default  # type: ignore[assignment]
+            else:
+                consts[info.ident] = value if value.shape[0] == 1 else value[start:stop]
+        return consts
+
+    def _describe_run(self, params: dict[str, np.ndarray], run: int) -> str:
+        scalars = [
+            f"{name}={float(v[run if v.shape[0] > 1 else 0]):g}"
+            for name, v in params.items()
+            if v[0].size == 1
+        ][:8]
+        return f" (parameters {', '.join(scalars)})" if scalars else ""
+
+    def _dataset(
+        self,
+        infos: list[VariableInfo],
+        buffers: list[np.ndarray],
+        grid: TimeGrid,
+        params: dict[str, np.ndarray],
+        run_index: np.ndarray,
+        diverged: np.ndarray,
+        nonfinite: str,
+    ) -> xr.Dataset:
+        from nea_sd import __version__
+
+        keep = np.ones(len(run_index), dtype=bool)
+        if nonfinite == "nan":
+            for buf in buffers:
+                buf[diverged] = np.nan
+        elif nonfinite == "drop":
+            keep = ~diverged
+        data_vars: dict[str, Any] = {}
+        for info, buf in zip(infos, buffers, strict=True):
+            data = buf[keep] if not keep.all() else buf
+            coords = {d: info.coords[d] for d in info.dims}
+            data_vars[info.name] = xr.DataArray(
+                data, dims=("run", "time", *info.dims), coords=coords
+            )
+        if nonfinite == "nan":
+            data_vars["diverged"] = xr.DataArray(diverged, dims=("run",))
+        coords: dict[str, Any] = {"run": run_index[keep], "time": grid.saved_times}
+        for name, value in params.items():
+            if name in data_vars:
+                continue
+            info = self._compiled.variables[name]
+            full = np.broadcast_to(value, (len(run_index), *value.shape[1:]))[keep]
+            coords[name] = (("run", *info.dims), full) if info.dims else ("run", full)
+        attrs = {
+            "model": self.path.name,
+            "model_sha256": self.sha256,
+            "engine": "batch",
+            "nea_sd_version": __version__,
+            "initial_time": grid.initial,
+            "final_time": grid.final,
+            "time_step": grid.step,
+            "saveper": grid.saveper,
+            "nonfinite": nonfinite,
+        }
+        if nonfinite == "drop":
+            attrs["dropped_runs"] = np.asarray(run_index[~keep], dtype=np.int64)
+        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+class _Sink:
+    """Receives saved values from the generated loop: copies them, watches for non-finite."""
+
+    def __init__(
+        self,
+        buffers: list[np.ndarray],
+        slot: np.ndarray,
+        names: list[str],
+        state_names: list[str],
+        bad_time: np.ndarray,
+        bad_var: np.ndarray,
+    ):
+        self.buffers, self.slot, self.names, self.state_names = buffers, slot, names, state_names
+        self.bad_time, self.bad_var = bad_time, bad_var
+        self.any_bad = False
+
+    def __call__(
+        self, step: int, time: float, values: tuple[Any, ...], states: tuple[Any, ...]
+    ) -> None:
+        j = self.slot[step]
+        n = len(self.bad_time)
+        for buf, value in zip(self.buffers, values, strict=True):
+            buf[:, j] = value
+        for label, arr in zip(
+            self.names + self.state_names,
+            [b[:, j] for b in self.buffers] + list(states),
+            strict=True,
+        ):
+            flat = np.broadcast_to(np.asarray(arr), (n, *np.shape(arr)[1:])).reshape(n, -1)
+            bad = ~np.isfinite(flat).all(axis=1)
+            if bad.any():
+                new = bad & np.isnan(self.bad_time)
+                if new.any():
+                    self.bad_time[new] = time
+                    self.bad_var[new] = label
+                    self.any_bad = True
+
+
+_CACHE: dict[str, BatchModel] = {}
+
+
+def compile_model(path: str | os.PathLike[str]) -> BatchModel:
+    """Compile ``path`` for the batch engine (cached per file content in this process).
+
+    Unsupported constructs do not raise here: they are listed by :meth:`BatchModel.unsupported`
+    and make :meth:`BatchModel.simulate` refuse the model.
+    """
+    from nea_sd.model import file_sha256, parse_abstract_model
+
+    model_path = Path(path)
+    try:
+        sha256 = file_sha256(model_path)
+    except OSError:
+        parse_abstract_model(model_path)  # raises the user-facing ModelFileError
+        raise
+    cached = _CACHE.get(sha256)
+    if cached is not None:
+        return cached
+    abstract = parse_abstract_model(model_path)
+    model = BatchModel(model_path.resolve(), sha256, compile_abstract(abstract))
+    _CACHE[sha256] = model
+    return model
