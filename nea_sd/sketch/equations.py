@@ -64,6 +64,13 @@ class Equation:
             return False
         return all(_is_numeric(r) for r in self.rhs)
 
+    def values(self) -> list[float]:
+        """The numbers of a constant, every element of a subscripted one; empty otherwise."""
+        if not self.is_constant:
+            return []
+        pieces = (p for rhs in self.rhs for p in re.split(r"[,;]", rhs) if p.strip())
+        return [float(_strip_parens(p)) for p in pieces]
+
 
 @dataclass
 class Equations:

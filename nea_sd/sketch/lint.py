@@ -148,6 +148,7 @@ class _Linter:
             self.check_ids(index)
             self.check_valves(index)
             self.check_pipes(index)
+            self.check_overlaps(index)
         self.check_stock_flows()
         self.check_info_arrows()
 
@@ -184,14 +185,19 @@ class _Linter:
         elif eq.low > eq.high:
             self.error(eq.line, f"constant {eq.name!r} has the empty range {eq.range_text!r}")
         else:
-            try:
-                value = float(eq.rhs[0]) if len(eq.rhs) == 1 else math.nan
-            except ValueError:
-                value = math.nan
-            if not math.isnan(value) and not eq.low <= value <= eq.high:
+            values = eq.values()
+            outside = [v for v in values if not eq.low <= v <= eq.high]
+            if len(values) == 1 and outside:
                 self.error(
                     eq.line,
-                    f"constant {eq.name!r} = {value:g} lies outside its range {eq.range_text!r}",
+                    f"constant {eq.name!r} = {outside[0]:g} lies outside its range "
+                    f"{eq.range_text!r}",
+                )
+            elif outside:
+                shown = ", ".join(f"{v:g}" for v in outside[:5])
+                self.error(
+                    eq.line,
+                    f"constant {eq.name!r} has values outside its range {eq.range_text!r}: {shown}",
                 )
 
     # -- names -------------------------------------------------------------------------------
@@ -325,6 +331,24 @@ class _Linter:
                     f"cloud (shape {UPSTREAM_HEAD}) and one to its downstream one "
                     f"(shape {INFLOW_HEAD})",
                 )
+
+    def check_overlaps(self, index: _ViewIndex) -> None:
+        """Objects drawn on top of each other hide each other's names in Vensim."""
+        placed = [o for o in index.view.objects if o.kind in (VARIABLE, VALVE, COMMENT)]
+        attached = {(v, f.id) for v, f in index.flow_of_valve.items()}
+        for i, first in enumerate(placed):
+            for second in placed[i + 1 :]:
+                if (first.id, second.id) in attached or (second.id, first.id) in attached:
+                    continue
+                if (
+                    abs(first.x - second.x) < first.half_width + second.half_width
+                    and abs(first.y - second.y) < first.half_height + second.half_height
+                ):
+                    self.warning(
+                        second.line,
+                        f"{_describe(second)} overlaps {_describe(first)} (line {first.line}) "
+                        f"in view {index.view.name!r}; move one of them",
+                    )
 
     # -- stocks and flows ----------------------------------------------------------------------
     def check_stock_flows(self) -> None:

@@ -52,6 +52,15 @@ class SketchObject:
         return self._int(4)
 
     @property
+    def half_width(self) -> int:
+        """Half the width of a variable, valve or cloud (Vensim stores half sizes)."""
+        return self._int(5)
+
+    @property
+    def half_height(self) -> int:
+        return self._int(6)
+
+    @property
     def shape(self) -> int:
         """Type 10: 3 box (stock), 8 plain, 40 flow name; type 1: arrowhead code."""
         return self._int(7) if self.kind != ARROW else self._int(4)

@@ -166,6 +166,13 @@ CASES = [
         id='missing_arrow',
     ),
     pytest.param(
+        [('10,13,erosion rate,600,300', '10,13,erosion rate,210,305')],
+        [
+            (121, 'warning', "variable 'erosion rate' overlaps variable 'building rate' (line 120) in view 'Trust'; move one of them"),
+        ],
+        id='overlap',
+    ),
+    pytest.param(
         [('1,12,7,5,', '1,12,7,6,')],
         [
         ],
