@@ -1,4 +1,4 @@
-"""``nea-sd lint MODEL``: check a model's sketch against its equations, and its documentation."""
+"""``nea-sd lint MODEL...``: check sketches against their equations, and the documentation."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from nea_sd.sketch.lint import has_errors, lint_model
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "lint",
-        help="check the diagram (sketch), units, ranges and documentation of a Vensim model",
+        help="check the diagram (sketch), units, ranges and documentation of Vensim models",
         description=(
             "Print one line per finding as FILE:LINE: error|warning: message. "
-            "Exit status 1 when there are errors, 0 otherwise."
+            "Exit status 1 when there are errors, 0 otherwise (warnings alone included)."
         ),
     )
-    parser.add_argument("model", metavar="MODEL", help="path of a Vensim .mdl file")
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="path of a Vensim .mdl file")
     parser.add_argument(
         "--units",
         action="store_true",
@@ -26,11 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    findings = lint_model(args.model)
-    if args.units:
-        from nea_sd.sketch.units import check_units
+    failed = False
+    for model in args.models:
+        findings = lint_model(model)
+        if args.units:
+            from nea_sd.sketch.units import check_units
 
-        findings = sorted(set(findings) | set(check_units(args.model)))
-    for finding in findings:
-        print(finding.format(args.model))
-    return 1 if has_errors(findings) else 0
+            findings = sorted(set(findings) | set(check_units(model)))
+        for finding in findings:
+            print(finding.format(model))
+        failed = failed or has_errors(findings)
+    return 1 if failed else 0

@@ -1,4 +1,4 @@
-"""``nea-sd units MODEL``: check the model's units for consistency (needs nea-sd[diagram])."""
+"""``nea-sd units MODEL...``: check each model's units for consistency (needs nea-sd[diagram])."""
 
 from __future__ import annotations
 
@@ -16,14 +16,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Exit status 1 when there are errors, 0 otherwise."
         ),
     )
-    parser.add_argument("model", metavar="MODEL", help="path of a Vensim .mdl file")
+    parser.add_argument("models", nargs="+", metavar="MODEL", help="path of a Vensim .mdl file")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from nea_sd.sketch.units import check_units
 
-    findings = check_units(args.model)
-    for finding in findings:
-        print(finding.format(args.model))
-    return 1 if has_errors(findings) else 0
+    failed = False
+    for model in args.models:
+        findings = check_units(model)
+        for finding in findings:
+            print(finding.format(model))
+        failed = failed or has_errors(findings)
+    return 1 if failed else 0

@@ -23,6 +23,7 @@ BUILTIN_NAMES = frozenset({"time"})  # what an equation may use without defining
 _COMMENT = re.compile(r"\{[^}]*\}")
 _CONTINUATION = re.compile(r"\\\s*\n")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_ARITHMETIC = re.compile(r"[\s0+\-*/^(),;]*0[\s0+\-*/^(),;]*")
 _SEPARATORS = re.compile(r"[-+*/^(),=<>;:!\[\]&|]")
 
 
@@ -59,14 +60,14 @@ class Equation:
 
     @property
     def is_constant(self) -> bool:
-        """Numbers only (a scalar, or a list of numbers for a subscripted constant)."""
+        """Numbers and arithmetic only (``0.3``, ``10/3``, ``1, 2; 3, 4`` for an array)."""
         if self.kind != "normal" or not self.rhs:
             return False
-        return all(_is_numeric(r) for r in self.rhs)
+        return all(_ARITHMETIC.fullmatch(_NUMBER.sub("0", r)) for r in self.rhs)
 
     def values(self) -> list[float]:
-        """The numbers of a constant, every element of a subscripted one; empty otherwise."""
-        if not self.is_constant:
+        """The numbers of a constant written as plain numbers (every element of an array)."""
+        if not self.is_constant or not all(_is_numeric(r) for r in self.rhs):
             return []
         pieces = (p for rhs in self.rhs for p in re.split(r"[,;]", rhs) if p.strip())
         return [float(_strip_parens(p)) for p in pieces]
