@@ -7,6 +7,7 @@ from pathlib import Path
 
 from nea_sd.cli._common import add_engine_argument, add_model_argument, open_model, progress
 from nea_sd.compare import compare_strategies
+from nea_sd.outcomes import vocabulary_for
 from nea_sd.outputs import check_output_dir, write_dataset
 from nea_sd.scenarios import load_scenarios, select
 
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     folder = check_output_dir(args.output_dir)
     model = open_model(args.model)
+    vocabulary_for(model)  # refuse a model without sequencing outcomes before anything runs
     names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
     scenarios = select(load_scenarios(model, args.scenarios_file), names)
     with progress(len(scenarios), f"{model.name} strategies") as bar:

@@ -63,7 +63,7 @@ class Parameter:
 
     def check_range(self, value: float | np.ndarray, key: str | None = None) -> None:
         """Raise :class:`OutOfRangeError` if any element lies outside the declared range."""
-        flat = np.atleast_1d(np.asarray(value, dtype=float))
+        flat = np.asarray(value, dtype=float).ravel()
         bad = [v for v in flat if not self.contains(v)]
         if bad:
             raise OutOfRangeError(
