@@ -90,7 +90,7 @@ def _svg_box(svg: str) -> Box:
 
 
 def crop_svg(svg: str, box: Box) -> str:
-    """The same drawing showing only ``box``: a new ``viewBox`` and size on the root element."""
+    """Only the drawing inside ``box``: a new ``viewBox`` and size, other views' shapes dropped."""
     head_end = svg.index(">") + 1
     head = svg[:head_end]
     size = f"{box.width:g} {box.height:g}"
@@ -100,7 +100,56 @@ def crop_svg(svg: str, box: Box) -> str:
         f'style="width: {box.width:g}px; height: {box.height:g}px;"',
         head,
     )
-    return head + svg[head_end:]
+    return _drop_outside(head + svg[head_end:], box)
+
+
+_SVG_NS = "http://www.w3.org/2000/svg"
+_MATRIX = re.compile(r"(?:matrix\((?:[-\d.e]+,\s*){4}|translate\()([-\d.e]+)[,\s]+([-\d.e]+)")
+_MOVE = re.compile(r"^\s*M\s*([-\d.e]+)[,\s]+([-\d.e]+)")
+
+
+def _drop_outside(svg: str, box: Box) -> str:
+    """Remove the top-level shapes that lie wholly outside ``box`` (the other views).
+
+    A shape is kept when any of its anchor points (centres, corners, path starts, translations)
+    falls inside the box, or when it has none we can read; on unexpected markup nothing is removed.
+    """
+    from xml.etree import ElementTree
+
+    ElementTree.register_namespace("", _SVG_NS)
+    try:
+        root = ElementTree.fromstring(svg)
+    except ElementTree.ParseError:
+        return svg
+    canvas = root.find(f"{{{_SVG_NS}}}g")
+    if canvas is None:
+        return svg
+    for child in list(canvas):
+        points = _anchor_points(child)
+        if points and not any(_inside(box, x, y) for x, y in points):
+            canvas.remove(child)
+    return ElementTree.tostring(root, encoding="unicode")
+
+
+def _anchor_points(element: Any) -> list[tuple[float, float]]:
+    points: list[tuple[float, float]] = []
+    for node in element.iter():
+        attrs = node.attrib
+        moved = _MATRIX.search(attrs.get("transform", ""))
+        if moved:
+            points.append((float(moved.group(1)), float(moved.group(2))))
+            continue  # its own coordinates are relative to the transform
+        for x, y in (("cx", "cy"), ("x", "y")):
+            if x in attrs and y in attrs:
+                points.append((float(attrs[x]), float(attrs[y])))
+        start = _MOVE.match(attrs.get("d", ""))
+        if start and "transform" not in attrs:
+            points.append((float(start.group(1)), float(start.group(2))))
+    return points
+
+
+def _inside(box: Box, x: float, y: float) -> bool:
+    return box.x <= x <= box.x + box.width and box.y <= y <= box.y + box.height
 
 
 def crop_png(png: bytes, whole: Box, box: Box) -> bytes:

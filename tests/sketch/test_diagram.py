@@ -41,6 +41,7 @@ def test_one_view_svg_is_cropped_to_its_group(tmp_path: Path) -> None:
     expected = [box.x - MARGIN, box.y - MARGIN, box.width + 2 * MARGIN, box.height + 2 * MARGIN]
     assert view_box(svg) == expected
     assert "initial trust" in svg
+    assert "initial exchange" not in svg  # the other view's shapes are left out
 
 
 def test_every_view_gets_its_own_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
