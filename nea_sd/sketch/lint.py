@@ -31,6 +31,7 @@ from nea_sd.sketch.parse import (
 ERROR, WARNING = "error", "warning"
 STOCK_SHAPE, FLOW_NAME_SHAPE = 3, 40
 INFLOW_HEAD, UPSTREAM_HEAD = 4, 100
+MAX_VIEW_NAME = 30
 
 
 @dataclass(frozen=True, order=True)
@@ -144,6 +145,7 @@ class _Linter:
             self.error(1, "the model has no sketch; draw its variables in at least one view")
             return
         self.check_names()
+        self.check_view_names()
         for index in self.indexes:
             self.check_ids(index)
             self.check_valves(index)
@@ -242,6 +244,26 @@ class _Linter:
                     f"at line {first.line} in view {first_view.name!r}); make this one a ghost "
                     "(bits 2)",
                 )
+
+    def check_view_names(self) -> None:
+        seen: dict[str, int] = {}
+        for view in self.sketch.views:
+            if len(view.name) > MAX_VIEW_NAME:
+                self.warning(
+                    view.line,
+                    f"view name {view.name!r} has {len(view.name)} characters; Vensim allows "
+                    f"{MAX_VIEW_NAME}",
+                )
+            key = view.name.lower()
+            if key in seen:
+                self.error(
+                    view.line,
+                    f"view name {view.name!r} is used twice (first at line {seen[key]}); "
+                    "give each view its own name",
+                )
+            seen.setdefault(key, view.line)
+            if not view.objects:
+                self.warning(view.line, f"view {view.name!r} is empty")
 
     def _unknown_object(self, obj: SketchObject, view: View) -> str:
         names = [eq.name for eq in self.eqs.variables.values()]

@@ -173,6 +173,20 @@ CASES = [
         id='overlap',
     ),
     pytest.param(
+        [('*Exchange\n', '*Trust\n')],
+        [
+            (132, 'error', "view name 'Trust' is used twice (first at line 107); give each view its own name"),
+        ],
+        id='view_name_twice',
+    ),
+    pytest.param(
+        [('*Exchange\n', '*Exchange, people-to-people and trade\n')],
+        [
+            (132, 'warning', "view name 'Exchange, people-to-people and trade' has 36 characters; Vensim allows 30"),
+        ],
+        id='view_name_long',
+    ),
+    pytest.param(
         [('1,12,7,5,', '1,12,7,6,')],
         [
         ],
@@ -233,6 +247,12 @@ def test_fixture_is_clean() -> None:
 @pytest.mark.parametrize(("edits", "expected"), CASES)
 def test_variant(tmp_path: Path, edits: list[tuple[str, str]], expected: list) -> None:
     assert lint_model(variant(tmp_path, edits)) == [Finding(*e) for e in expected]
+
+
+def test_crlf_line_endings(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.mdl"
+    path.write_bytes(TEXT.replace("\n", "\r\n").encode("utf-8"))
+    assert lint_model(path) == []
 
 
 def test_model_without_sketch(tmp_path: Path) -> None:
