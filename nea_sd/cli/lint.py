@@ -10,7 +10,7 @@ from nea_sd.sketch.lint import has_errors, lint_model
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "lint",
-        help="check the diagram (sketch), units, ranges and documentation of Vensim models",
+        help="check sketches against equations, and that units, ranges and docs are given",
         description=(
             "Print one line per finding as FILE:LINE: error|warning: message. "
             "Exit status 1 when there are errors, 0 otherwise (warnings alone included)."
