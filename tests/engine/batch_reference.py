@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,42 @@ def compare(ds: xr.Dataset, expected: pd.DataFrame, rtol: float, atol: float = 0
     if checked == 0:
         problems.append("no column of Vensim's output matched a variable")
     return problems
+
+
+def pysd_runs(model, sets: dict, runs: list[int], names: list[str], **kwargs) -> list[xr.Dataset]:
+    """Reference runs through PySD: one Dataset per run index of ``sets``."""
+    from nea_sd.engine.batch.sampling import run_slice
+    from nea_sd.model.load import frame_to_dataset
+
+    pysd_model = model.pysd_model()  # reload once: the same names are overridden every run
+    out = []
+    for run in runs:
+        params = {}
+        for name, value in run_slice(sets, run).items():
+            param = model.parameters[name]
+            if param.dims:
+                coords = {d: list(model.subscripts[d]) for d in param.dims}
+                value = xr.DataArray(value, coords=coords, dims=param.dims)
+            params[param.py_name] = value
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PySD warns on every lookup extrapolation
+            frame = pysd_model.run(
+                params=params, return_columns=names, flatten_output=False, **kwargs
+            )
+        out.append(frame_to_dataset(frame, names))
+    return out
+
+
+def max_relative_difference(batch: xr.DataArray, reference: xr.DataArray) -> float:
+    """Largest ``|a - b| / |b|`` with a floor of 1e-12 of the variable's scale near zero."""
+    a = np.asarray(batch.transpose(*reference.dims).values, dtype=float)
+    b = np.asarray(reference.values, dtype=float)
+    if a.shape != b.shape:
+        return float("inf")
+    both_nan = np.isnan(a) & np.isnan(b)
+    scale = np.nanmax(np.abs(b)) if np.isfinite(b).any() else 1.0
+    floor = 1e-12 * max(scale, 1e-300)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(a - b) / np.maximum(np.abs(b), floor)
+    rel = np.where(both_nan | (a == b), 0.0, rel)
+    return float(np.nanmax(np.where(np.isnan(rel), np.inf, rel))) if rel.size else 0.0

@@ -46,11 +46,11 @@ def modulo(x: Any, m: Any) -> Any:
 
 
 def xidz(a: Any, b: Any, x: Any) -> Any:
-    return np.where(np.abs(b) < SMALL_VENSIM, x, a / b)
+    return np.where(np.abs(b) < SMALL_VENSIM, x, np.divide(a, b))
 
 
 def zidz(a: Any, b: Any) -> Any:
-    return np.where(np.abs(b) < SMALL_VENSIM, 0.0, a / b)
+    return np.where(np.abs(b) < SMALL_VENSIM, 0.0, np.divide(a, b))
 
 
 def pulse(t: float, start: Any, width: Any) -> Any:

@@ -186,9 +186,17 @@ def resolve(
         if _same_family(table, elements, within):
             positions = table.positions(elements, within, where)
         else:  # positional mapping between two ranges (``B: b1, b2 -> A``)
-            source = table.elements(space[axis].written)
-            offsets = table.positions(elements, source, where)
-            positions = table.positions([table.elements(name)[o] for o in offsets], within, where)
+            source = space[axis].written
+            if not table.is_range(source) or not (
+                table.mapped(source, dim) or table.mapped(source, name)
+            ):
+                raise Unsupported(f"subscript {sub!r} does not match dimension {dim!r}", where)
+            offsets = table.positions(elements, table.elements(source), where)
+            mine = table.elements(name)
+            target = mine if _same_family(table, mine, within) else within
+            if len(table.elements(source)) != len(target):
+                raise Unsupported(f"mapping of {source!r} onto {dim!r} of another size", where)
+            positions = table.positions([target[o] for o in offsets], within, where)
         picks.append((axis, positions))
     return Indexing(tuple(picks), len(space))
 
