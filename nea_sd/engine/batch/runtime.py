@@ -92,6 +92,11 @@ class BatchModel:
         return sorted(self._compiled.variables, key=str.lower)
 
     @property
+    def state_count(self) -> int:
+        """Number of integrated state arrays (stocks plus the stages of SMOOTH/DELAY/TREND)."""
+        return len(self._compiled.graph.states)
+
+    @property
     def control(self) -> dict[str, float]:
         return dict(self._compiled.control)
 

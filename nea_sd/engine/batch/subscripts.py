@@ -147,6 +147,7 @@ class Indexing:
 
     picks: tuple[int | tuple[int, np.ndarray], ...]
     rank: int  # number of axes of the space
+    sizes: tuple[int, ...] = ()  # lengths of the stored dimensions
 
     @property
     def axes(self) -> frozenset[int]:
@@ -198,7 +199,8 @@ def resolve(
                 raise Unsupported(f"mapping of {source!r} onto {dim!r} of another size", where)
             positions = table.positions([target[o] for o in offsets], within, where)
         picks.append((axis, positions))
-    return Indexing(tuple(picks), len(space))
+    sizes = tuple(len(table.elements(d)) for d in dims)
+    return Indexing(tuple(picks), len(space), sizes)
 
 
 def _same_family(table: SubscriptTable, elements: Sequence[str], within: Sequence[str]) -> bool:
@@ -242,12 +244,16 @@ def index_code(ix: Indexing, source_rank: int, const: object) -> tuple[str, bool
         axis, pos = pick
         if len(pos) and np.array_equal(pos, np.arange(pos[0], pos[0] + len(pos))):
             start, stop = int(pos[0]), int(pos[0]) + len(pos)
-            basic.append(f"{start}:{stop}")
+            whole = ix.sizes and start == 0 and stop == ix.sizes[len(basic) - 1]
+            basic.append(":" if whole else f"{start}:{stop}")
         else:
             simple = False
         targets.append(axis)
     if simple and len(set(targets)) == len(targets):
-        text = "[" + ", ".join(basic) + "]" if len(basic) > 1 else ""
+        trimmed = list(basic)
+        while len(trimmed) > 1 and trimmed[-1] == ":":
+            trimmed.pop()  # trailing full slices are no-ops
+        text = "[" + ", ".join(trimmed) + "]" if len(trimmed) > 1 else ""
         if targets != sorted(targets):
             order = sorted(range(len(targets)), key=lambda k: targets[k])
             text += ".transpose(" + ", ".join(["0"] + [str(k + 1) for k in order]) + ")"

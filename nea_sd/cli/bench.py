@@ -1,0 +1,155 @@
+"""``nea-sd bench [MODEL]``: cost per run of the batch engine against PySD (and pysimlin).
+
+The same parameter sets, drawn uniformly within the declared ranges, go through PySD's run
+loop (a few runs: it is slow), the batch engine (all N in one process) and, when installed,
+pysimlin (a compiled single-run engine, as a reference point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nea_sd.cli._common import add_model_argument, model_path
+
+
+@dataclass
+class Timing:
+    engine: str
+    runs: int
+    per_run_ms: float  # median over runs, or total / N for the batch engine
+    note: str = ""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="time the batch engine against PySD (and pysimlin) on the same runs"
+    )
+    add_model_argument(parser, optional=True)
+    parser.add_argument("--runs", type=int, default=10_000, help="batch runs (default 10000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the parameter draws")
+    parser.add_argument(
+        "--pysd-runs", type=int, default=3, help="runs through PySD's loop (default 3)"
+    )
+    parser.add_argument("--chunk-size", type=int, default=None, help="batch chunk size")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nea_sd.engine.batch import compile_model
+    from nea_sd.engine.batch.sampling import sample_within_ranges
+    from nea_sd.errors import InvalidValueError
+    from nea_sd.model import load_model
+
+    if args.runs < 1 or args.pysd_runs < 0:
+        raise InvalidValueError(
+            f"--runs must be >= 1 and --pysd-runs >= 0, got {args.runs!r} and {args.pysd_runs!r}"
+        )
+    path = model_path(args.model)
+    model = load_model(path)
+    sets = sample_within_ranges(model.parameters, args.runs, seed=args.seed)
+    print(
+        f"{path.name}: {len(sets)} of {len(model.parameters)} parameters drawn within their "
+        f"ranges (seed {args.seed}); {model.time['initial']:g}..{model.time['final']:g} "
+        f"step {model.time['step']:g}"
+    )
+    start = time.perf_counter()
+    batch = compile_model(path)
+    compile_s = time.perf_counter() - start
+    rss_before = _max_rss_mib()
+    batch_timing = _time_batch(batch, sets, args.chunk_size)
+    rss_batch = _max_rss_mib()
+    timings = [batch_timing]
+    if args.pysd_runs:
+        timings.append(_time_pysd(model, sets, min(args.pysd_runs, args.runs)))
+    simlin = _time_simlin(path, sets, min(max(args.pysd_runs, 3), args.runs))
+    if simlin is not None:
+        timings.append(simlin)
+    print(f"batch compile (once per model file): {compile_s * 1e3:.0f} ms")
+    print(f"{'engine':<10} {'runs':>7} {'ms/run':>12} {'x batch':>10}  note")
+    for t in timings:
+        ratio = t.per_run_ms / batch_timing.per_run_ms
+        print(f"{t.engine:<10} {t.runs:>7} {t.per_run_ms:>12.3f} {ratio:>10.1f}  {t.note}")
+    print(
+        f"peak memory (max RSS): {rss_batch:.0f} MiB after the batch runs "
+        f"(+{rss_batch - rss_before:.0f} MiB for them); {_max_rss_mib():.0f} MiB at the end"
+    )
+    return 0
+
+
+def _time_batch(batch: Any, sets: dict[str, np.ndarray], chunk: int | None) -> Timing:
+    n = len(next(iter(sets.values()))) if sets else 1
+    start = time.perf_counter()
+    result = batch.simulate(sets, chunk_size=chunk, nonfinite="nan")
+    elapsed = time.perf_counter() - start
+    diverged = int(result["diverged"].sum())
+    note = f"all {n} in one process" + (f", {diverged} diverged" if diverged else "")
+    return Timing("batch", n, elapsed / n * 1e3, note)
+
+
+def _time_pysd(model: Any, sets: dict[str, np.ndarray], runs: int) -> Timing:
+    import xarray as xr
+
+    from nea_sd.engine.batch.sampling import run_slice
+
+    pysd_model = model.pysd_model()
+    elapsed = []
+    for run in range(runs):
+        params = {}
+        for name, value in run_slice(sets, run).items():
+            param = model.parameters[name]
+            if param.dims:
+                coords = {d: list(model.subscripts[d]) for d in param.dims}
+                value = xr.DataArray(value, coords=coords, dims=param.dims)
+            params[param.py_name] = value
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pysd_model.run(params=params)
+        elapsed.append(time.perf_counter() - start)
+    return Timing("pysd", runs, statistics.median(elapsed) * 1e3, "median of single runs")
+
+
+def _time_simlin(path: Path, sets: dict[str, np.ndarray], runs: int) -> Timing | None:
+    try:
+        import simlin
+    except ImportError:
+        return None
+    from nea_sd.engine.batch.sampling import run_slice
+
+    try:
+        project = simlin.Project.open(str(path))
+        sim = project.main_model.simulate(enable_ltm=False)
+        known = set(sim.get_var_names())
+    except Exception as exc:  # pysimlin raises its own errors for models it cannot take
+        return Timing("pysimlin", 0, float("nan"), f"could not load: {exc}")
+    elapsed = []
+    skipped = 0
+    for run in range(runs):
+        sim.reset()
+        for name, value in run_slice(sets, run).items():
+            ident = "_".join(name.lower().split())
+            if np.ndim(value) == 0 and ident in known:
+                sim.set_value(ident, float(value))
+            else:
+                skipped += 1
+        start = time.perf_counter()
+        sim.run_to_end()
+        elapsed.append(time.perf_counter() - start)
+    note = "median of single runs" + (
+        f" ({skipped // runs} subscripted parameters left at defaults)" if skipped else ""
+    )
+    return Timing("pysimlin", runs, statistics.median(elapsed) * 1e3, note)
+
+
+def _max_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,39 @@
+"""``nea-sd check`` and ``nea-sd bench``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from synthetic_models import CONSTRUCTS, EXPLODING, REFUSED, write
+
+from nea_sd.cli import main
+
+
+def test_check_supported_model_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(write(tmp_path, "ok", CONSTRUCTS))]) == 0
+    assert "supported by the batch engine" in capsys.readouterr().out
+
+
+def test_check_unsupported_model_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(write(tmp_path, "refused", REFUSED))]) == 1
+    out = capsys.readouterr().out
+    assert "DELAY FIXED in 'Delayed'" in out
+    assert "--engine pysd" in out
+
+
+def test_check_missing_file_is_a_user_error(tmp_path: Path) -> None:
+    assert main(["check", str(tmp_path / "absent.mdl")]) == 2
+
+
+def test_bench_reports_every_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "exploding", EXPLODING)
+    assert main(["bench", str(path), "--runs", "40", "--pysd-runs", "2", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    for word in ("batch", "pysd", "ms/run", "max RSS"):
+        assert word in out
+    with pytest.raises(SystemExit):
+        main(["bench", str(path), "--runs", "many"])
+    assert main(["bench", str(path), "--runs", "0"]) == 2
