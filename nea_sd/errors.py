@@ -78,3 +78,7 @@ class UnsupportedModelError(NeaSdError):
 
 class MissingDependencyError(NeaSdError):
     """An optional package that a command needs is not installed; the message says how to add it."""
+
+
+class CheckpointError(NeaSdError):
+    """A sweep checkpoint that is missing, unreadable or belongs to another sweep."""

@@ -1,0 +1,363 @@
+"""Output metrics: what a sweep reads from each run, as one number or one trajectory per run.
+
+Each *kind* is a frozen dataclass with ``from_table`` (build and check it from a spec table)
+and ``evaluate`` (numpy values per run from a batch result). :data:`OUTPUT_KINDS` is the
+registry the spec's ``kind = ...`` looks up; later analyses (e.g. loop dominance) add kinds by
+passing ``kinds={**OUTPUT_KINDS, "loop_dominance": LoopDominance}`` to ``build_problem`` —
+nothing global is modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import xarray as xr
+
+from nea_sd.errors import InvalidValueError, NeaSdError, unknown_name
+from nea_sd.outcomes import ACTIVE, Vocabulary
+from nea_sd.sketch.parse import canonical
+
+#: headline outcome -> attribute of :class:`~nea_sd.outcomes.Vocabulary`
+ALIASES = {
+    "security_trust": "security_trust",
+    "societal_trust": "societal_trust",
+    "min_security_trust": "min_security_trust",
+    "arms_burden": "arms_burden",
+    "functional_regime": "functional",
+    "exchange": "exchange",
+    "backfire": "backfire",
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What building a metric needs to know about the model (names, time, vocabulary)."""
+
+    variables: tuple[str, ...]
+    initial: float
+    final: float
+    saveper: float
+    year: float
+    vocabulary: Vocabulary | None = None
+
+    def variable(self, name: str) -> str:
+        """Model spelling of ``name``, or of the variable behind a headline outcome alias."""
+        if name in ALIASES:
+            if self.vocabulary is None:
+                raise NeaSdError(
+                    f"output variable {name!r} is a headline outcome of the sequencing models; "
+                    "this model has none: name a model variable instead"
+                )
+            return str(getattr(self.vocabulary, ALIASES[name]))
+        by_key = {canonical(v): v for v in self.variables}
+        if canonical(name) not in by_key:
+            raise unknown_name("output variable", name, list(self.variables) + list(ALIASES))
+        return by_key[canonical(name)]
+
+    def check_time(self, label: str, value: Any) -> float:
+        number = _number(label, value)
+        if not self.initial - 1e-9 <= number <= self.final + 1e-9:
+            raise InvalidValueError(
+                f"{label} = {number:g} is outside the simulated period "
+                f"{self.initial:g}-{self.final:g}"
+            )
+        return number
+
+
+class OutputKind(Protocol):
+    """The interface of an output kind (a frozen dataclass class)."""
+
+    time_resolved: ClassVar[bool]
+    name: str
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Any], context: Context) -> OutputKind: ...
+
+    @property
+    def variables(self) -> tuple[str, ...]: ...
+
+    def times(self) -> np.ndarray | None: ...
+
+    def evaluate(self, result: xr.Dataset) -> np.ndarray: ...
+
+
+def _number(label: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValueError(f"{label} must be a number, got {value!r}")
+    return float(value)
+
+
+def _check_keys(name: str, table: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in ("kind", *allowed):
+            raise unknown_name(f"setting of output {name!r}", key, ("kind", *allowed))
+
+
+def _series(result: xr.Dataset, variable: str, element: tuple[str, ...] | None) -> np.ndarray:
+    """(run, time) values: one element, or the total over the variable's subscripts."""
+    data = result[variable]
+    extra = [d for d in data.dims if d not in ("run", "time")]
+    if element is not None:
+        data = data.sel(dict(zip(extra, element, strict=True)))
+    elif extra:
+        data = data.sum(extra)
+    return np.asarray(data.transpose("run", "time").values, dtype=float)
+
+
+def _interp_columns(values: np.ndarray, times: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Linear interpolation of every run's series (run, time) at the times ``at``."""
+    right = np.clip(np.searchsorted(times, at, side="left"), 1, len(times) - 1)
+    left = right - 1
+    span = times[right] - times[left]
+    weight = np.where(span > 0, (at - times[left]) / np.where(span > 0, span, 1.0), 0.0)
+    return values[:, left] * (1 - weight) + values[:, right] * weight
+
+
+def _element(name: str, table: Mapping[str, Any]) -> tuple[str, ...] | None:
+    raw = table.get("element")
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return tuple(e.strip() for e in raw.split(","))
+    return tuple(str(e) for e in raw)
+
+
+def _variable_table(name: str, table: Mapping[str, Any], context: Context) -> tuple[str, Any]:
+    if "variable" not in table:
+        raise InvalidValueError(
+            f'output {name!r} needs a variable (e.g. variable = "security_trust")'
+        )
+    return context.variable(str(table["variable"])), _element(name, table)
+
+
+@dataclass(frozen=True)
+class Level:
+    """The variable's value at ``year`` (interpolated between saved times)."""
+
+    time_resolved: ClassVar[bool] = False
+    name: str
+    variable: str
+    year: float
+    element: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Any], context: Context) -> Level:
+        _check_keys(name, table, ("variable", "element", "year"))
+        variable, element = _variable_table(name, table, context)
+        year = context.check_time(f"year of output {name!r}", table.get("year", context.year))
+        return cls(name, variable, year, element)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return (self.variable,)
+
+    def times(self) -> np.ndarray | None:
+        return None
+
+    def evaluate(self, result: xr.Dataset) -> np.ndarray:
+        values = _series(result, self.variable, self.element)
+        return _interp_columns(values, result["time"].values, np.array([self.year]))[:, 0]
+
+
+@dataclass(frozen=True)
+class Integral:
+    """The variable integrated over [start, end] (trapezoid over saved times): exposure."""
+
+    time_resolved: ClassVar[bool] = False
+    name: str
+    variable: str
+    start: float
+    end: float
+    element: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Any], context: Context) -> Integral:
+        _check_keys(name, table, ("variable", "element", "start", "end"))
+        variable, element = _variable_table(name, table, context)
+        start = context.check_time(f"start of output {name!r}", table.get("start", context.initial))
+        end = context.check_time(f"end of output {name!r}", table.get("end", context.final))
+        if not end > start:
+            raise InvalidValueError(f"output {name!r}: end {end:g} must be after start {start:g}")
+        return cls(name, variable, start, end, element)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return (self.variable,)
+
+    def times(self) -> np.ndarray | None:
+        return None
+
+    def evaluate(self, result: xr.Dataset) -> np.ndarray:
+        times = result["time"].values
+        values = _series(result, self.variable, self.element)
+        inside = (times > self.start) & (times < self.end)
+        grid = np.concatenate([[self.start], times[inside], [self.end]])
+        sampled = _interp_columns(values, times, grid)
+        return np.trapezoid(sampled, grid, axis=1)
+
+
+@dataclass(frozen=True)
+class TimeToThreshold:
+    """Years from ``start`` until the variable first reaches ``threshold`` (``above`` or
+    ``below``). Runs that never reach it are censored at ``end - start``, so that every run has
+    a finite value the estimators can use."""
+
+    time_resolved: ClassVar[bool] = False
+    name: str
+    variable: str
+    threshold: float
+    start: float
+    end: float
+    direction: str = "above"
+    element: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Any], context: Context) -> TimeToThreshold:
+        _check_keys(name, table, ("variable", "element", "threshold", "start", "end", "direction"))
+        variable, element = _variable_table(name, table, context)
+        if "threshold" not in table:
+            raise InvalidValueError(f"output {name!r} needs a threshold (e.g. threshold = 0.5)")
+        threshold = _number(f"threshold of output {name!r}", table["threshold"])
+        start = context.check_time(f"start of output {name!r}", table.get("start", context.initial))
+        end = context.check_time(f"end of output {name!r}", table.get("end", context.final))
+        direction = str(table.get("direction", "above"))
+        if direction not in ("above", "below"):
+            raise unknown_name(f"direction of output {name!r}", direction, ("above", "below"))
+        if not end > start:
+            raise InvalidValueError(f"output {name!r}: end {end:g} must be after start {start:g}")
+        return cls(name, variable, threshold, start, end, direction, element)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return (self.variable,)
+
+    def times(self) -> np.ndarray | None:
+        return None
+
+    def evaluate(self, result: xr.Dataset) -> np.ndarray:
+        times = result["time"].values
+        values = _series(result, self.variable, self.element)
+        window = (times >= self.start - 1e-9) & (times <= self.end + 1e-9)
+        reached = (
+            values >= self.threshold if self.direction == "above" else values <= self.threshold
+        )
+        reached &= window
+        first = np.where(reached.any(axis=1), times[np.argmax(reached, axis=1)], self.end)
+        return first - self.start
+
+
+@dataclass(frozen=True)
+class StageReached:
+    """Highest cooperation stage running at ``year`` (0 none .. 4 institutions)."""
+
+    time_resolved: ClassVar[bool] = False
+    name: str
+    year: float
+    stages: tuple[tuple[str, str | None], ...]
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Any], context: Context) -> StageReached:
+        _check_keys(name, table, ("year",))
+        if context.vocabulary is None:
+            raise NeaSdError(
+                f"output {name!r} (stage_reached) needs a sequencing model (dyad or nea)"
+            )
+        year = context.check_time(f"year of output {name!r}", table.get("year", context.final))
+        stages = tuple((s.variable, s.element) for s in context.vocabulary.stages)
+        return cls(name, year, stages)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for v, _ in self.stages))
+
+    def times(self) -> np.ndarray | None:
+        return None
+
+    def evaluate(self, result: xr.Dataset) -> np.ndarray:
+        times = result["time"].values
+        reached = np.zeros(result.sizes["run"])
+        for order, (variable, element) in enumerate(self.stages, start=1):
+            values = _series(result, variable, None if element is None else (element,))
+            at = _interp_columns(values, times, np.array([self.year]))[:, 0]
+            reached = np.where(at > ACTIVE, order, reached)
+        return reached
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """The variable at a grid of times: indices become time-resolved (index over time)."""
+
+    time_resolved: ClassVar[bool] = True
+    name: str
+    variable: str
+    grid: tuple[float, ...]
+    element: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Any], context: Context) -> Trajectory:
+        _check_keys(name, table, ("variable", "element", "start", "end", "every"))
+        variable, element = _variable_table(name, table, context)
+        start = context.check_time(f"start of output {name!r}", table.get("start", context.initial))
+        end = context.check_time(f"end of output {name!r}", table.get("end", context.final))
+        default_every = max(context.saveper, (context.final - context.initial) / 50)
+        every = _number(f"every of output {name!r}", table.get("every", default_every))
+        if not every > 0 or not end > start:
+            raise InvalidValueError(
+                f"output {name!r}: needs end > start and every > 0 (got {start:g}..{end:g} "
+                f"every {every:g})"
+            )
+        grid = np.arange(start, end + every * 1e-6, every)
+        return cls(name, variable, tuple(float(t) for t in grid), element)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return (self.variable,)
+
+    def times(self) -> np.ndarray | None:
+        return np.array(self.grid)
+
+    def evaluate(self, result: xr.Dataset) -> np.ndarray:
+        values = _series(result, self.variable, self.element)
+        return _interp_columns(values, result["time"].values, np.array(self.grid))
+
+
+OUTPUT_KINDS: Mapping[str, type] = MappingProxyType(
+    {
+        "level": Level,
+        "integral": Integral,
+        "time_to_threshold": TimeToThreshold,
+        "stage_reached": StageReached,
+        "trajectory": Trajectory,
+    }
+)
+
+
+def build_metric(
+    name: str, table: Mapping[str, Any], context: Context, kinds: Mapping[str, type] = OUTPUT_KINDS
+) -> Any:
+    """The metric of kind ``table['kind']`` (default ``level``), checked against the model."""
+    kind = str(table.get("kind", "level"))
+    if kind not in kinds:
+        raise unknown_name(f"kind of output {name!r}", kind, kinds)
+    return kinds[kind].from_table(name, table, context)
+
+
+def default_outputs(context: Context) -> dict[str, dict[str, Any]]:
+    """Outputs of a sweep whose spec names none: the sequencing headlines."""
+    if context.vocabulary is None:
+        raise NeaSdError(
+            "this model has no headline outcomes; name the outputs in a spec "
+            "([outputs.NAME] with kind and variable) and pass it with --spec"
+        )
+    year = context.year
+    return {
+        f"security_trust_{year:g}": {"kind": "level", "variable": "security_trust", "year": year},
+        f"societal_trust_{year:g}": {"kind": "level", "variable": "societal_trust", "year": year},
+        "security_trust_integral": {"kind": "integral", "variable": "security_trust"},
+        "stage_reached": {"kind": "stage_reached"},
+        "security_trust_over_time": {"kind": "trajectory", "variable": "security_trust"},
+    }
