@@ -19,6 +19,7 @@ import xarray as xr
 
 from nea_sd.errors import InvalidValueError, NeaSdError, unknown_name
 from nea_sd.outcomes import ACTIVE, Vocabulary
+from nea_sd.sensitivity.spec import unknown_in
 from nea_sd.sketch.parse import canonical
 
 #: headline outcome -> attribute of :class:`~nea_sd.outcomes.Vocabulary`
@@ -94,7 +95,7 @@ def _number(label: str, value: Any) -> float:
 def _check_keys(name: str, table: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     for key in table:
         if key not in ("kind", *allowed):
-            raise unknown_name(f"setting of output {name!r}", key, ("kind", *allowed))
+            raise unknown_in(f"output {name!r}", "setting", key, ("kind", *allowed))
 
 
 def _series(result: xr.Dataset, variable: str, element: tuple[str, ...] | None) -> np.ndarray:
@@ -226,7 +227,7 @@ class TimeToThreshold:
         end = context.check_time(f"end of output {name!r}", table.get("end", context.final))
         direction = str(table.get("direction", "above"))
         if direction not in ("above", "below"):
-            raise unknown_name(f"direction of output {name!r}", direction, ("above", "below"))
+            raise unknown_in(f"output {name!r}", "direction", direction, ("above", "below"))
         if not end > start:
             raise InvalidValueError(f"output {name!r}: end {end:g} must be after start {start:g}")
         return cls(name, variable, threshold, start, end, direction, element)
@@ -342,7 +343,7 @@ def build_metric(
     """The metric of kind ``table['kind']`` (default ``level``), checked against the model."""
     kind = str(table.get("kind", "level"))
     if kind not in kinds:
-        raise unknown_name(f"kind of output {name!r}", kind, kinds)
+        raise unknown_in(f"output {name!r}", "kind", kind, kinds)
     return kinds[kind].from_table(name, table, context)
 
 

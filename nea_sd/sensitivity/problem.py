@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from nea_sd.errors import InvalidValueError, NeaSdError, OutOfRangeError, unknown_name
+from nea_sd.errors import InvalidValueError, NeaSdError, OutOfRangeError
 from nea_sd.model import Model
 from nea_sd.model.params import split_element_key
 from nea_sd.sensitivity.outputs import OUTPUT_KINDS, Context, build_metric, default_outputs
-from nea_sd.sensitivity.spec import FactorSpec, SweepSpec
+from nea_sd.sensitivity.spec import FactorSpec, SweepSpec, unknown_in
 from nea_sd.sketch.parse import canonical
 
 DISTS = ("unif", "logunif", "triang", "norm", "truncnorm", "lognorm")
@@ -258,7 +258,7 @@ def _factor(spec: FactorSpec, model: Model) -> Factor:
             low = high = math.nan
     dist = str(settings.get("dist", "unif"))
     if dist not in DISTS:
-        raise unknown_name(f"distribution of {label!r}", dist, DISTS)
+        raise unknown_in(repr(label), "distribution", dist, DISTS)
     bounds = _bounds(label, dist, low, high, settings)
     return Factor(
         label=label,

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nea_sd.errors import InvalidValueError, ModelFileError, unknown_name
+from nea_sd.errors import InvalidValueError, ModelFileError, UnknownNameError, unknown_name
 
 SWEEP_KEYS = (
     "year",
@@ -101,6 +101,11 @@ class SweepSpec:
         return f"<table><tr><th>parameter</th><th>settings</th></tr>{rows}</table>"
 
 
+def unknown_in(where: str, kind: str, name: str, choices: Any) -> UnknownNameError:
+    """:func:`unknown_name` prefixed with where the name was found."""
+    return UnknownNameError(f"{where}: {unknown_name(kind, name, choices)}")
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
@@ -112,13 +117,13 @@ def spec_from_dict(document: Mapping[str, Any], source: str = "<dict>") -> Sweep
     where = source
     for section in document:
         if section not in ("sweep", "parameters", "outputs"):
-            raise unknown_name(
-                f"section of sweep spec {where}", section, ["sweep", "parameters", "outputs"]
+            raise unknown_in(
+                f"sweep spec {where}", "section", section, ["sweep", "parameters", "outputs"]
             )
     sweep = dict(document.get("sweep", {}))
     for key in sweep:
         if key not in SWEEP_KEYS:
-            raise unknown_name(f"[sweep] setting in {where}", key, SWEEP_KEYS)
+            raise unknown_in(f"{where} [sweep]", "setting", key, SWEEP_KEYS)
     factors = []
     for key, settings in dict(document.get("parameters", {})).items():
         if not isinstance(settings, Mapping):
@@ -128,7 +133,7 @@ def spec_from_dict(document: Mapping[str, Any], source: str = "<dict>") -> Sweep
             )
         for name in settings:
             if name not in FACTOR_KEYS:
-                raise unknown_name(f"setting of parameter {key!r} in {where}", name, FACTOR_KEYS)
+                raise unknown_in(f"{where} parameter {key!r}", "setting", name, FACTOR_KEYS)
         factors.append(FactorSpec(key, tuple((k, _freeze(v)) for k, v in settings.items())))
     outputs = []
     for name, settings in dict(document.get("outputs", {})).items():
