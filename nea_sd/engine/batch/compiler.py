@@ -11,13 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from nea_sd.engine.batch.expressions import (
-    CONTROL,
-    Context,
-    ExpressionCompiler,
-    Symbol,
-)
+from nea_sd.engine.batch.expressions import Context, ExpressionCompiler, Symbol
 from nea_sd.engine.batch.graph import ConstPool, Graph, Node
+from nea_sd.engine.batch.render import NumpyRender, ScalarRender
+from nea_sd.engine.batch.scalar import ScalarExpressionCompiler
 from nea_sd.engine.batch.stateful import StatefulLowering
 from nea_sd.engine.batch.subscripts import Axis, SubscriptTable, key
 from nea_sd.engine.batch.unsupported import Finding, Unsupported
@@ -67,6 +64,9 @@ class CompiledModel:
     findings: list[Finding]
     table: SubscriptTable
     order_params: set[str] = field(default_factory=set)  # constants fixing SMOOTH N/DELAY N orders
+    backend: str = "numpy"
+    allocs: list[str] = field(default_factory=list)  # compiled backend: per-run arrays
+    checks: list[str] = field(default_factory=list)  # compiled backend: delay checks by code
 
 
 def _is_number(ast: Any) -> bool:
@@ -82,8 +82,10 @@ def _component_axes(table: SubscriptTable, subs: list[str]) -> list[Axis]:
 class ModelCompiler:
     """Compile the main section of an abstract model."""
 
-    def __init__(self, abstract: Any):
+    def __init__(self, abstract: Any, backend: str = "numpy"):
         self.abstract = abstract
+        self.backend = backend
+        self.render = ScalarRender() if backend == "numba" else NumpyRender()
         self.findings: list[Finding] = []
         self.graph = Graph()
         self.consts = ConstPool()
@@ -112,7 +114,8 @@ class ModelCompiler:
         controls = [e for e in main.elements if type(e).__name__ == "AbstractControlElement"]
         self._controls(controls)
         declared = self._declare(elements)
-        self.expr = ExpressionCompiler(self.table, self.symbols, self.consts, self._stateful_hook())
+        kind = ScalarExpressionCompiler if self.backend == "numba" else ExpressionCompiler
+        self.expr = kind(self.table, self.symbols, self.consts, self._stateful_hook())
         self.lowering.compiler = self.expr
         for element in declared:
             try:
@@ -131,10 +134,13 @@ class ModelCompiler:
             self.findings,
             self.table,
             self.order_params,
+            self.backend,
+            self.render.allocs,
+            self.render.checks,
         )
 
     def _stateful_hook(self) -> StatefulLowering:
-        self.lowering = StatefulLowering(self.graph, self._constant_value)
+        self.lowering = StatefulLowering(self.graph, self._constant_value, self.render)
         return self.lowering
 
     # -- control variables -------------------------------------------------------------------
@@ -273,7 +279,7 @@ class ModelCompiler:
                 ("init", init_lines, init_deps),
                 ("run", run_lines, run_deps),
             ):
-                ctx = Context(element.name, space, phase)
+                ctx = Context(element.name, space, phase, cell="c" if space else "0")
                 expr = self.expr.compile(comp.ast, ctx)
                 deps |= ctx.deps
                 uses_time |= ctx.uses_time
@@ -281,7 +287,9 @@ class ModelCompiler:
                 lines += self._assign(
                     symbol.ident, expr, ctx, boxes, shape, full, comp.subscripts[1], element.name
                 )
-        if not single:
+        if self.render.scalar:
+            self.render.alloc(symbol.ident, shape, fill="nan" if not single else "np.empty")
+        elif not single:
             alloc = f"{symbol.ident} = np.full((_N, *{shape!r}), np.nan)"
             init_lines.insert(0, alloc)
             run_lines.insert(0, alloc)
@@ -312,6 +320,8 @@ class ModelCompiler:
         where: str,
     ) -> list[str]:
         comp_shape = tuple(len(a.elements) for a in ctx.space)
+        if self.render.scalar:
+            return self._assign_cells(ident, expr, ctx, boxes, shape, full, excepts)
         complete = expr.array and expr.axes == frozenset(range(ctx.rank))
         value = expr.code if complete else f"_fit({expr.code}, 1, {comp_shape!r})"
         if full:
@@ -334,6 +344,52 @@ class ModelCompiler:
         src = ", ".join(self.consts(c) for c in cells)
         dst = ", ".join(self.consts(b[c]) for b, c in zip(boxes, cells, strict=True))
         return [f"{ident}[:, {dst}] = _fit({value}, 1, {comp_shape!r})[:, {src}]"]
+
+    def _assign_cells(
+        self,
+        ident: str,
+        expr: Any,
+        ctx: Context,
+        boxes: list[np.ndarray],
+        shape: tuple[int, ...],
+        full: bool,
+        excepts: list[list[str]],
+    ) -> list[str]:
+        """Compiled backend: a loop over the component's cells into the flat element array."""
+        if not shape:
+            return ctx.pre + [f"{ident} = float({expr.code})"]
+        if full and not ctx.pre and expr.code.endswith("[c]") and expr.code[:-3].isidentifier():
+            return [f"{ident} = {expr.code[:-3]}"]  # the same array (a stock's own state)
+        comp_shape = tuple(len(b) for b in boxes)
+        keep = self._kept_cells(ctx, comp_shape, excepts)
+        grids = np.ix_(*boxes)
+        targets = np.ravel_multi_index(tuple(np.broadcast_arrays(*grids)), shape).ravel()
+        if full:
+            loop, target = [f"for c in range({len(targets)}):"], "c"
+        elif keep is None:
+            loop, target = [f"for c in range({len(targets)}):"], f"{self.consts(targets)}[c]"
+        else:
+            loop = [f"for _i in range({len(keep)}):", f"    c = {self.consts(keep)}[_i]"]
+            target = f"{self.consts(targets)}[c]"
+        body = ctx.pre + [f"{ident}[{target}] = {expr.code}"]
+        return loop + ["    " + line for line in body]
+
+    def _kept_cells(
+        self, ctx: Context, comp_shape: tuple[int, ...], excepts: list[list[str]]
+    ) -> np.ndarray | None:
+        if not excepts:
+            return None
+        keep = np.ones(comp_shape, dtype=bool)
+        for excluded in excepts:
+            picks = []
+            for axis, sub in zip(ctx.space, excluded, strict=True):
+                names = {key(e) for e in self.table.elements(sub)}
+                picks.append(np.array([key(e) in names for e in axis.elements]))
+            mask = picks[0]
+            for pick in picks[1:]:
+                mask = np.multiply.outer(mask, pick)
+            keep &= ~mask.astype(bool)
+        return np.flatnonzero(keep.ravel())
 
     def _box_index(self, boxes: list[np.ndarray]) -> str:
         parts = [":"]
@@ -368,14 +424,11 @@ class ModelCompiler:
         return out
 
 
-def compile_abstract(abstract: Any) -> CompiledModel:
-    compiler = ModelCompiler(abstract)
+def compile_abstract(abstract: Any, backend: str = "numpy") -> CompiledModel:
+    compiler = ModelCompiler(abstract, backend)
     sections = list(abstract.sections)
     main = next((s for s in sections if s.type == "main"), sections[0])
     compiler._elements_by_ref = {  # type: ignore[attr-defined]
         key(e.name).replace(" ", "_"): e for e in main.elements
     }
     return compiler.compile()
-
-
-_ = CONTROL

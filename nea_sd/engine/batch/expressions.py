@@ -102,6 +102,8 @@ class Context:
     deps: set[str] = field(default_factory=set)
     uses_time: bool = False
     phase_variant: bool = False  # ACTIVE INITIAL inside: init and run values differ
+    cell: str = "c"  # scalar backend: flat index of the current cell of the space
+    pre: list[str] = field(default_factory=list)  # scalar backend: statements to run first
 
     @property
     def rank(self) -> int:

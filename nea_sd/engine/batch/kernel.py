@@ -1,0 +1,190 @@
+"""The compiled backend: the whole simulation of one run as a numba kernel.
+
+The kernel loops over the runs it is given; each run keeps its values in small flat arrays
+(or floats) that are reused every step, so there is no allocation in the time loop.  Runs are
+independent, so chunks of runs go to threads (the kernel releases the GIL).  The source is
+written to the cache directory so that numba's on-disk cache spares later processes the
+compilation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nea_sd.engine.batch.compiler import CompiledModel, VariableInfo
+
+HELPERS = (
+    "_quantum",
+    "_modulo",
+    "_xidz",
+    "_zidz",
+    "_pulse",
+    "_pulse_train",
+    "_interp_row",
+    "_finite",
+    "_finite1",
+)
+
+
+def numba_available() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each constant / output lives in the kernel's flat matrices."""
+
+    consts: dict[str, tuple[int, int]]  # ident -> (offset, cells)
+    outputs: list[tuple[str, int, int]]  # (ident, offset, cells)
+    const_cells: int
+    output_cells: int
+
+
+def _cells(shape: Sequence[int]) -> int:
+    return int(np.prod(shape)) if len(shape) else 1
+
+
+def layout(model: CompiledModel, consts: list[str], outputs: Sequence[VariableInfo]) -> Layout:
+    by_ident = {v.ident: v for v in model.variables.values()}
+    offsets: dict[str, tuple[int, int]] = {}
+    at = 0
+    for ident in consts:
+        info = by_ident[ident]
+        n = _cells([len(info.coords[d]) for d in info.dims])
+        offsets[ident] = (at, n)
+        at += n
+    outs = []
+    pos = 0
+    for info in outputs:
+        n = _cells([len(info.coords[d]) for d in info.dims])
+        outs.append((info.ident, pos, n))
+        pos += n
+    return Layout(offsets, outs, at, pos)
+
+
+def saveable(model: CompiledModel) -> list[VariableInfo]:
+    """Every variable the kernel can save: one kernel per model serves any output selection."""
+    return [v for v in model.variables.values()]
+
+
+def generate(model: CompiledModel) -> tuple[str, list[str], list[VariableInfo]]:
+    """Kernel source, the constants it reads (in ``C`` order) and the variables it can save.
+
+    Which variables are saved, and where in ``O``, is the argument ``_at`` (offset per
+    saveable variable, -1 for not saved), so that a new selection needs no new compilation.
+    """
+    graph = model.graph
+    candidates = saveable(model)
+    consts, init_order, run_order = graph.schedule(v.ident for v in candidates)
+    shapes = {v.ident: [len(v.coords[d]) for d in v.dims] for v in model.variables.values()}
+    body: list[str] = ["time = _t0"]
+    at = 0
+    for ident in consts:
+        n = _cells(shapes[ident])
+        body.append(f"{ident} = C[r, {at}:{at + n}]" if shapes[ident] else f"{ident} = C[r, {at}]")
+        at += n
+    body += model.allocs
+    for ident in init_order:
+        obj = graph.nodes.get(ident) or graph.states[ident]
+        body += obj.init_code
+    for state in graph.states.values():
+        body += state.check_code
+    loop: list[str] = []
+    for ident in run_order:
+        loop += graph.nodes[ident].run_code or []
+    loop += ["_j = _slot[_k]", "if _j >= 0:"]
+    for index, info in enumerate(candidates):
+        ident, n = info.ident, _cells(shapes[info.ident])
+        loop.append(f"    _o = _at[{index}]")
+        loop.append("    if _o >= 0:")
+        if shapes[ident]:
+            loop.append(f"        O[r, _j, _o:_o + {n}] = {ident}")
+            check = f"_finite({ident})"
+        else:
+            loop.append(f"        O[r, _j, _o] = {ident}")
+            check = f"_finite1({ident})"
+        loop += [f"        if _bad[r] < 0 and not {check}:", "            _bad[r] = _k"]
+        loop += [f"            _what[r] = {index}"]
+    for index, state in enumerate(graph.states.values(), start=len(candidates)):
+        check = f"_finite({state.ident})" if state.shape else f"_finite1({state.ident})"
+        loop += [f"    if _bad[r] < 0 and not {check}:", "        _bad[r] = _k"]
+        loop += [f"        _what[r] = {index}"]
+    loop += ["if _k == _nsteps - 1:", "    break"]
+    for state in graph.states.values():
+        loop += state.ddt_code
+    for state in graph.states.values():
+        loop += state.update_code
+    loop += ["time = time + _dt"]
+    lines = [
+        "@njit(nogil=True, cache=True, error_model='numpy')",
+        "def _kernel(N, _t0, _dt, _tf, _saveper, _nsteps, _slot, _at, C, O, _bad, _what, _err):",
+        "    for r in range(N):",
+    ]
+    lines += ["        " + line for line in body]
+    lines += ["        for _k in range(_nsteps):"]
+    lines += ["            " + line for line in loop]
+    header = [
+        '"""Generated by nea_sd.engine.batch.kernel; do not edit."""',
+        "import numpy as np",
+        "from numba import njit",
+        "from nea_sd.engine.batch.kernels import " + ", ".join(HELPERS),
+        "",
+    ]
+    for name, value in model.consts.values.items():
+        arr = np.ascontiguousarray(value)
+        header.append(
+            f"{name} = np.frombuffer(bytes.fromhex({arr.tobytes().hex()!r}), "
+            f"dtype={arr.dtype.str!r}).reshape({arr.shape!r})"
+        )
+    return "\n".join(header + ["", ""] + lines) + "\n", consts, candidates
+
+
+@dataclass
+class Kernel:
+    """A compiled kernel with what it reads and can save."""
+
+    function: Callable[..., Any]
+    consts: list[str]
+    candidates: list[VariableInfo]
+    source: str
+
+    def layout(
+        self, model: CompiledModel, outputs: Sequence[VariableInfo]
+    ) -> tuple[Layout, np.ndarray]:
+        """Offsets of constants and of the selected outputs, and the ``_at`` argument."""
+        lay = layout(model, self.consts, outputs)
+        where = {ident: at for ident, at, _ in lay.outputs}
+        at = np.array([where.get(v.ident, -1) for v in self.candidates], dtype=np.int64)
+        return lay, at
+
+
+def build(model: CompiledModel) -> Kernel:
+    """Write, import and return the kernel (numba compiles it on first call, or loads its cache)."""
+    from nea_sd.model import cache_dir
+
+    source, consts, candidates = generate(model)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    folder = cache_dir() / "batch"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"kernel_{digest}.py"
+    if not path.exists():
+        staging = path.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_text(source, encoding="utf-8")
+        os.replace(staging, path)
+    name = f"nea_sd_batch_kernel_{digest}"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return Kernel(module._kernel, consts, candidates, source)
