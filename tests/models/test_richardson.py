@@ -2,7 +2,8 @@
 
 Vensim/PySD integrate with Euler, so the exact truth for the simulated trajectory is the linear
 recurrence z[n+1] = M z[n] + dt c with M = I + dt A, i.e. z[n] = z* + M^n (z0 - z*), where
-z* = (x*, y*) is Richardson's equilibrium x* = (b g + k h)/(a b - k l), y* = (a h + l g)/(a b - k l).
+z* = (x*, y*) is Richardson's equilibrium
+x* = (b g + k h)/(a b - k l), y* = (a h + l g)/(a b - k l).
 """
 
 from __future__ import annotations
