@@ -44,13 +44,15 @@ def evaluate_chunk(problem: Problem, X: np.ndarray) -> np.ndarray:
     """Outputs of sample rows ``X``: array (rows, scenarios, columns), NaN for diverged runs."""
     batch = _compiled(problem.model_path, problem.model_sha256)
     X = np.asarray(X, dtype=float)
+    backend = problem.setting("backend")
     out = np.empty((X.shape[0], len(problem.scenarios), sum(problem.widths)))
     for s in range(len(problem.scenarios)):
         result = batch.simulate(
             problem.parameter_sets(X, s),
             outputs=list(problem.variables),
             nonfinite="nan",
-            chunk_size=max(1, X.shape[0]),
+            chunk_size=max(1, X.shape[0]) if backend == "numpy" else None,
+            backend=backend,
         )
         columns = [np.asarray(m.evaluate(result), dtype=float) for m in problem.metrics]
         out[:, s, :] = np.column_stack([c.reshape(X.shape[0], -1) for c in columns])

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from nea_sd.errors import InvalidValueError, NeaSdError, OutOfRangeError
+from nea_sd.errors import InvalidValueError, NeaSdError, OutOfRangeError, unknown_name
 from nea_sd.model import Model
 from nea_sd.model.params import split_element_key
 from nea_sd.sensitivity.outputs import OUTPUT_KINDS, Context, build_metric, default_outputs
@@ -39,7 +39,9 @@ DEFAULTS = {
     "num_resamples": 100,
     "num_levels": 4,
     "M": 4,
+    "backend": "numpy",
 }
+BACKENDS = ("numpy", "numba")
 
 
 @dataclass(frozen=True)
@@ -341,12 +343,13 @@ def build_problem(
     scenario: str | None = None,
     paired: Sequence[str] | None = None,
     kinds: Mapping[str, type] = OUTPUT_KINDS,
+    backend: str | None = None,
 ) -> Problem:
     """Check ``spec`` against ``model`` and return the :class:`Problem`.
 
     ``scenario``/``paired`` (from the command line) replace the spec's choice of scenarios. Without
     ``[parameters]`` every scalar parameter with a declared range is swept, except those the
-    chosen scenarios set.
+    chosen scenarios set. ``backend`` (command line) replaces the spec's batch-engine backend.
     """
     if scenario is None and paired is None:  # the command line's choice replaces the spec's
         scenario, paired = spec.setting("scenario"), spec.setting("paired")
@@ -415,6 +418,10 @@ def build_problem(
     if not 0 < float(settings["conf_level"]) < 1:
         raise InvalidValueError(f"conf_level must lie in (0, 1), got {settings['conf_level']!r}")
     settings["year"] = float(year)
+    if backend is not None:
+        settings["backend"] = backend
+    if settings["backend"] not in BACKENDS:
+        raise unknown_name("batch engine backend", str(settings["backend"]), BACKENDS)
 
     bases = tuple(model.parameters.resolve(o) for o in scenario_overrides)
     defaults = {f.parameter: model.parameters[f.parameter].value for f in factors}

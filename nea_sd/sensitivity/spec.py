@@ -9,6 +9,7 @@ Example::
     chunk_size = 512                 # runs per evaluated (and checkpointed) chunk
     conf_level = 0.95
     num_resamples = 100
+    backend = "numpy"                # batch engine backend: "numpy" or "numba" (compiled)
 
     [parameters]
     "Spillover" = {}                                   # range from the model's units field
@@ -49,6 +50,7 @@ SWEEP_KEYS = (
     "num_resamples",
     "num_levels",
     "M",
+    "backend",
 )
 FACTOR_KEYS = ("range", "dist", "mean", "sd", "peak", "scale", "group")
 

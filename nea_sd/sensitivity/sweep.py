@@ -95,6 +95,7 @@ def run_sweep(
             "rows": len(X),
             "scenarios": list(problem.scenarios),
             "columns": int(sum(problem.widths)),
+            "backend": problem.setting("backend"),
         }
         checkpoint = Checkpoint.open(folder, manifest, resume=resume)
         done = checkpoint.done() & set(range(len(starts)))

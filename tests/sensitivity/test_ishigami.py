@@ -88,3 +88,16 @@ def test_time_resolved_indices_and_groups(ishigami):
     y_st = ds["indices"].sel(output="Y", index="ST")
     np.testing.assert_allclose(st.sel(time=1.0), y_st, atol=1e-9)
     assert float(y_st.sel(parameter="x1 and x3")) == pytest.approx(1 - 0.4424, abs=0.06)
+
+
+def test_numba_backend_agrees_with_numpy(ishigami):
+    pytest.importorskip("numba")
+    spec = spec_from_dict(
+        {"parameters": {"x1": {}, "x2": {}, "x3": {}}, "outputs": {"Y": {"variable": "Y"}}}
+    )
+    numpy_run = run_sweep(build_problem(ishigami, spec), "sobol", 256, seed=9).dataset
+    numba_run = run_sweep(build_problem(ishigami, spec, backend="numba"), "sobol", 256, seed=9)
+    np.testing.assert_allclose(numba_run.dataset["Y"], numpy_run["Y"], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        numba_run.dataset["indices"], numpy_run["indices"], rtol=1e-9, atol=1e-9
+    )

@@ -157,10 +157,14 @@ def test_sweep_errors(ishigami, tmp_path):
     with error(
         UnknownNameError,
         "<dict> [sweep]: unknown setting 'seeds'; valid choices: "
-        "'M', 'calc_second_order', 'chunk_size', 'conf_level', 'num_levels', "
-        "'num_resamples', 'paired', 'scenario', 'year'",
+        "'M', 'backend', 'calc_second_order', 'chunk_size', 'conf_level', "
+        "'num_levels', 'num_resamples', 'paired', 'scenario', 'year'",
     ):
         problem(ishigami, seeds=3)
+    with error(
+        UnknownNameError, "unknown batch engine backend 'jax'; valid choices: 'numba', 'numpy'"
+    ):
+        problem(ishigami, backend="jax")
     with error(InvalidValueError, "chunk_size must be a positive integer, got 0"):
         problem(ishigami, chunk_size=0)
     grouped = problem(ishigami, {"x1": {"group": "g"}, "x2": {"group": "g"}, "x3": {}})
