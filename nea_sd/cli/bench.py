@@ -1,13 +1,15 @@
 """``nea-sd bench [MODEL]``: cost per run of the batch engine against PySD (and pysimlin).
 
 The same parameter sets, drawn uniformly within the declared ranges, go through PySD's run
-loop (a few runs: it is slow), the batch engine (all N in one process) and, when installed,
-pysimlin (a compiled single-run engine, as a reference point).
+loop (a few runs: it is slow), the batch engine (all N in one process, numpy backend and,
+when numba is installed, the compiled backend) and pysimlin when installed (a compiled
+single-run engine, as a reference point).  The batch runs save the stocks once per time unit.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import time
 import warnings
@@ -24,7 +26,7 @@ from nea_sd.cli._common import add_model_argument, model_path
 class Timing:
     engine: str
     runs: int
-    per_run_ms: float  # median over runs, or total / N for the batch engine
+    per_run_ms: float  # median of single runs, or total / N for the batch engine
     note: str = ""
 
 
@@ -37,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the parameter draws")
     parser.add_argument(
         "--pysd-runs", type=int, default=3, help="runs through PySD's loop (default 3)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("numpy", "numba", "both"),
+        default="both",
+        help="batch backend(s) to time (default both; numba only when installed)",
     )
     parser.add_argument("--chunk-size", type=int, default=None, help="batch chunk size")
     parser.set_defaults(handler=run)
@@ -57,41 +65,60 @@ def run(args: argparse.Namespace) -> int:
     sets = sample_within_ranges(model.parameters, args.runs, seed=args.seed)
     print(
         f"{path.name}: {len(sets)} of {len(model.parameters)} parameters drawn within their "
-        f"ranges (seed {args.seed}); {model.time['initial']:g}..{model.time['final']:g} "
+        f"ranges (seed {args.seed}); time {model.time['initial']:g}..{model.time['final']:g} "
         f"step {model.time['step']:g}"
     )
     start = time.perf_counter()
     batch = compile_model(path)
-    compile_s = time.perf_counter() - start
-    rss_before = _max_rss_mib()
-    batch_timing = _time_batch(batch, sets, args.chunk_size)
-    rss_batch = _max_rss_mib()
-    timings = [batch_timing]
+    print(f"batch compile (once per model file): {(time.perf_counter() - start) * 1e3:.0f} ms")
+    outputs = model.stocks or None
+    backends = ["numpy", "numba"] if args.backend == "both" else [args.backend]
+    if "numba" in backends and importlib.util.find_spec("numba") is None:
+        backends.remove("numba")
+        print("numba is not installed: the compiled backend is skipped")
+    timings: list[Timing] = []
+    memory: list[str] = []
+    for backend in backends:
+        before = _max_rss_mib()
+        timings.append(_time_batch(batch, sets, outputs, backend, args.chunk_size))
+        memory.append(f"{backend} +{_max_rss_mib() - before:.0f} MiB")
     if args.pysd_runs:
         timings.append(_time_pysd(model, sets, min(args.pysd_runs, args.runs)))
     simlin = _time_simlin(path, sets, min(max(args.pysd_runs, 3), args.runs))
     if simlin is not None:
         timings.append(simlin)
-    print(f"batch compile (once per model file): {compile_s * 1e3:.0f} ms")
-    print(f"{'engine':<10} {'runs':>7} {'ms/run':>12} {'x batch':>10}  note")
+    best = min(t.per_run_ms for t in timings if t.engine.startswith("batch"))
+    print(f"{'engine':<14} {'runs':>7} {'ms/run':>12} {'x best batch':>13}  note")
     for t in timings:
-        ratio = t.per_run_ms / batch_timing.per_run_ms
-        print(f"{t.engine:<10} {t.runs:>7} {t.per_run_ms:>12.3f} {ratio:>10.1f}  {t.note}")
+        ratio = t.per_run_ms / best
+        print(f"{t.engine:<14} {t.runs:>7} {t.per_run_ms:>12.4f} {ratio:>13.1f}  {t.note}")
     print(
-        f"peak memory (max RSS): {rss_batch:.0f} MiB after the batch runs "
-        f"(+{rss_batch - rss_before:.0f} MiB for them); {_max_rss_mib():.0f} MiB at the end"
+        f"peak memory (max RSS): {_max_rss_mib():.0f} MiB; growth during batch runs: "
+        + ", ".join(memory)
     )
     return 0
 
 
-def _time_batch(batch: Any, sets: dict[str, np.ndarray], chunk: int | None) -> Timing:
+def _time_batch(
+    batch: Any,
+    sets: dict[str, np.ndarray],
+    outputs: list[str] | None,
+    backend: str,
+    chunk: int | None,
+) -> Timing:
     n = len(next(iter(sets.values()))) if sets else 1
+    note = ""
+    if backend == "numba":  # compile (or load from the disk cache) outside the timing
+        start = time.perf_counter()
+        batch.simulate({k: v[:1] for k, v in sets.items()}, outputs, backend=backend)
+        note = f"kernel compile/load {time.perf_counter() - start:.1f} s (not timed); "
     start = time.perf_counter()
-    result = batch.simulate(sets, chunk_size=chunk, nonfinite="nan")
+    kwargs = {"saveper": 1.0, "chunk_size": chunk, "nonfinite": "nan", "backend": backend}
+    result = batch.simulate(sets, outputs, **kwargs)
     elapsed = time.perf_counter() - start
     diverged = int(result["diverged"].sum())
-    note = f"all {n} in one process" + (f", {diverged} diverged" if diverged else "")
-    return Timing("batch", n, elapsed / n * 1e3, note)
+    note += f"all {n} in one process" + (f", {diverged} diverged" if diverged else "")
+    return Timing(f"batch/{backend}", n, elapsed / n * 1e3, note)
 
 
 def _time_pysd(model: Any, sets: dict[str, np.ndarray], runs: int) -> Timing:
@@ -112,7 +139,7 @@ def _time_pysd(model: Any, sets: dict[str, np.ndarray], runs: int) -> Timing:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pysd_model.run(params=params)
+            pysd_model.run(params=params, return_columns=model.stocks or None)
         elapsed.append(time.perf_counter() - start)
     return Timing("pysd", runs, statistics.median(elapsed) * 1e3, "median of single runs")
 

@@ -358,8 +358,9 @@ class ModelCompiler:
         """Compiled backend: a loop over the component's cells into the flat element array."""
         if not shape:
             return ctx.pre + [f"{ident} = float({expr.code})"]
-        if full and not ctx.pre and expr.code.endswith("[c]") and expr.code[:-3].isidentifier():
-            return [f"{ident} = {expr.code[:-3]}"]  # the same array (a stock's own state)
+        source = expr.code[:-3] if expr.code.endswith("[c]") else ""
+        if full and not ctx.pre and source.isidentifier() and self._cells(source) == _size(shape):
+            return [f"{ident} = {source}"]  # the same array (a stock's own state)
         comp_shape = tuple(len(b) for b in boxes)
         keep = self._kept_cells(ctx, comp_shape, excepts)
         grids = np.ix_(*boxes)
@@ -373,6 +374,17 @@ class ModelCompiler:
             target = f"{self.consts(targets)}[c]"
         body = ctx.pre + [f"{ident}[{target}] = {expr.code}"]
         return loop + ["    " + line for line in body]
+
+    def _cells(self, ident: str) -> int:
+        """Number of cells of the value held in ``ident`` (-1 when unknown)."""
+        if ident in self.graph.states:
+            return _size(self.graph.states[ident].shape)
+        if ident in self.graph.nodes:
+            return _size(self.graph.nodes[ident].shape)
+        for symbol in self.symbols.values():
+            if symbol.ident == ident:
+                return _size(tuple(len(self.table.elements(d)) for d in symbol.dims))
+        return -1
 
     def _kept_cells(
         self, ctx: Context, comp_shape: tuple[int, ...], excepts: list[list[str]]
@@ -432,3 +444,7 @@ def compile_abstract(abstract: Any, backend: str = "numpy") -> CompiledModel:
         key(e.name).replace(" ", "_"): e for e in main.elements
     }
     return compiler.compile()
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape)) if shape else 1

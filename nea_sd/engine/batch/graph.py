@@ -104,11 +104,16 @@ class Graph:
         init_roots = frozen | set(self.states)
         init_needed = self._closure(init_roots, self._init_deps)
         init_items = {i for i in init_needed if i in self.nodes or i in self.states}
+        # sorted roots: the same model gives the same code in every process (kernel cache)
         init_order = self._toposort(
-            {i: None for i in init_items}, lambda i: self._init_deps(i) & init_items, "init"
+            {i: None for i in sorted(init_items)},
+            lambda i: self._init_deps(i) & init_items,
+            "init",
         )
         run_order = self._toposort(
-            {i: None for i in run_nodes}, lambda i: self.nodes[i].run_deps & run_nodes, "run"
+            {i: None for i in sorted(run_nodes)},
+            lambda i: self.nodes[i].run_deps & run_nodes,
+            "run",
         )
         consts = sorted((init_needed | run_needed) & self.constants)
         return consts, init_order, run_order
