@@ -229,6 +229,68 @@ $192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|-1--1--1|-1--1--1|96,96,1
 REFUSED = CONSTRUCTS.replace("DELAY1I(Inflow[Actor], 1.5, 0)", "DELAY FIXED(Inflow[Actor], 1.5, 0)")
 
 
+# Several constructs the batch engine refuses, each in its own variable.
+UNSUPPORTED = r"""{UTF-8}
+:MACRO: DOUBLE(x)
+DOUBLE = 2 * x
+	~	Dmnl
+	~		|
+:END OF MACRO:
+
+Noise=
+	RANDOM UNIFORM(0, 1, 0)
+	~	Dmnl
+	~		|
+
+Held=
+	SAMPLE IF TRUE(Time > 2, Noise, 0)
+	~	Dmnl
+	~		|
+
+External=
+	GET DIRECT CONSTANTS('data.csv', ',', 'B2')
+	~	Dmnl
+	~		|
+
+Fixed=
+	DELAY FIXED(Noise, 2, 0)
+	~	Dmnl
+	~		|
+
+Doubled=
+	DOUBLE(Noise)
+	~	Dmnl
+	~		|
+
+Fine=
+	Noise + 1
+	~	Dmnl
+	~		|
+
+FINAL TIME  = 10
+	~	Year
+	~		|
+
+INITIAL TIME  = 0
+	~	Year
+	~		|
+
+SAVEPER  = 1
+	~	Year [0,?]
+	~		|
+
+TIME STEP  = 1
+	~	Year [0,?]
+	~		|
+
+\\\---/// Sketch information - do not modify anything except names
+V300  Do not put anything below this section - it will be ignored
+*View 1
+$192-192-192,0,Times New Roman|12||0-0-0|0-0-0|0-0-255|-1--1--1|-1--1--1|96,96,100,0
+///---\\\
+"""
+
+
 def write(folder: Path, name: str, text: str) -> Path:
     path = folder / f"{name}.mdl"
     path.write_text(text, encoding="utf-8")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 from batch_reference import max_relative_difference, pysd_runs
-from synthetic_models import CONSTRUCTS, EXPLODING, REFUSED, write
+from synthetic_models import CONSTRUCTS, EXPLODING, REFUSED, UNSUPPORTED, write
 
 from nea_sd import __version__
 from nea_sd.engine.batch import compile_model
@@ -159,3 +159,16 @@ def test_compile_cache_is_per_content(folder: Path, constructs: Path) -> None:
 def test_missing_file_is_a_user_error(folder: Path) -> None:
     with pytest.raises(NeaSdError, match="does not exist"):
         compile_model(folder / "absent.mdl")
+
+
+def test_preflight_lists_every_unsupported_construct(folder: Path) -> None:
+    batch = compile_model(write(folder, "unsupported", UNSUPPORTED))
+    found = {(f.construct, f.variable) for f in batch.unsupported()}
+    assert found == {
+        ("macro", "double"),
+        ("function RANDOM UNIFORM", "Noise"),
+        ("SAMPLE IF TRUE", "Held"),
+        ("GET XLS/DIRECT CONSTANTS", "External"),
+        ("DELAY FIXED", "Fixed"),
+        ("function DOUBLE", "Doubled"),
+    }

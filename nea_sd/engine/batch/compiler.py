@@ -122,6 +122,9 @@ class ModelCompiler:
                 self._element(element)
             except Unsupported as exc:
                 self._note(exc, element.name)
+            except Exception as exc:  # a construct we did not foresee: refuse, do not crash
+                failure = f"equation the batch engine cannot compile ({type(exc).__name__}: {exc})"
+                self._note(Unsupported(failure, element.name), element.name)
         try:
             self.graph.schedule(i.ident for i in self.variables.values())
         except Unsupported as exc:
