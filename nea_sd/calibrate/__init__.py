@@ -1,9 +1,14 @@
-"""Calibration stage: fit statistics, the observation model and calibration specs.
+"""Calibration stage: specs, the observation model, fit statistics, and the fits themselves.
 
-Nothing here runs the simulator: an :class:`Observation` scores model output that a batch
-engine produced, shaped (runs, times), against a data :class:`~nea_sd.data.Series`.
+An :class:`Observation` scores model output shaped (runs, times) against a data
+:class:`~nea_sd.data.Series`; :func:`prepare` binds a spec to the batch engine, and
+:func:`fit` (multi-start maximum likelihood), :func:`profile` (profile-likelihood intervals)
+and :func:`sample` (emcee posterior) estimate the free parameters. Results are saved with
+:func:`save_result`; :func:`load_calibrated` gives other commands the calibrated values.
 """
 
+from nea_sd.calibrate.bayes import Posterior, parameter_draws, predictive, sample
+from nea_sd.calibrate.fit import FitResult, SeriesFit, StartResult, fit, refine
 from nea_sd.calibrate.observation import (
     Binomial,
     Identity,
@@ -18,6 +23,9 @@ from nea_sd.calibrate.observation import (
     at_years,
 )
 from nea_sd.calibrate.priors import Prior
+from nea_sd.calibrate.problem import Setup, prepare
+from nea_sd.calibrate.profile import ParameterProfile, Profiles, profile
+from nea_sd.calibrate.results import load_calibrated, read_result, save_result
 from nea_sd.calibrate.spec import (
     CalibrationSpec,
     FreeParameter,
@@ -30,7 +38,24 @@ from nea_sd.calibrate.stats import FitStatistics, batch_fit_statistics, fit_stat
 __all__ = [
     "Binomial",
     "CalibrationSpec",
+    "FitResult",
     "FitStatistics",
+    "ParameterProfile",
+    "Posterior",
+    "Profiles",
+    "SeriesFit",
+    "Setup",
+    "StartResult",
+    "fit",
+    "load_calibrated",
+    "parameter_draws",
+    "predictive",
+    "prepare",
+    "profile",
+    "read_result",
+    "refine",
+    "sample",
+    "save_result",
     "FreeParameter",
     "Identity",
     "Index",

@@ -46,6 +46,26 @@ def at_years(model: np.ndarray, model_years: np.ndarray, years: np.ndarray) -> n
     return model[..., where]
 
 
+def annual_mean(model: np.ndarray, model_years: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """Mean of ``model`` (…, times) over each calendar year [y, y+1) at the saved times.
+
+    Annual data (spending, trade, arrivals) are totals over a year, not values on 1 January;
+    a stock that collapses in March (the 2020 pandemic) must be compared with its yearly mean.
+    """
+    model = np.asarray(model, dtype=float)
+    times = np.asarray(model_years, dtype=float)
+    out = np.empty(model.shape[:-1] + (len(years),))
+    for i, year in enumerate(np.asarray(years, dtype=float)):
+        inside = (times >= year - 1e-9) & (times < year + 1 - 1e-9)
+        if inside.sum() < 2 or times[-1] < year + 1 - 1e-6 - np.diff(times).max():
+            raise InvalidValueError(
+                f"a yearly mean for {year:g} needs saved times through {year + 1:g} at least "
+                f"twice a year; the model output covers {times[0]:g}-{times[-1]:g}"
+            )
+        out[..., i] = model[..., inside].mean(axis=-1)
+    return out
+
+
 def _param(link: object, name: str, params: Params | None) -> np.ndarray:
     """A link constant: fixed in the link, else taken from ``params`` (scalar or per run)."""
     fixed = getattr(link, name)
@@ -360,6 +380,10 @@ class Observation:
         series: the data (see :func:`nea_sd.data.load_series`).
         variable: model variable with subscripts, e.g. ``"Military expenditure[CN]"``.
         link, error: the link and error model; ``weight`` multiplies the log-likelihood.
+        average: compare each data year with the model's mean over that calendar year
+            (annual totals) instead of its value at the start of the year.
+        fit_period, holdout_period: this observation's own periods, overriding the spec's
+            (a series that starts after the spec's fit period ends, e.g. JNTO 2019-).
     """
 
     name: str
@@ -368,6 +392,9 @@ class Observation:
     link: Identity | Scale | Logistic | Index
     error: ErrorModel
     weight: float = 1.0
+    average: bool = False
+    fit_period: tuple[int, int] | None = None
+    holdout_period: tuple[int, int] | None = None
 
     def points(self, period: tuple[int, int] | None = None) -> np.ndarray:
         """Observed years inside ``period`` (all when None); gaps are simply absent."""
@@ -390,8 +417,22 @@ class Observation:
     ) -> np.ndarray:
         """Weighted log-likelihood per run for model output (runs, times) or (times,)."""
         years = self.points(period)
+        pred, obs, flags = self.predict(model, model_years, years, params)
+        return self.weight * self.error.log_likelihood(pred, obs, flags)
+
+    def predict(
+        self,
+        model: np.ndarray,
+        model_years: Sequence[float] | np.ndarray,
+        years: np.ndarray,
+        params: Params | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(prediction (…, points), data, flags) on the data scale at observed ``years``."""
         obs = self.link.observe(self.series, years)
         model_years = np.asarray(model_years, dtype=float)
+        if self.average:
+            model = annual_mean(model, model_years, years)
+            model_years = np.asarray(years, dtype=float)
         if isinstance(self.link, Index):
             bases = self.link.bases(self.series, years)
             pred = self.link.predict(model, model_years, years, bases=bases)
@@ -399,4 +440,4 @@ class Observation:
             pred = self.link.predict(model, model_years, years, params)
         keep = np.isin(self.series.years, years)
         flags = {k: v[keep] for k, v in self.series.flags.items()}
-        return self.weight * self.error.log_likelihood(pred, obs, flags)
+        return pred, obs, flags

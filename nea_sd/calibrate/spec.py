@@ -19,6 +19,9 @@ Example::
     link = "identity"                            # or { type = "scale", factor = { bounds = [..] } }
     error = { type = "lognormal", sigma = 0.05, sigma_estimate = 0.15 }
     weight = 1.0
+    average = true                               # compare with the model's yearly mean
+    fit = [2019, 2023]                           # optional: this series' own periods
+    holdout = [2024, 2025]
 
 Everything is checked when the spec is read — unknown names (with suggestions), bounds,
 priors, periods against the data — so a typo fails in a second, not after a long batch.
@@ -63,7 +66,7 @@ from nea_sd.sketch.parse import canonical
 
 TOP_KEYS = ("model", "periods", "parameters", "observations")
 PARAM_KEYS = ("bounds", "prior")
-OBS_KEYS = ("name", "series", "variable", "link", "error", "weight")
+OBS_KEYS = ("name", "series", "variable", "link", "error", "weight", "average", "fit", "holdout")
 LINK_CONSTANTS = {"identity": (), "scale": ("factor",), "logistic": ("alpha", "beta")}
 LINKS = ("identity", "scale", "logistic", "index")
 ERRORS = {
@@ -158,8 +161,11 @@ class CalibrationSpec:
         (runs, times); ``link_values`` maps fitted link constants (``"<obs>.alpha"``) to
         arrays (runs,). ``holdout=True`` scores the held-out period instead of the fit period.
         """
-        period = self.holdout_period if holdout else self.fit_period
-        if period is None:
+        if (
+            holdout
+            and self.holdout_period is None
+            and not any(o.holdout_period for o in self.observations)
+        ):
             raise InvalidValueError("the spec has no [periods] holdout")
         link_values = link_values or {}
         years = np.asarray(list(model_years), dtype=float)
@@ -167,6 +173,9 @@ class CalibrationSpec:
         for obs in self.observations:
             if obs.variable not in outputs:
                 raise unknown_name("model output", obs.variable, outputs)
+            period = self.period_of(obs, holdout)
+            if period is None:
+                continue
             if not np.isin(obs.series.years, np.arange(period[0], period[1] + 1)).any():
                 continue  # e.g. a poll without held-out years
             params = {
@@ -176,6 +185,12 @@ class CalibrationSpec:
             }
             total = total + obs.log_likelihood(outputs[obs.variable], years, params, period)
         return np.asarray(total)
+
+    def period_of(self, obs: Observation, holdout: bool = False) -> tuple[int, int] | None:
+        """The observation's own fit/holdout period, else the spec's."""
+        if holdout:
+            return obs.holdout_period or (None if obs.fit_period else self.holdout_period)
+        return obs.fit_period or self.fit_period
 
     def __str__(self) -> str:
         lines = [f"calibration spec {self.path.name}: model {self.model.name}"]
@@ -245,6 +260,7 @@ def load_spec(
     if holdout is not None and not any(
         np.any((o.series.years >= holdout[0]) & (o.series.years <= holdout[1]))
         for o in observations
+        if o.fit_period is None
     ):
         raise DataError(
             f"{where}: no observation has data in the holdout period "
@@ -280,6 +296,21 @@ def load_spec_for_model(
         subscripts=model.subscripts,
         data_dir=data_dir,
     )
+
+
+def read_model_path(path: str | os.PathLike[str]) -> Path:
+    """The model file a spec names (resolved against the spec's folder), before full checks."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidValueError(f"cannot read calibration spec {str(path)!r}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidValueError(f"calibration spec {path.name}: invalid TOML ({exc})") from None
+    model = raw.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidValueError(f"{path.name}: model must be a path to a .mdl file, got {model!r}")
+    return (path.parent / model).resolve()
 
 
 def parse_variable(text: str) -> tuple[str, tuple[str, ...]]:
@@ -533,6 +564,16 @@ def _observation(
         raise InvalidValueError(f"{what}: series must be a selector string, got {selector!r}")
     series = load_series(selector, folder)  # an unknown selector raises, with suggestions
     first, last = series.span
+    own_fit = _span(entry["fit"], f"{what} fit") if "fit" in entry else None
+    own_hold = _span(entry["holdout"], f"{what} holdout") if "holdout" in entry else None
+    if own_hold is not None and own_fit is None:
+        raise InvalidValueError(f"{what}: holdout needs fit = [first, last] for it as well")
+    if own_fit and own_hold and own_hold[0] <= own_fit[1] and own_fit[0] <= own_hold[1]:
+        raise InvalidValueError(
+            f"{what}: holdout {list(own_hold)!r} overlaps fit {list(own_fit)!r}; "
+            "held-out years must not be fitted"
+        )
+    fit = own_fit or fit
     if fit[1] < first or fit[0] > last:
         raise DataError(
             f"{what}: fit period {fit[0]}-{fit[1]} does not overlap series {series.name!r}, "
@@ -543,7 +584,10 @@ def _observation(
     weight = _number(entry.get("weight", 1.0), f"{what} weight")
     if weight <= 0:
         raise InvalidValueError(f"{what}: weight must be > 0, got {weight!r}")
-    obs = Observation(name, series, variable, link, error, weight)
+    average = entry.get("average", False)
+    if not isinstance(average, bool):
+        raise InvalidValueError(f"{what}: average must be true or false, got {average!r}")
+    obs = Observation(name, series, variable, link, error, weight, average, own_fit, own_hold)
     # check the data against the link and error model now (positivity, base years, breaks)
     try:
         data = link.observe(series, obs.points(fit))

@@ -3,8 +3,9 @@
 Examples: ``sipri:milex_constant_2022_usd:CN``, ``sipri:milex_local_currency:KP``,
 ``cow:milex:KP``, ``cow_prewwi:milex:FRN``, ``genron:pct_unfavorable:CN->JP`` (respondents →
 about), ``trade:total_trade:JP-CN`` (reporter-partner), ``jnto:arrivals:KR->JP``,
-``mid:onset:US-KP`` (non-directed). A selector is what a calibration spec writes, so it is
-also what error messages and provenance quote.
+``mid:onset:US-KP`` (non-directed). Money and count series may be summed over subjects of
+one source: ``cow_prewwi:milex:FRN+RUS`` (Richardson's alliance blocs). A selector is what a
+calibration spec writes, so it is also what error messages and provenance quote.
 """
 
 from __future__ import annotations
@@ -271,6 +272,8 @@ def load_series(
     selector = _canonical_selector(selector.strip())
     parts = selector.split(":")
     source = parts[0]
+    if len(parts) == 3 and "+" in parts[2]:
+        return _summed(selector, data_dir, span, complete)
     if len(parts) != 3 or source not in SOURCE_FILES:
         raise unknown_name("series", selector, available_series(data_dir))
     measure, subject = parts[1:]
@@ -291,6 +294,56 @@ def load_series(
                 f"a series has one unit — request a span ending by {src.COW_GBP_LAST_YEAR}"
             )
     return _finish(series, selector, span, complete)
+
+
+SUMMABLE = ("sipri", "cow", "cow_prewwi", "trade", "jnto")
+
+
+def _summed(selector: str, data_dir: Dir, span: tuple[int, int] | None, complete: bool) -> Series:
+    """Sum of one measure over several subjects, on the years all of them observe.
+
+    A year missing from any part is missing from the sum (never filled); a SIPRI flag on any
+    part flags the sum, since the total is then as uncertain as its weakest part.
+    """
+    source, measure, subjects = selector.split(":")
+    parts = [p.strip() for p in subjects.split("+")]
+    if source not in SUMMABLE or len(parts) < 2 or not all(parts) or len(set(parts)) < len(parts):
+        raise DataError(
+            f"series {selector!r}: a sum needs two or more distinct subjects of one source "
+            f"({', '.join(SUMMABLE)}), e.g. 'cow_prewwi:milex:FRN+RUS'"
+        )
+    pieces = [
+        load_series(f"{source}:{measure}:{p}", data_dir, span=span, complete=complete)
+        for p in parts
+    ]
+    units = {p.units for p in pieces}
+    if len(units) > 1:
+        raise DataError(f"series {selector!r}: parts have different units {sorted(units)}")
+    years = pieces[0].years
+    for piece in pieces[1:]:
+        years = np.intersect1d(years, piece.years)
+    if not years.size:
+        raise DataError(f"series {selector!r}: its parts share no observed year")
+    values = sum(p.on_years(years) for p in pieces)
+    flags = {}
+    for key in sorted({k for p in pieces for k in p.flags}):
+        flags[key] = np.any([np.isin(years, p.years[p.flag(key)]) for p in pieces], axis=0)
+    dropped = sorted(set().union(*(set(p.years.tolist()) for p in pieces)) - set(years.tolist()))
+    notes = [f"sum of {', '.join(parts)}"]
+    if dropped:
+        notes.append(f"years not observed for every part (left out): {_year_list(dropped)}")
+    notes += [f"{p.subject}: {n}" for p in pieces for n in p.notes]
+    return Series(
+        name=selector,
+        subject="+".join(parts),
+        years=years,
+        values=values,
+        units=pieces[0].units,
+        source=pieces[0].source,
+        sha256=pieces[0].sha256,
+        flags=flags,
+        notes=tuple(notes),
+    )
 
 
 def _finish(series: Series, selector: str, span: tuple[int, int] | None, complete: bool) -> Series:

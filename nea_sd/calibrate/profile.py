@@ -1,0 +1,197 @@
+"""Profile-likelihood intervals: fix one parameter on a grid, re-optimise all the others.
+
+The 95 % interval is where Δ(−2 log L) against the best fit stays below χ²₁(0.95) = 3.84
+(Wilks). A profile that never rises that far on one side is *one-sided*, on neither side
+*flat*: the data do not identify that parameter, and it belongs with the scenario axes. All
+grid points of all parameters are re-optimised together, sharing one batch per iteration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import chi2
+
+from nea_sd.calibrate._report import html_table, text_table
+from nea_sd.calibrate.fit import FitResult, _Space, local_tasks
+from nea_sd.calibrate.pool import run_tasks
+from nea_sd.calibrate.problem import Setup
+from nea_sd.errors import UnknownNameError, unknown_name
+
+THRESHOLD = float(chi2.ppf(0.95, 1))  # 3.841
+
+
+@dataclass(frozen=True)
+class ParameterProfile:
+    """The profile of one parameter.
+
+    Fields: ``grid`` (values, increasing) and ``delta`` (Δ(−2 log L) against the best fit at
+    each value, others re-optimised); ``lower``/``upper``: the 95 % interval (the bound where
+    the profile does not cross); ``status``: ``identified``, ``one-sided (…)`` or ``flat``.
+    """
+
+    name: str
+    estimate: float
+    grid: tuple[float, ...]
+    delta: tuple[float, ...]
+    lower: float
+    upper: float
+    status: str
+
+    @property
+    def identified(self) -> bool:
+        return self.status == "identified"
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """Profiles of the free parameters at a fit; ``improved`` is True when a grid point
+    beat the fit (the optimum was not global): ``best_point`` is then that point, a start
+    for :func:`nea_sd.calibrate.fit.refine`."""
+
+    spec: str
+    threshold: float
+    profiles: tuple[ParameterProfile, ...]
+    best_neg_log_likelihood: float
+    improved: bool
+    best_point: tuple[float, ...] = ()
+
+    def __getitem__(self, name: str) -> ParameterProfile:
+        for p in self.profiles:
+            if p.name == name:
+                return p
+        raise unknown_name("profiled parameter", name, [p.name for p in self.profiles])
+
+    @property
+    def not_identified(self) -> list[str]:
+        return [p.name for p in self.profiles if not p.identified]
+
+    def _rows(self) -> list[list[object]]:
+        return [[p.name, p.estimate, p.lower, p.upper, p.status] for p in self.profiles]
+
+    HEADER = ("parameter", "estimate", "95% lower", "95% upper", "identifiability")
+
+    def __str__(self) -> str:
+        note = "\n(a grid point beat the fit: the optimum was not global)" if self.improved else ""
+        return (
+            f"[[Profile likelihood]] {self.spec}: Δ(-2 log L) < {self.threshold:.2f}\n"
+            + text_table(self.HEADER, self._rows())
+            + note
+        )
+
+    def _repr_html_(self) -> str:
+        return html_table(
+            self.HEADER,
+            self._rows(),
+            f"Profile-likelihood 95% intervals (Δ(−2 log L) < {self.threshold:.2f})",
+        )
+
+
+def default_grid(lo: float, hi: float, est: float, se: float, n: int) -> np.ndarray:
+    """Evenly over the bounds, plus points at ±1, 2, 3 standard errors around the estimate."""
+    grid = list(np.linspace(lo, hi, n))
+    if math.isfinite(se) and se > 0:
+        grid += [est + c * se for c in (-3, -2, -1, 1, 2, 3)]
+    grid = np.clip(np.array(grid), lo, hi)
+    return np.unique(np.round(grid, 12))
+
+
+def profile(
+    setup: Setup,
+    result: FitResult,
+    *,
+    names: Sequence[str] | None = None,
+    points: int = 11,
+    max_nfev: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> Profiles:
+    """Profile each named parameter (default all) over ``points`` grid values plus points
+    at multiples of its Wald standard error; others re-optimised from the estimate."""
+    spec, problem = setup.spec, setup.problem
+    names = list(names or spec.names)
+    for n in names:
+        if n not in spec.names:
+            raise UnknownNameError(str(unknown_name("free parameter", n, spec.names)))
+    bounds = spec.bounds
+    x0 = np.array(result.estimates)
+    local = "least_squares" if problem.whitenable else "minimize"
+    plan: list[tuple[int, float]] = []
+    tasks = []
+    for name in names:
+        j = spec.names.index(name)
+        grid = default_grid(bounds[j, 0], bounds[j, 1], x0[j], result.stderr[j], points)
+        for value in grid:
+            space = _Space(bounds, fixed={j: float(value)})
+            if len(space.free) == 0:
+                continue
+            plan.append((j, float(value)))
+            tasks += local_tasks(problem, space, space.to_u(x0)[None], local, max_nfev)
+    raw = run_tasks(setup.simulator.run, tasks, on_batch=on_batch)
+    X = np.array(
+        [
+            _Space(bounds, fixed={j: v}).to_x(res.x[None])[0]
+            for (j, v), (res, _) in zip(plan, raw, strict=True)
+        ]
+    )
+    nll = -problem.log_likelihood(setup.simulator.run(X), X)
+    best = min(
+        float(-result.log_likelihood), float(np.nanmin(np.where(np.isfinite(nll), nll, np.inf)))
+    )
+    improved = best < -result.log_likelihood - 1e-6
+    finite = np.where(np.isfinite(nll), nll, np.inf)
+    best_point = tuple(float(v) for v in (X[int(np.argmin(finite))] if improved else x0))
+    out = []
+    plan_j = np.array([j for j, _ in plan])
+    values = np.array([v for _, v in plan])
+    for name in names:
+        j = spec.names.index(name)
+        sel = plan_j == j
+        grid = np.concatenate([values[sel], [x0[j]]])
+        delta = np.concatenate([2 * (nll[sel] - best), [2 * (-result.log_likelihood - best)]])
+        order = np.argsort(grid, kind="stable")
+        grid, delta = grid[order], np.where(np.isfinite(delta[order]), delta[order], np.inf)
+        grid, keep = np.unique(grid, return_index=True)
+        delta = delta[keep]
+        out.append(_interval(name, x0[j], grid, delta, bounds[j]))
+    return Profiles(spec.path.name, THRESHOLD, tuple(out), best, bool(improved), best_point)
+
+
+def _interval(
+    name: str, est: float, grid: np.ndarray, delta: np.ndarray, bounds
+) -> ParameterProfile:
+    """Crossings of the threshold on each side of the profile's minimum (linear interpolation)."""
+    i0 = int(np.argmin(delta))
+    lower = upper = None
+    for i in range(i0, 0, -1):
+        if delta[i - 1] >= THRESHOLD:
+            lower = _cross(grid[i - 1], grid[i], delta[i - 1], delta[i])
+            break
+    for i in range(i0, len(grid) - 1):
+        if delta[i + 1] >= THRESHOLD:
+            upper = _cross(grid[i + 1], grid[i], delta[i + 1], delta[i])
+            break
+    if lower is not None and upper is not None:
+        status = "identified"
+    elif lower is None and upper is None:
+        status = "not identifiable (flat)"
+    else:
+        status = f"not identifiable (one-sided: no {'lower' if lower is None else 'upper'} limit)"
+    return ParameterProfile(
+        name=name,
+        estimate=float(est),
+        grid=tuple(float(g) for g in grid),
+        delta=tuple(float(d) for d in delta),
+        lower=float(bounds[0] if lower is None else lower),
+        upper=float(bounds[1] if upper is None else upper),
+        status=status,
+    )
+
+
+def _cross(x_out: float, x_in: float, d_out: float, d_in: float) -> float:
+    if not math.isfinite(d_out) or d_out == d_in:
+        return float(x_out if not math.isfinite(d_out) else x_in)
+    t = (THRESHOLD - d_in) / (d_out - d_in)
+    return float(x_in + min(max(t, 0.0), 1.0) * (x_out - x_in))

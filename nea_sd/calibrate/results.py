@@ -1,0 +1,268 @@
+"""Calibration results on disk: ``calibration/results/<spec>.toml`` (+ posterior draws CSV).
+
+The TOML holds estimates, intervals (Wald, profile, posterior), fit statistics per series and
+period, every start's optimum, and provenance (data file hashes, model SHA-256, seed,
+package versions), so a result can be checked against the files it came from.
+:func:`load_calibrated` hands the calibrated model parameters to other commands as defaults.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tomllib
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nea_sd.calibrate._toml import dumps
+from nea_sd.calibrate.bayes import Posterior
+from nea_sd.calibrate.fit import FitResult
+from nea_sd.calibrate.profile import Profiles
+from nea_sd.calibrate.spec import CalibrationSpec
+from nea_sd.errors import DataError, InvalidValueError, OutputPathError, UnknownNameError
+from nea_sd.provenance import package_versions
+
+RESULTS_DIR = Path("calibration") / "results"
+
+
+def default_output(spec_path: str | os.PathLike[str]) -> Path:
+    """``calibration/results/<spec stem>.toml`` beside the spec's folder."""
+    spec_path = Path(spec_path).resolve()
+    return spec_path.parent / "results" / f"{spec_path.stem}.toml"
+
+
+def _stats(st: Any) -> dict[str, Any] | None:
+    return (
+        None if st is None else {k: float(v) if k != "n" else int(v) for k, v in asdict(st).items()}
+    )
+
+
+def result_document(
+    spec: CalibrationSpec,
+    result: FitResult,
+    profiles: Profiles | None = None,
+    posterior: Posterior | None = None,
+    *,
+    draws_file: str | None = None,
+    command: str = "",
+) -> dict[str, Any]:
+    """The nested mapping written to the results TOML."""
+    model_names = {p.name for p in spec.parameters}
+    params: dict[str, Any] = {}
+    for j, name in enumerate(result.names):
+        entry: dict[str, Any] = {
+            "kind": "model" if name in model_names else "link",
+            "estimate": result.estimates[j],
+            "stderr": result.stderr[j],
+            "bounds": list(result.bounds[j]),
+            "at_bound": result.at_bound[j],
+        }
+        if profiles is not None and name in [p.name for p in profiles.profiles]:
+            pr = profiles[name]
+            entry |= {
+                "profile_lower": pr.lower,
+                "profile_upper": pr.upper,
+                "identifiability": pr.status,
+            }
+        if posterior is not None:
+            q = np.quantile(posterior.samples[:, j], [0.025, 0.5, 0.975])
+            entry |= {
+                "posterior_mean": float(posterior.samples[:, j].mean()),
+                "posterior_q025": float(q[0]),
+                "posterior_median": float(q[1]),
+                "posterior_q975": float(q[2]),
+                "tau": posterior.tau[j],
+                "ess": posterior.ess[j],
+            }
+        params[name] = entry
+    doc: dict[str, Any] = {
+        "calibration": {
+            "spec": result.spec,
+            "model": result.model,
+            "model_sha256": result.model_sha256,
+            "method": result.method,
+            "seed": result.seed,
+            "starts": len(result.starts),
+            "distinct_optima": len(result.optima()),
+            "log_likelihood": result.log_likelihood,
+            "holdout_log_likelihood": result.holdout_log_likelihood,
+            "n_points": result.n_points,
+            "aic": result.aic,
+            "bic": result.bic,
+            "fit_period": list(spec.fit_period),
+            "holdout_period": list(spec.holdout_period) if spec.holdout_period else None,
+            "simulations": result.simulations,
+            "elapsed_seconds": round(result.elapsed, 2),
+            "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "estimates": {
+            n: v for n, v in zip(result.names, result.estimates, strict=True) if n in model_names
+        },
+        "link_estimates": {
+            n: v
+            for n, v in zip(result.names, result.estimates, strict=True)
+            if n not in model_names
+        },
+        "parameters": params,
+        "series": {
+            s.name: {
+                "series": s.series,
+                "variable": s.variable,
+                "fit": _stats(s.fit),
+                "holdout": _stats(s.holdout),
+            }
+            for s in result.series
+        },
+        "starts": [
+            {
+                "neg_log_likelihood": s.neg_log_likelihood,
+                "success": s.success,
+                "evaluations": s.evaluations,
+                "start": list(s.start),
+                "estimate": list(s.estimate),
+            }
+            for s in result.starts
+        ],
+        "provenance": {
+            "data_files": dict(result.data_files),
+            "model_file": result.model,
+            "model_sha256": result.model_sha256,
+            "seed": result.seed,
+            "packages": package_versions(),
+            "command": command,
+        },
+    }
+    if profiles is not None:
+        doc["profiles"] = {
+            p.name: {"grid": list(p.grid), "delta": list(p.delta)} for p in profiles.profiles
+        }
+        doc["calibration"]["profile_threshold"] = profiles.threshold
+    if posterior is not None:
+        doc["posterior"] = {
+            "walkers": posterior.walkers,
+            "steps": posterior.steps,
+            "burn": posterior.burn,
+            "thin": posterior.thin,
+            "draws": len(posterior.samples),
+            "acceptance": posterior.acceptance,
+            "converged": posterior.converged,
+            "seed": posterior.seed,
+            "draws_file": draws_file,
+        }
+    return doc
+
+
+def save_result(
+    path: str | os.PathLike[str],
+    spec: CalibrationSpec,
+    result: FitResult,
+    profiles: Profiles | None = None,
+    posterior: Posterior | None = None,
+    *,
+    command: str = "",
+) -> Path:
+    """Write the results TOML (and ``<stem>.draws.csv`` with posterior draws, if any)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draws_file = None
+        if posterior is not None:
+            draws_file = f"{path.stem}.draws.csv"
+            frame = pd.DataFrame(posterior.samples, columns=list(posterior.names))
+            frame["log_prob"] = posterior.log_prob
+            frame.to_csv(path.parent / draws_file, index=False, float_format="%.8g")
+        doc = result_document(
+            spec, result, profiles, posterior, draws_file=draws_file, command=command
+        )
+        header = (
+            f"Calibration results for {result.spec} (written by nea-sd calibrate; "
+            "regenerate rather than edit)."
+        )
+        path.write_text(dumps(doc, header), encoding="utf-8")
+    except OSError as exc:
+        raise OutputPathError(f"cannot write calibration results to {str(path)!r}: {exc}") from None
+    return path
+
+
+def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidValueError(f"cannot read calibration results {str(path)!r}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"calibration results {path.name}: invalid TOML ({exc})") from None
+
+
+def read_draws(path: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """Posterior draws saved beside a results TOML (None when it has none)."""
+    path = Path(path)
+    doc = read_result(path)
+    name = doc.get("posterior", {}).get("draws_file")
+    if not name:
+        return None
+    return pd.read_csv(path.parent / name)
+
+
+def _results_dir(results_dir: str | os.PathLike[str] | None) -> Path:
+    if results_dir is not None:
+        return Path(results_dir)
+    local = Path.cwd() / RESULTS_DIR
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parents[2] / RESULTS_DIR
+
+
+def load_calibrated(
+    model_name: str,
+    *,
+    results_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+) -> dict[str, float]:
+    """Calibrated model-parameter values for ``model_name`` (``"nea"`` or ``"nea.mdl"``).
+
+    Keys are as the spec wrote them (``"Defence reaction[CN]"``), which
+    ``ParameterTable.resolve`` accepts as overrides; link constants are left out. The result
+    file is ``<results_dir>/<model>.toml`` if it exists, else the only result for that model.
+    With ``model_path``, a model whose SHA-256 differs from the calibrated one gives a warning.
+    """
+    folder = _results_dir(results_dir)
+    stem = Path(model_name).stem
+    candidates = []
+    if folder.is_dir():
+        for file in sorted(folder.glob("*.toml")):
+            doc = read_result(file)
+            if Path(doc.get("calibration", {}).get("model", "")).stem == stem:
+                candidates.append((file, doc))
+    if not candidates:
+        raise UnknownNameError(
+            f"no calibration results for model {stem!r} in {str(folder)!r}; "
+            f"run 'nea-sd calibrate calibration/{stem}.toml' first"
+        )
+    preferred = [c for c in candidates if c[0].stem == stem]
+    if len(preferred) == 1:
+        file, doc = preferred[0]
+    elif len(candidates) == 1:
+        file, doc = candidates[0]
+    else:
+        raise InvalidValueError(
+            f"several calibration results for model {stem!r}: "
+            + ", ".join(c[0].name for c in candidates)
+            + f"; name one {stem}.toml or pass results_dir"
+        )
+    if model_path is not None:
+        from nea_sd.model import file_sha256
+
+        current = file_sha256(Path(model_path))
+        if current != doc["calibration"].get("model_sha256"):
+            warnings.warn(
+                f"{file.name} was calibrated on a different version of {Path(model_path).name} "
+                "(SHA-256 differs); recalibrate before relying on these values",
+                stacklevel=2,
+            )
+    return {str(k): float(v) for k, v in doc.get("estimates", {}).items()}

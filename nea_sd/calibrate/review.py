@@ -1,0 +1,116 @@
+"""Reading a saved calibration for review: tables and a plain-language verdict per series.
+
+Thresholds follow Sterman (1984): a small MAPE with the error mostly in U^C is a good fit
+(unsystematic error); a large U^M is a level bias, a large U^S an amplitude/trend the model
+does not reproduce — both are systematic and worth fixing. Held-out error well above the
+fitting error means the fit does not carry forward.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nea_sd.calibrate.results import read_result
+
+GOOD_MAPE = 10.0
+FAIR_MAPE = 25.0
+SYSTEMATIC = 0.5  # a Theil share above this dominates the error
+
+
+def theil_table(doc: dict[str, Any]) -> pd.DataFrame:
+    """One row per (series, period): n, RMSE, MAPE, R², U^M, U^S, U^C."""
+    rows = []
+    for name, entry in doc.get("series", {}).items():
+        for period in ("fit", "holdout"):
+            st = entry.get(period)
+            if st:
+                rows.append(
+                    {
+                        "series": name,
+                        "period": period,
+                        "n": st["n"],
+                        "RMSE": st["rmse"],
+                        "MAPE %": st["mape"],
+                        "R²": st["r2"],
+                        "U^M": st["um"],
+                        "U^S": st["us"],
+                        "U^C": st["uc"],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def parameter_table(doc: dict[str, Any]) -> pd.DataFrame:
+    """Estimates with Wald, profile and posterior intervals and the identifiability verdict."""
+    rows = []
+    for name, p in doc.get("parameters", {}).items():
+        rows.append(
+            {
+                "parameter": name,
+                "kind": p.get("kind"),
+                "estimate": p.get("estimate"),
+                "stderr": p.get("stderr"),
+                "profile 95%": _span(p.get("profile_lower"), p.get("profile_upper")),
+                "posterior 95%": _span(p.get("posterior_q025"), p.get("posterior_q975")),
+                "identifiability": p.get("identifiability", "not profiled"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _span(lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None:
+        return "—"
+    return f"[{lo:.4g}, {hi:.4g}]"
+
+
+def _one(st: dict[str, float]) -> str:
+    mape, um, us, uc = st["mape"], st["um"], st["us"], st["uc"]
+    if math.isnan(mape):
+        quality = "no MAPE (zero in the data)"
+    elif mape <= GOOD_MAPE:
+        quality = f"close (MAPE {mape:.0f} %)"
+    elif mape <= FAIR_MAPE:
+        quality = f"fair (MAPE {mape:.0f} %)"
+    else:
+        quality = f"poor (MAPE {mape:.0f} %)"
+    if um >= SYSTEMATIC:
+        kind = "mostly a level bias (U^M): systematic"
+    elif us >= SYSTEMATIC:
+        kind = "mostly unequal variation (U^S): the model misses the trend or swings"
+    elif uc >= SYSTEMATIC:
+        kind = "mostly unsystematic (U^C): point-by-point noise the model need not follow"
+    else:
+        kind = "error split between bias, variation and noise"
+    return f"{quality}, {kind}"
+
+
+def verdict(entry: dict[str, Any]) -> str:
+    """A sentence on one series: fit quality, kind of error, and whether it holds out."""
+    fit, hold = entry.get("fit"), entry.get("holdout")
+    if not fit:
+        return "no fit statistics (fewer than 2 points)"
+    text = "Fit: " + _one(fit) + "."
+    if hold:
+        text += " Held out: " + _one(hold) + "."
+        if hold["mape"] > 2 * max(fit["mape"], 1.0):
+            text += " The error more than doubles out of sample: the fit does not carry forward."
+    else:
+        text += " No held-out years."
+    return text
+
+
+def verdicts(doc: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"series": n, "verdict": verdict(e)} for n, e in doc.get("series", {}).items()]
+    )
+
+
+def load_review(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The results TOML as a dict (see :mod:`nea_sd.calibrate.results`)."""
+    return read_result(Path(path))

@@ -1,0 +1,153 @@
+"""``nea-sd calibrate SPEC``: maximum-likelihood fit, profile intervals, optional Bayesian run.
+
+Writes ``calibration/results/<spec>.toml`` (or ``--output``) with estimates, intervals, fit
+statistics and provenance, and prints the fit report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+
+import numpy as np
+
+from nea_sd.errors import InvalidValueError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "calibrate", help="fit a model to data from a calibration spec (TOML)"
+    )
+    parser.add_argument("spec", help="calibration spec, e.g. calibration/nea.toml")
+    parser.add_argument("--starts", type=int, default=20, help="Latin-hypercube starts (20)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--method",
+        choices=("least_squares", "minimize", "differential_evolution"),
+        help="optimiser (default: least_squares when all errors are Gaussian on some scale)",
+    )
+    parser.add_argument("--max-nfev", type=int, help="iteration cap per start")
+    parser.add_argument("--no-profile", action="store_true", help="skip profile likelihoods")
+    parser.add_argument("--profile-points", type=int, default=11, help="grid points (11)")
+    parser.add_argument("--bayes", action="store_true", help="also sample the posterior (emcee)")
+    parser.add_argument("--walkers", type=int, help="emcee walkers (default max(4k, 16))")
+    parser.add_argument("--steps", type=int, default=2000, help="emcee steps (2000)")
+    parser.add_argument("--data-dir", help="data folder (default $NEA_SD_DATA)")
+    parser.add_argument("--output", help="results file (default calibration/results/<spec>.toml)")
+    parser.set_defaults(handler=run)
+
+
+class _Progress:
+    """Simulations done so far, on stderr (tqdm; silent when stderr is not a terminal)."""
+
+    def __init__(self, stage: str):
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            desc=stage, unit="run", file=sys.stderr, delay=1.0, leave=False, disable=None
+        )
+
+    def __call__(self, runs: int) -> None:
+        self.bar.update(runs)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _stage(label: str, func, *args, **kwargs):
+    bar = _Progress(label)
+    try:
+        return func(*args, on_batch=bar, **kwargs)
+    finally:
+        bar.close()
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this result (recorded in its provenance)."""
+    parts = [
+        "nea-sd",
+        "calibrate",
+        args.spec,
+        "--starts",
+        str(args.starts),
+        "--seed",
+        str(args.seed),
+    ]
+    for flag in ("method", "max_nfev", "walkers"):
+        if getattr(args, flag) is not None:
+            parts += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    if args.no_profile:
+        parts.append("--no-profile")
+    elif args.profile_points != 11:
+        parts += ["--profile-points", str(args.profile_points)]
+    if args.bayes:
+        parts += ["--bayes", "--steps", str(args.steps)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nea_sd.calibrate.fit import fit, refine
+    from nea_sd.calibrate.problem import prepare
+    from nea_sd.calibrate.profile import profile
+    from nea_sd.calibrate.results import default_output, save_result
+
+    if args.starts < 1:
+        raise InvalidValueError(f"--starts must be at least 1, got {args.starts}")
+    if args.profile_points < 3:
+        raise InvalidValueError(f"--profile-points must be at least 3, got {args.profile_points}")
+    output = args.output or default_output(args.spec)
+    t0 = time.perf_counter()
+    setup = prepare(args.spec, args.data_dir)
+    print(setup.spec, file=sys.stderr)
+    result = _stage(
+        "fit",
+        fit,
+        setup,
+        starts=args.starts,
+        seed=args.seed,
+        method=args.method,
+        max_nfev=args.max_nfev,
+    )
+    profiles = None
+    if not args.no_profile:
+        profiles = _stage(
+            "profiles", profile, setup, result, points=args.profile_points, max_nfev=args.max_nfev
+        )
+        for _ in range(2):  # a profile point beat the fit: polish from it, profile again
+            if not profiles.improved:
+                break
+            print("a profile point beat the fit: refining from it", file=sys.stderr)
+            result = _stage(
+                "refine", refine, setup, result, profiles.best_point, max_nfev=args.max_nfev
+            )
+            profiles = _stage(
+                "profiles",
+                profile,
+                setup,
+                result,
+                points=args.profile_points,
+                max_nfev=args.max_nfev,
+            )
+    print(result.report())
+    if profiles is not None:
+        print(profiles)
+    posterior = None
+    if args.bayes:
+        from nea_sd.calibrate.bayes import sample
+
+        posterior = _stage(
+            "posterior",
+            sample,
+            setup,
+            walkers=args.walkers,
+            steps=args.steps,
+            seed=args.seed,
+            start=np.array(result.estimates),
+        )
+        print(posterior)
+    command = _command(args)
+    path = save_result(output, setup.spec, result, profiles, posterior, command=command)
+    print(f"results written to {path} ({time.perf_counter() - t0:.1f} s)")
+    return 0

@@ -1,0 +1,151 @@
+"""``nea-sd calibrate``: the results file, load_calibrated, and each user error pinned."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from nea_sd.calibrate._toml import dumps
+from nea_sd.calibrate.results import load_calibrated, read_result
+from nea_sd.cli import main
+from nea_sd.errors import InvalidValueError, UnknownNameError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = (FIXTURES / "tiny.toml").read_text()
+
+
+def spec_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.toml"
+    path.write_text(text.replace('model = "tiny.mdl"', f'model = "{FIXTURES / "tiny.mdl"}"'))
+    return path
+
+
+def calibrate(tmp_path, text, *extra, data_dir=None):
+    args = [
+        "calibrate",
+        str(spec_file(tmp_path, text)),
+        "--data-dir",
+        str(data_dir),
+        "--output",
+        str(tmp_path / "out" / "tiny.toml"),
+        *extra,
+    ]
+    return main(args)
+
+
+def test_calibrate_writes_results_and_load_calibrated_reads_them(tmp_path, data_dir, capsys):
+    assert calibrate(tmp_path, TINY, "--starts", "3", "--seed", "0", data_dir=data_dir) == 0
+    out = capsys.readouterr().out
+    assert "[[Parameters]]" in out and "[[Profile likelihood]]" in out and "results written" in out
+    doc = read_result(tmp_path / "out" / "tiny.toml")
+    cal = doc["calibration"]
+    assert cal["model"] == "tiny.mdl" and cal["seed"] == 0 and cal["starts"] == 3
+    assert len(cal["model_sha256"]) == 64
+    prov = doc["provenance"]
+    assert prov["data_files"]["sipri_milex_northeast_asia.csv"]
+    assert "numpy" in prov["packages"] and prov["command"].startswith("nea-sd calibrate")
+    # real JP spending in place of a level: a poor model, but the file must say so
+    assert doc["parameters"]["Rate a"]["identifiability"].startswith("not identifiable")
+    assert set(doc["series"]["level"]["fit"]) >= {"rmse", "mape", "r2", "um", "us", "uc"}
+    values = load_calibrated("tiny", results_dir=tmp_path / "out")
+    assert set(values) == {"Rate a", "Rate b", "Initial level"}
+    assert values["Initial level"] == pytest.approx(doc["estimates"]["Initial level"])
+    with pytest.warns(UserWarning, match="different version"):
+        load_calibrated(
+            "tiny.mdl", results_dir=tmp_path / "out", model_path=FIXTURES / "richardson_small.toml"
+        )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'variable = "Level"',
+            'variable = "Levl"',
+            "error: unknown variable 'Levl'; did you mean 'Level'",
+        ),
+        (
+            'series = "sipri:milex_constant_2022_usd:JP"',
+            'series = "sipri:milex:JP"',
+            "error: unknown series 'sipri:milex:JP'",
+        ),
+        (
+            '[parameters."Rate a"]',
+            '[parameters."Rate c"]',
+            "error: unknown parameter 'Rate c'; did you mean 'Rate b', 'Rate a'?",
+        ),
+        (
+            "fit = [2001, 2013]",
+            "fit = [2021, 2023]",
+            "error: spec.toml: fit period 2021-2023 does not overlap the model tiny.mdl "
+            "(2000-2020)",
+        ),
+        (
+            "fit = [2001, 2013]",
+            "fit = [1995, 2013]",
+            "error: spec.toml: fit period 1995-2013 goes outside the model tiny.mdl (2000-2020)",
+        ),
+        (
+            'link = "identity"',
+            'link = { type = "scale", factor = -1.0 }\nerror_ = 1',
+            "error: spec.toml observation #1: unknown key 'error_'",
+        ),
+        (
+            'link = "identity"\nerror = { type = "normal", sigma = 0.5 }',
+            'link = { type = "scale", factor = -1.0 }\nerror = { type = "lognormal", sigma = 0.1 }',
+            "error: spec.toml: no start found parameters that can explain the data",
+        ),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_code_2(tmp_path, data_dir, capsys, old, new, message):
+    assert old in TINY
+    code = calibrate(
+        tmp_path, TINY.replace(old, new), "--starts", "2", "--no-profile", data_dir=data_dir
+    )
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2
+    assert err.startswith(message), err
+
+
+def test_bad_options(tmp_path, data_dir, capsys):
+    assert calibrate(tmp_path, TINY, "--starts", "0", data_dir=data_dir) == 2
+    assert "--starts must be at least 1" in capsys.readouterr().err
+
+
+def test_load_calibrated_errors(tmp_path):
+    with pytest.raises(UnknownNameError, match="no calibration results for model 'dyad'"):
+        load_calibrated("dyad", results_dir=tmp_path)
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text(
+            dumps({"calibration": {"model": "x.mdl"}, "estimates": {"k": 1.0}})
+        )
+    with pytest.raises(InvalidValueError, match="several calibration results for model 'x'"):
+        load_calibrated("x", results_dir=tmp_path)
+    (tmp_path / "x.toml").write_text(
+        dumps({"calibration": {"model": "x.mdl"}, "estimates": {"k[US]": 2.0}})
+    )
+    assert load_calibrated("x", results_dir=tmp_path) == {"k[US]": 2.0}
+
+
+def test_toml_writer_round_trips():
+    doc = {
+        "a": {
+            "x": 1.5,
+            "n": 3,
+            "flag": True,
+            "name": 'say "hi"',
+            "v": [1.0, float("nan")],
+            "skip": None,
+            "inf": float("inf"),
+        },
+        "b": {"Defence reaction[CN]": {"estimate": 0.1, "bounds": [0.0, 0.5]}},
+        "rows": [{"k": 1}, {"k": 2}],
+    }
+    back = tomllib.loads(dumps(doc, "header\nline two"))
+    assert back["a"]["x"] == 1.5 and back["a"]["name"] == 'say "hi"' and "skip" not in back["a"]
+    assert math.isnan(back["a"]["v"][1]) and back["a"]["inf"] == math.inf
+    assert back["b"]["Defence reaction[CN]"]["bounds"] == [0.0, 0.5]
+    assert [r["k"] for r in back["rows"]] == [1, 2]
