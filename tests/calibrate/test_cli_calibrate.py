@@ -42,7 +42,8 @@ def test_calibrate_writes_results_and_load_calibrated_reads_them(tmp_path, data_
     assert "[[Parameters]]" in out and "[[Profile likelihood]]" in out and "results written" in out
     doc = read_result(tmp_path / "out" / "tiny.toml")
     cal = doc["calibration"]
-    assert cal["model"] == "tiny.mdl" and cal["seed"] == 0 and cal["starts"] == 3
+    assert cal["model"] == "tiny.mdl" and cal["seed"] == 0
+    assert cal["starts"] >= 3  # one more if a profile point beat the fit (refine)
     assert len(cal["model_sha256"]) == 64
     prov = doc["provenance"]
     assert prov["data_files"]["sipri_milex_northeast_asia.csv"]
