@@ -131,3 +131,22 @@ def test_series_is_immutable_and_exports_dataarray(data_dir):
     assert da.dims == ("year",) and da.attrs["units"] == cn.units
     assert bool(da["sipri_estimate"].all()) and da.attrs["sha256"] == cn.sha256
     assert "sipri_estimate: 35 of 35 years" in str(cn)
+
+
+def test_summed_selector_for_richardson_blocs(data_dir):
+    x = load_series("cow_prewwi:milex:FRN+RUS", data_dir)
+    # cow_nmc_prewwi_europe_1900_1914.csv: France 1900 40569 + Russia 1900 43104; 1913 66706+85391
+    assert x.on_years([1900, 1913]).tolist() == [83673.0, 152097.0]
+    assert x.span == (1900, 1913) and x.units == "thousands of current British pounds sterling"
+    assert "sum of FRN, RUS" in x.notes
+    kr_jp = load_series("sipri:milex_constant_2022_usd:KR+JP", data_dir)
+    kr = load_series("sipri:milex_constant_2022_usd:KR", data_dir)
+    assert kr_jp.span[0] == 1953  # years both observe
+    assert kr_jp.flag("sipri_estimate")[kr_jp.years == 2000].item()  # KR 2000 is an estimate
+    assert kr_jp.on_years([2000]) > kr.on_years([2000])
+    with pytest.raises(DataError, match="two or more distinct subjects"):
+        load_series("cow_prewwi:milex:FRN+FRN", data_dir)
+    with pytest.raises(DataError, match="a sum needs"):
+        load_series("genron:pct_unfavorable:CN->JP+JP->CN", data_dir)
+    with pytest.raises(UnknownNameError):
+        load_series("cow_prewwi:milex:FRN+XXX", data_dir)
