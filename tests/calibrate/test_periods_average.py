@@ -31,8 +31,11 @@ def test_annual_mean_of_a_linear_stock():
 
 
 def test_observation_periods_and_average(tmp_path, data_dir):
-    path = spec(tmp_path, 'link = "identity"',
-                'link = "identity"\naverage = true\nfit = [2005, 2010]\nholdout = [2011, 2012]')
+    path = spec(
+        tmp_path,
+        'link = "identity"',
+        'link = "identity"\naverage = true\nfit = [2005, 2010]\nholdout = [2011, 2012]',
+    )
     s = prepare(path, data_dir)
     obs = s.spec.observations[0]
     assert obs.average and obs.fit_period == (2005, 2010) and obs.holdout_period == (2011, 2012)
