@@ -82,3 +82,7 @@ class MissingDependencyError(NeaSdError):
 
 class CheckpointError(NeaSdError):
     """A sweep checkpoint that is missing, unreadable or belongs to another sweep."""
+
+
+class NamedLoopError(NeaSdError, ValueError):
+    """A named loop in ``loops.toml`` whose path is not a feedback loop of the model."""

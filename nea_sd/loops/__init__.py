@@ -1,0 +1,1 @@
+"""Loop analysis: causal graph, feedback loops, named loops, Loops That Matter dominance."""

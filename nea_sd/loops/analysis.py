@@ -1,0 +1,395 @@
+"""Loops That Matter over runs: which loops dominate when, per strategy and across draws.
+
+``analyze`` finds the loops (all of them where Johnson's enumeration is feasible, otherwise
+the named loops' element instances plus the strongest-path loops of a pilot run), scores
+them over every run at every saved step, and normalises each loop score by the sum of
+absolute loop scores of its cycle partition (the relative loop score).  A loop, or a set of
+loops of one polarity, *dominates* where its relative score explains at least half.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nea_sd.engine.batch.ltm import loop_scores_from_links, run_scored
+from nea_sd.errors import InvalidValueError
+from nea_sd.loops.enumerate import (
+    Loop,
+    johnson,
+    link_ids,
+    path_instances,
+    strongest_paths,
+)
+from nea_sd.loops.graph import CausalGraph, cycle_partitions, load_graph
+from nea_sd.loops.named import NamedLoop, default_loops_file, match, read_named_loops
+
+DOMINANCE = 0.5
+EXHAUSTIVE_LIMIT = 5000
+PILOT_TIMES = 8
+
+_GRAPHS: dict[str, CausalGraph] = {}
+
+
+def causal_graph(path: str | os.PathLike[str]) -> CausalGraph:
+    """The causal graph of a model file (cached per resolved path in this process)."""
+    key = str(Path(path).resolve())
+    if key not in _GRAPHS:
+        _GRAPHS[key] = load_graph(path)
+    return _GRAPHS[key]
+
+
+@dataclass(frozen=True)
+class LoopSet:
+    """The loops scored for a model, with their names and cycle partitions."""
+
+    graph: CausalGraph
+    loops: tuple[Loop, ...]
+    labels: tuple[str, ...]
+    partitions: tuple[int, ...]
+    named: tuple[NamedLoop, ...]
+    exhaustive: bool
+    ids: list[list[int]] = field(repr=False, default_factory=list)
+
+    def _repr_html_(self) -> str:
+        how = "all loops (Johnson)" if self.exhaustive else "named + strongest-path loops"
+        return f"<b>{len(self.loops)} loops</b> of {self.graph.name}: {how}"
+
+
+def find_loops(
+    graph: CausalGraph,
+    named: list[NamedLoop],
+    pilot: np.ndarray | None = None,
+    limit: int = EXHAUSTIVE_LIMIT,
+) -> LoopSet:
+    """All element loops if there are at most ``limit``; else named instances + strongest paths.
+
+    ``pilot``: element link scores ``(time, n_links)`` of a pilot run, weighting the search.
+    """
+    elements = graph.elements
+    variable_of = {n: d["variable"] for n, d in elements.nodes(data=True)}
+    exhaustive = True
+    try:
+        loops = johnson(elements, limit)
+    except InvalidValueError:
+        exhaustive = False
+        found: dict[tuple[str, ...], Loop] = {}
+        for nl in named:
+            for loop in path_instances(elements, nl.path, variable_of):
+                found.setdefault(loop.key(), loop)
+        if pilot is not None:
+            index = graph.element_index
+            times = np.linspace(1, len(pilot) - 1, min(PILOT_TIMES, len(pilot) - 1)).astype(int)
+            for t in times:
+                weights = {e: abs(float(pilot[t, i])) for e, i in index.items()}
+                for loop in strongest_paths(elements, weights):
+                    found.setdefault(loop.key(), loop)
+        loops = sorted(found.values(), key=lambda lp: (lp.length, lp.key()))
+    labels = match(loops, named, variable_of)
+    part = cycle_partitions(elements)
+    return LoopSet(
+        graph,
+        tuple(loops),
+        tuple(labels),
+        tuple(part[lp.nodes[0]] for lp in loops),
+        tuple(named),
+        exhaustive,
+        link_ids(loops, graph.element_index),
+    )
+
+
+def relative_scores(scores: np.ndarray, partitions: tuple[int, ...]) -> np.ndarray:
+    """Loop score / sum of |loop scores| in its cycle partition (0 where that sum is 0)."""
+    rel = np.zeros_like(scores)
+    part = np.asarray(partitions)
+    for p in np.unique(part):
+        cols = part == p
+        total = np.abs(scores[..., cols]).sum(axis=-1, keepdims=True)
+        with np.errstate(all="ignore"):
+            rel[..., cols] = np.where(total > 0, scores[..., cols] / total, 0.0)
+    return rel
+
+
+@dataclass(frozen=True)
+class LoopAnalysis:
+    """Loop scores of one strategy over runs: ``data`` has dims (run, time, loop).
+
+    Variables: ``score`` (raw loop score), ``relative`` (relative loop score, signed),
+    ``named`` (dims run, time, name: the summed relative score of each named loop's element
+    loops), plus any recorded model ``outputs`` over (run, time, ...).
+    """
+
+    model: str
+    scenario: str
+    loopset: LoopSet
+    data: xr.Dataset
+
+    @property
+    def names(self) -> list[str]:
+        return [str(n) for n in self.data["name"].values]
+
+    def dominance(self, threshold: float = DOMINANCE) -> xr.DataArray:
+        """Whether each named loop explains at least ``threshold`` (run, time, name)."""
+        return abs(self.data["named"]) >= threshold
+
+    def polarity_dominance(self, threshold: float = DOMINANCE) -> xr.DataArray:
+        """Share of the reinforcing loops (sum of positive relative scores) per run and time."""
+        rel = self.data["relative"]
+        return (rel.where(rel > 0, 0.0)).sum("loop") >= threshold
+
+    def first_dominance(self, threshold: float = DOMINANCE) -> xr.DataArray:
+        """Date each named loop first dominates (NaN if never), over (run, name)."""
+        dom = self.dominance(threshold)
+        time = self.data["time"]
+        first = time.where(dom).min("time")
+        return first
+
+    def periods(self, run: int = 0, threshold: float = DOMINANCE) -> dict[str, list[tuple]]:
+        """Intervals (start, end) in which each named loop dominates in one run."""
+        dom = self.dominance(threshold).isel(run=run)
+        times = dom["time"].values
+        out: dict[str, list[tuple]] = {}
+        for name in self.names:
+            flags = dom.sel(name=name).values
+            spans, start = [], None
+            for t, f in zip(times, flags, strict=True):
+                if f and start is None:
+                    start = t
+                if not f and start is not None:
+                    spans.append((float(start), float(t)))
+                    start = None
+            if start is not None:
+                spans.append((float(start), float(times[-1])))
+            out[name] = spans
+        return out
+
+    def table(self, threshold: float = DOMINANCE) -> pd.DataFrame:
+        """One row per named loop (then the strongest unnamed ones): polarity, length, scores."""
+        rows = []
+        nl = {n.name: n for n in self.loopset.named}
+        named = self.data["named"]
+        periods = self.periods(0, threshold)
+        for name in self.names:
+            info = nl.get(name)
+            members = [i for i, lab in enumerate(self.loopset.labels) if lab == name]
+            rows.append(
+                {
+                    "loop": name,
+                    "title": info.title if info else "",
+                    "polarity": info.polarity if info else self.loopset.loops[members[0]].polarity,
+                    "length": len(info.path) if info else self.loopset.loops[members[0]].length,
+                    "instances": len(members),
+                    "mean |relative|": float(abs(named.sel(name=name)).mean()),
+                    "dominant": "; ".join(f"{a:g}-{b:g}" for a, b in periods.get(name, [])),
+                }
+            )
+        return pd.DataFrame(rows).set_index("loop")
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<b>Loop dominance of {html.escape(self.model)} / {html.escape(self.scenario)}</b>"
+            f" ({self.data.sizes['run']} runs, {len(self.loopset.loops)} loops)"
+        )
+        return head + self.table().to_html()
+
+
+def _named_sum(rel: np.ndarray, loopset: LoopSet, names: list[str]) -> np.ndarray:
+    out = np.zeros((*rel.shape[:-1], len(names)))
+    labels = np.asarray(loopset.labels)
+    for k, name in enumerate(names):
+        out[..., k] = rel[..., labels == name].sum(axis=-1)
+    return out
+
+
+def named_labels(
+    loopset: LoopSet, top_unnamed: int = 5, scores: np.ndarray | None = None
+) -> list[str]:
+    """Named loops first (file order), then the strongest unnamed loops."""
+    names = [n.name for n in loopset.named if n.name in loopset.labels]
+    unnamed = [i for i, lab in enumerate(loopset.labels) if not any(lab == n for n in names)]
+    if scores is not None and unnamed:
+        strength = np.abs(scores[..., unnamed]).reshape(-1, len(unnamed)).mean(axis=0)
+        unnamed = [unnamed[i] for i in np.argsort(-strength)]
+    return names + [loopset.labels[i] for i in unnamed[:top_unnamed]]
+
+
+def pilot_links(
+    graph: CausalGraph, params: dict[str, np.ndarray], saveper: float | None
+) -> np.ndarray:
+    """Element link scores of the first run at each saved step ``(time, n_links)``."""
+    rows: dict[int, np.ndarray] = {}
+    first = {k: v[:1] for k, v in params.items()}
+
+    def factory(start: int, stop: int) -> Any:
+        def reduce(j: int, scores: np.ndarray) -> None:
+            rows[j] = scores[0].copy()
+
+        return reduce
+
+    run_scored(graph.program, first, 1, factory, saveper=saveper)
+    return np.array([rows[j] for j in sorted(rows)])
+
+
+def analyze(
+    path: str | os.PathLike[str],
+    params: dict[str, np.ndarray] | None = None,
+    n_runs: int = 1,
+    *,
+    scenario: str = "",
+    loopset: LoopSet | None = None,
+    outputs: list[str] | None = None,
+    saveper: float | None = None,
+    loops_file: str | os.PathLike[str] | None = None,
+    chunk: int = 500,
+) -> LoopAnalysis:
+    """Score the loops of ``path`` over ``n_runs`` parameter sets (batch-engine values)."""
+    graph = causal_graph(path)
+    params = params or {}
+    if loopset is None:
+        named = read_named_loops(
+            loops_file or default_loops_file(path), graph.name, graph.variables
+        )
+        loopset = find_loops(graph, named)
+        if not loopset.exhaustive:
+            loopset = find_loops(graph, named, pilot_links(graph, params, saveper))
+    ids = loopset.ids
+    store: dict[tuple[int, int], np.ndarray] = {}
+    values: dict[str, dict[tuple[int, int], np.ndarray]] = {o: {} for o in outputs or []}
+    program = graph.program
+    idents = {}
+    for name in outputs or []:
+        info = program.model._by_key.get(" ".join(name.lower().split()))
+        if info is None:
+            raise InvalidValueError(f"unknown output variable {name!r}")
+        idents[name] = program.alias.get(info.ident, info.ident), info.ident
+
+    def factory(start: int, stop: int) -> Any:
+        def reduce(j: int, scores: np.ndarray) -> None:
+            store[(start, j)] = loop_scores_from_links(scores, ids)
+
+        return reduce
+
+    def record_factory(start: int, stop: int) -> Any:
+        def record(j: int, cur: dict[str, Any]) -> None:
+            for name, (ident, raw) in idents.items():
+                value = cur.get(raw, cur.get(ident))
+                values[name][(start, j)] = np.broadcast_to(
+                    value, (stop - start, *np.shape(value)[1:])
+                ).copy()
+
+        return record
+
+    grid = run_scored(
+        program,
+        params,
+        n_runs,
+        factory,
+        record_factory=record_factory if outputs else None,
+        saveper=saveper,
+        chunk=chunk,
+    )
+    times = grid.saved_times
+    starts = sorted({s for s, _ in store})
+    scores = np.concatenate(
+        [np.stack([store[(s, j)] for j in range(len(times))], axis=1) for s in starts], axis=0
+    )
+    rel = relative_scores(scores, loopset.partitions)
+    names = named_labels(loopset, scores=scores)
+    coords = {
+        "run": np.arange(n_runs),
+        "time": times,
+        "loop": [f"{lab}:{i}" for i, lab in enumerate(loopset.labels)],
+        "name": names,
+    }
+    data = xr.Dataset(
+        {
+            "score": (("run", "time", "loop"), scores),
+            "relative": (("run", "time", "loop"), rel),
+            "named": (("run", "time", "name"), _named_sum(rel, loopset, names)),
+        },
+        coords=coords,
+    )
+    data = data.assign_coords(
+        label=("loop", list(loopset.labels)),
+        polarity=("loop", [lp.polarity for lp in loopset.loops]),
+        length=("loop", [lp.length for lp in loopset.loops]),
+        partition=("loop", list(loopset.partitions)),
+    )
+    for name, by in values.items():
+        arr = np.concatenate(
+            [np.stack([by[(s, j)] for j in range(len(times))], axis=1) for s in starts], axis=0
+        )
+        data[name] = (("run", "time", *[f"{name}_d{i}" for i in range(arr.ndim - 2)]), arr)
+    data.attrs.update(model=graph.name, scenario=scenario, exhaustive=int(loopset.exhaustive))
+    return LoopAnalysis(graph.name, scenario, loopset, data)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two strategies on common parameter draws: dominance profiles and their difference."""
+
+    first: LoopAnalysis
+    second: LoopAnalysis
+
+    def difference(self) -> xr.DataArray:
+        """Relative score of each named loop, first minus second strategy (run, time, name)."""
+        names = [n for n in self.first.names if n in self.second.names]
+        return self.first.data["named"].sel(name=names) - self.second.data["named"].sel(name=names)
+
+    def first_dominance(self, threshold: float = DOMINANCE) -> xr.Dataset:
+        return xr.Dataset(
+            {
+                self.first.scenario: self.first.first_dominance(threshold),
+                self.second.scenario: self.second.first_dominance(threshold),
+            }
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Per named loop: mean |relative| under each strategy, difference quantiles over runs."""
+        rows = []
+        diff = self.difference().mean("time")
+        fd = self.first_dominance()
+        for name in diff["name"].values:
+            d = diff.sel(name=name).values
+            row = {"loop": str(name)}
+            for a in (self.first, self.second):
+                row[f"mean |rel| {a.scenario}"] = float(abs(a.data["named"].sel(name=name)).mean())
+                dates = fd[a.scenario].sel(name=name).values
+                row[f"first dominant {a.scenario} (median)"] = (
+                    float(np.nanmedian(dates)) if np.isfinite(dates).any() else np.nan
+                )
+            row["difference median"] = float(np.median(d))
+            row["difference p10"] = float(np.quantile(d, 0.1))
+            row["difference p90"] = float(np.quantile(d, 0.9))
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("loop")
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<b>{html.escape(self.first.scenario)} vs {html.escape(self.second.scenario)}</b>"
+            + self.summary().to_html(float_format="{:.3g}".format)
+        )
+
+
+def ensemble_quantiles(data: xr.DataArray, q: tuple[float, ...] = (0.1, 0.5, 0.9)) -> xr.DataArray:
+    """Quantiles over runs (median and 10-90% by default)."""
+    return data.quantile(list(q), dim="run")
+
+
+__all__ = [
+    "Comparison",
+    "LoopAnalysis",
+    "LoopSet",
+    "analyze",
+    "causal_graph",
+    "ensemble_quantiles",
+    "find_loops",
+    "relative_scores",
+]
