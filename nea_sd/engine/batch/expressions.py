@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from nea_sd.engine.batch.subscripts import Axis, SubscriptTable, index_code, key, resolve
+from nea_sd.engine.batch.subscripts import (
+    Axis,
+    SubscriptTable,
+    flat_table,
+    index_code,
+    key,
+    resolve,
+    space_shape,
+)
 from nea_sd.engine.batch.unsupported import Unsupported
 
 SMALL_VENSIM = 1e-6  # what Vensim (and PySD) treat as zero in XIDZ/ZIDZ, RAMP and PULSE
@@ -313,9 +321,7 @@ class ExpressionCompiler:
             return Expr(code, arg.axes, arg.array)
         subs = node.function.subscripts.subscripts if node.function.subscripts else None
         ix = resolve(self.table, symbol.dims, subs, ctx.space, ctx.variable)
-        cells = np.arange(int(np.prod(tables.shape)), dtype=np.intp).reshape((1, *tables.shape))
-        suffix, _ = index_code(ix, len(symbol.dims), self.const)
-        cell = eval("cells" + suffix, {"cells": cells, **_eval_consts(self.const, suffix)})  # noqa: S307
+        cell = flat_table(ix, ctx.space).reshape((1, *space_shape(ctx.space)))
         xs, ys = tables.padded()
         axes = arg.axes | ix.axes
         tables_code = f"{self.const(np.asarray(cell))}, {self.const(xs)}, {self.const(ys)}"
@@ -392,9 +398,3 @@ def _sorted_table(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     order = np.argsort(xs, kind="stable")
     return xs[order], ys[order]
-
-
-def _eval_consts(const: Callable[[Any], str], text: str) -> dict[str, Any]:
-    """Values of the constants named in an indexing suffix (to index cell ids at compile time)."""
-    lookup = getattr(const, "values", None)
-    return dict(lookup) if lookup is not None else {}

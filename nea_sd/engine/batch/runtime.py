@@ -205,7 +205,8 @@ class BatchModel:
         bad_var = np.full(n_runs, "", dtype=object)
         state_names = [s.variable for s in self._compiled.graph.states.values()]
         save_slot = np.cumsum(grid.save) - 1
-        for start in range(0, n_runs, chunk):
+
+        def work(start: int) -> None:
             stop = min(n_runs, start + chunk)
             consts = self._chunk_constants(self._compiled, params, start, stop)
             sink = _Sink(
@@ -228,6 +229,8 @@ class BatchModel:
                     grid.save,
                     sink,
                 )
+
+        _spread(work, list(range(0, n_runs, chunk)))
         return buffers, bad_time, bad_var
 
     def _run_numba(
@@ -251,8 +254,7 @@ class BatchModel:
         bad = np.full(n_runs, -1, dtype=np.int64)
         what = np.zeros(n_runs, dtype=np.int64)
         err = np.zeros(n_runs, dtype=np.int64)
-        workers = max(1, min(os.cpu_count() or 1, 8))
-        chunk = chunk_size or max(1, min(NUMBA_CHUNK, -(-n_runs // workers)))
+        chunk = chunk_size or max(1, min(NUMBA_CHUNK, -(-n_runs // _workers())))
 
         def work(start: int) -> None:
             stop = min(n_runs, start + chunk)
@@ -273,13 +275,7 @@ class BatchModel:
                 err[start:stop],
             )
 
-        starts = list(range(0, n_runs, chunk))
-        if workers > 1 and len(starts) > 1:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(work, starts))
-        else:
-            for start in starts:
-                work(start)
+        _spread(work, list(range(0, n_runs, chunk)))
         if err.any():
             code = int(err[np.flatnonzero(err)[0]])
             raise SimulationError(
@@ -540,6 +536,20 @@ class _Sink:
                     self.bad_time[new] = time
                     self.bad_var[new] = label
                     self.any_bad = True
+
+
+def _workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _spread(work: Callable[[int], None], starts: list[int]) -> None:
+    """Run the chunks on threads: numpy and the numba kernel release the GIL while computing."""
+    if _workers() > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=_workers()) as pool:
+            list(pool.map(work, starts))
+    else:
+        for start in starts:
+            work(start)
 
 
 _CACHE: dict[str, BatchModel] = {}

@@ -20,7 +20,7 @@ from nea_sd.engine.batch.expressions import (
     Symbol,
     _bang_ranges,
 )
-from nea_sd.engine.batch.subscripts import Axis, Indexing, resolve
+from nea_sd.engine.batch.subscripts import Axis, flat_table, resolve, space_shape
 from nea_sd.engine.batch.unsupported import Unsupported
 
 _START = {"sum": "0.0", "prod": "1.0", "vmin": "np.inf", "vmax": "-np.inf"}
@@ -30,26 +30,6 @@ _COMBINE = {
     "vmin": "np.minimum({acc}, {x})",
     "vmax": "np.maximum({acc}, {x})",
 }
-
-
-def space_shape(space: list[Axis]) -> tuple[int, ...]:
-    return tuple(len(a.elements) for a in space)
-
-
-def flat_table(ix: Indexing, space: list[Axis]) -> np.ndarray:
-    """For each cell of ``space`` (C order), the flat index into the referenced array."""
-    shape = space_shape(space)
-    cells = int(np.prod(shape)) if shape else 1
-    coords = np.unravel_index(np.arange(cells), shape) if shape else ()
-    strides = [int(np.prod(ix.sizes[i + 1 :])) for i in range(len(ix.sizes))]
-    flat = np.zeros(cells, dtype=np.int64)
-    for pick, stride in zip(ix.picks, strides, strict=True):
-        if isinstance(pick, int):
-            flat += pick * stride
-        else:
-            axis, positions = pick
-            flat += positions[coords[axis]] * stride
-    return flat
 
 
 class ScalarExpressionCompiler(ExpressionCompiler):

@@ -279,3 +279,23 @@ def index_code(ix: Indexing, source_rank: int, const: object) -> tuple[str, bool
     if not fancy_axes:  # only fixed elements: add the missing axes
         text += "[" + ", ".join([":"] + ["None"] * rank) + "]" if rank else ""
     return text, True
+
+
+def space_shape(space: list[Axis]) -> tuple[int, ...]:
+    return tuple(len(a.elements) for a in space)
+
+
+def flat_table(ix: Indexing, space: list[Axis]) -> np.ndarray:
+    """For each cell of ``space`` (C order), the flat index into the referenced array."""
+    shape = space_shape(space)
+    cells = int(np.prod(shape)) if shape else 1
+    coords = np.unravel_index(np.arange(cells), shape) if shape else ()
+    strides = [int(np.prod(ix.sizes[i + 1 :])) for i in range(len(ix.sizes))]
+    flat = np.zeros(cells, dtype=np.int64)
+    for pick, stride in zip(ix.picks, strides, strict=True):
+        if isinstance(pick, int):
+            flat += pick * stride
+        else:
+            axis, positions = pick
+            flat += positions[coords[axis]] * stride
+    return flat
