@@ -253,8 +253,11 @@ def analyze(
     graph = causal_graph(path)
     params = params or {}
     if loopset is None:
-        named = read_named_loops(
-            loops_file or default_loops_file(path), graph.name, graph.variables
+        file = Path(loops_file) if loops_file else default_loops_file(path)
+        named = (
+            read_named_loops(file, graph.name, graph.variables)
+            if loops_file or file.exists()
+            else []
         )
         loopset = find_loops(graph, named)
         if not loopset.exhaustive:
