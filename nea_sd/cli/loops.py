@@ -1,0 +1,90 @@
+"""``nea-sd loops``: which feedback loops dominate when (Loops That Matter), per strategy."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from nea_sd.cli._common import add_model_argument, model_path
+from nea_sd.errors import InvalidValueError, OutputPathError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "loops",
+        help="feedback loops and their dominance over time (Loops That Matter)",
+        description=__doc__,
+    )
+    add_model_argument(parser)
+    parser.add_argument("--scenario", help="strategy to analyse (see models/scenarios.toml)")
+    parser.add_argument("--compare", metavar="S2", help="a second strategy, on the same draws")
+    parser.add_argument("--runs", type=int, default=None, help="parameter draws (ensemble)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the draws (default 0)")
+    parser.add_argument("--output-dir", type=Path, default=None, help="write CSV, NetCDF, PNG")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from nea_sd.loops.analysis import Comparison, analyze
+    from nea_sd.loops.strategies import strategy_parameters
+    from nea_sd.model import load_model
+
+    if args.runs is not None and args.runs < 1:
+        raise InvalidValueError(f"--runs must be at least 1, got {args.runs}")
+    if args.compare and not args.scenario:
+        raise InvalidValueError("--compare needs --scenario (the first strategy)")
+    path = model_path(args.model)
+    model = load_model(path)
+    n_runs = args.runs or 1
+    seed = (args.seed if args.seed is not None else 0) if args.runs is not None else None
+    names = [args.scenario] + ([args.compare] if args.compare else [])
+    params = strategy_parameters(model, names, n_runs, seed)
+    results = []
+    loopset = None
+    for name, p in params.items():
+        result = analyze(path, p, n_runs, scenario=name, loopset=loopset)
+        loopset = result.loopset
+        results.append(result)
+    pd.set_option("display.width", 160)
+    first = results[0]
+    how = "all loops (Johnson)" if first.loopset.exhaustive else "named + strongest-path loops"
+    print(f"{first.model}: {len(first.loopset.loops)} loops scored ({how}), {n_runs} run(s)")
+    for result in results:
+        print(f"\n[{result.scenario}] mean relative loop score, dominance periods (run 0)")
+        print(result.table().drop(columns=["title"]).to_string(float_format="{:.3f}".format))
+        if n_runs > 1:
+            q = abs(result.data["named"]).mean("time").quantile([0.1, 0.5, 0.9], dim="run")
+            print(f"\n[{result.scenario}] mean |relative| over runs: 10%, median, 90%")
+            print(q.to_pandas().T.to_string(float_format="{:.3f}".format))
+    comparison = None
+    if len(results) == 2:
+        comparison = Comparison(results[0], results[1])
+        print(f"\n{results[0].scenario} minus {results[1].scenario}")
+        print(comparison.summary().to_string(float_format="{:.3f}".format))
+    if args.output_dir is not None:
+        _write(args.output_dir, results, comparison, seed)
+    del np
+    return 0
+
+
+def _write(folder: Path, results: list, comparison, seed: int | None) -> None:
+    from nea_sd.loops.plot import plot_dominance
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot create {str(folder)!r}: {exc.strerror}") from None
+    for result in results:
+        stem = f"loops-{result.model}-{result.scenario}"
+        result.table().to_csv(folder / f"{stem}.csv")
+        data = result.data.copy()
+        if seed is not None:
+            data.attrs["seed"] = int(seed)
+        data.to_netcdf(folder / f"{stem}.nc")
+    if comparison is not None:
+        comparison.summary().to_csv(folder / f"loops-{results[0].model}-comparison.csv")
+    plot_dominance(results, folder / f"loops-{results[0].model}.png")
+    print(f"\nwritten to {folder}")
