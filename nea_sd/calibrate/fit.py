@@ -58,6 +58,14 @@ class StartResult:
     message: str
     evaluations: int
 
+    def _repr_html_(self) -> str:
+        rows = [[f"{a:.4g}", f"{b:.4g}"] for a, b in zip(self.start, self.estimate, strict=True)]
+        cap = (
+            f"Start: -log L {self.neg_log_likelihood:.4f}, "
+            f"{'converged' if self.success else 'not converged'} ({self.evaluations} evals)"
+        )
+        return html_table(("start", "estimate"), rows, cap)
+
 
 @dataclass(frozen=True)
 class SeriesFit:
@@ -68,6 +76,28 @@ class SeriesFit:
     variable: str
     fit: FitStatistics | None
     holdout: FitStatistics | None
+
+    def __str__(self) -> str:
+        return "\n".join(
+            [f"{self.name} ({self.series} ~ {self.variable})"]
+            + [
+                f"  {label}: {st}"
+                for label, st in (("fit", self.fit), ("held out", self.holdout))
+                if st is not None
+            ]
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [
+            [label, st.n, st.rmse, st.mape, st.r2, st.um, st.us, st.uc]
+            for label, st in (("fit", self.fit), ("holdout", self.holdout))
+            if st is not None
+        ]
+        return html_table(
+            ("period", "n", "RMSE", "MAPE %", "R²", "U^M", "U^S", "U^C"),
+            rows,
+            f"{self.name}: {self.series} ~ {self.variable}",
+        )
 
 
 @dataclass(frozen=True)

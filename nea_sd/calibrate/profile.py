@@ -45,6 +45,16 @@ class ParameterProfile:
     def identified(self) -> bool:
         return self.status == "identified"
 
+    def __str__(self) -> str:
+        return (
+            f"{self.name}: {self.estimate:.4g}, 95% [{self.lower:.4g}, {self.upper:.4g}] "
+            f"({self.status})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [[g, d] for g, d in zip(self.grid, self.delta, strict=True)]
+        return html_table(("value", "Δ(−2 log L)"), rows, str(self))
+
 
 @dataclass(frozen=True)
 class Profiles:

@@ -149,3 +149,13 @@ def test_flat_profile_is_flagged_not_identifiable(data_dir):
         assert (prof[name].lower, prof[name].upper) == (0.5, 2.0)
     assert not np.isfinite(result.stderr[0]) or result.stderr[0] > 1
     assert set(prof.not_identified) == {"Rate a", "Rate b"}
+
+
+def test_every_result_object_has_text_and_html(setup):
+    rep = _replicate(setup, seed=4)
+    result = fit(rep, starts=2, seed=0)
+    prof = profile(rep, result, names=["Grievance X"], points=5)
+    for obj in (result, result.starts[0], result.series[0], prof, prof["Grievance X"]):
+        assert dataclasses.is_dataclass(obj)
+        assert "<table>" in obj._repr_html_()
+        assert str(obj)
