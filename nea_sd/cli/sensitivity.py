@@ -59,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from nea_sd.model import load_model
     from nea_sd.outputs import check_output_file
+    from nea_sd.sensitivity.checkpoint import checkpoint_dir
     from nea_sd.sensitivity.evaluators import make_evaluator
     from nea_sd.sensitivity.problem import build_problem
     from nea_sd.sensitivity.spec import SweepSpec, load_spec
@@ -94,16 +95,25 @@ def run(args: argparse.Namespace) -> int:
         disable=None,
         smoothing=0.1,
     ) as bar:
-        result = run_sweep(
-            problem,
-            args.method,
-            args.samples,
-            seed=args.seed,
-            evaluator=evaluator,
-            output=output,
-            resume=args.resume,
-            on_progress=bar.update,
-        )
+        try:
+            result = run_sweep(
+                problem,
+                args.method,
+                args.samples,
+                seed=args.seed,
+                evaluator=evaluator,
+                output=output,
+                resume=args.resume,
+                on_progress=bar.update,
+            )
+        except KeyboardInterrupt:
+            bar.close()
+            print(
+                f"finished chunks are kept in {checkpoint_dir(output)}; continue with the same "
+                "command and --resume",
+                file=sys.stderr,
+            )
+            raise
     print(result.report())
     if args.resume:
         print(f"resumed: {result.reused} chunks reused, {result.computed} computed")

@@ -4,6 +4,18 @@ A :class:`Problem` is read from a model (ranges from the ``.mdl`` units field) a
 SALib samples and analyses it (:mod:`.methods`); an :class:`Evaluator` runs the batch engine in
 this process, in local processes or on Dask, in checkpointed chunks (:func:`run_sweep`); the
 result is a labelled Dataset of indices with confidence intervals and provenance.
+
+Example (the paired difference functional-first minus military-first)::
+
+    model = load_model("models/nea.mdl")
+    problem = build_problem(model, load_spec("sweep.toml"),
+                            paired=["functional-first", "military-first"])
+    result = run_sweep(problem, "sobol", 1024, seed=0, output="sobol.nc")
+    result.table("security_trust_2040")      # S1, ST and their half-widths
+
+Command line: ``nea-sd sensitivity nea --method sobol --samples 1024 --spec sweep.toml
+--paired functional-first,military-first --workers 2 --seed 0 --output sobol.nc``; after an
+interruption, the same command with ``--resume`` recomputes only the missing chunks.
 """
 
 from nea_sd.sensitivity.analysis import SensitivityResult, analyze

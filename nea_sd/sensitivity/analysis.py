@@ -23,6 +23,13 @@ from nea_sd.provenance import provenance_attrs, to_json
 from nea_sd.sensitivity.methods import Method, analysis_seed, global_rng_kept
 from nea_sd.sensitivity.problem import Problem
 
+PRIMARY = ("ST", "mu_star", "S1")
+
+
+def primary_index(names: list[str]) -> str:
+    """The index that ranks parameters: total effect where there is one, else mu* or S1."""
+    return next((p for p in PRIMARY if p in names), names[0])
+
 
 @dataclass(frozen=True)
 class SensitivityResult:
@@ -46,7 +53,7 @@ class SensitivityResult:
 
     def table(self, output: str | None = None) -> pd.DataFrame:
         """Indices and half-widths of one scalar output (default: the first), one row per
-        parameter, sorted by the first index."""
+        parameter, most influential first (by :func:`primary_index`)."""
         ds = self.dataset
         if "indices" not in ds:
             raise InvalidValueError("this sweep has no scalar outputs; see indices_t")
@@ -57,7 +64,8 @@ class SensitivityResult:
         frame = ds["indices"].sel(output=output).to_pandas()
         conf = ds["conf"].sel(output=output).to_pandas().add_suffix("_conf")
         table = pd.concat([frame, conf.dropna(axis=1, how="all")], axis=1)
-        return table.sort_values(str(ds["index"].values[-1]), ascending=False)
+        key = primary_index([str(i) for i in ds["index"].values])
+        return table.sort_values(key, ascending=False)
 
     def report(self, top: int = 10) -> str:
         ds = self.dataset

@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from nea_sd.errors import InvalidValueError, unknown_name
-from nea_sd.sensitivity.analysis import SensitivityResult
+from nea_sd.sensitivity.analysis import SensitivityResult, primary_index
 
 
 def _choose(kind: str, name: str | None, choices: Sequence[str]) -> str:
@@ -32,8 +32,8 @@ def index_bars(
     indices: Sequence[str] | None = None,
     top: int = 15,
 ) -> Figure:
-    """Horizontal bars of each index per parameter with its confidence interval, largest
-    first (by the last index, e.g. ST)."""
+    """Horizontal bars of each index per parameter with its confidence interval, most
+    influential first (ST, else mu* or S1)."""
     ds = result.dataset
     if "indices" not in ds:
         raise InvalidValueError("this sweep has no scalar outputs; use time_heatmap")
@@ -74,13 +74,14 @@ def time_heatmap(
     index: str | None = None,
     top: int = 15,
 ) -> Figure:
-    """Heat map of one index (default the last: ST for Sobol) over time and parameters, the
+    """Heat map of one index (default ST, else mu* or S1) over time and parameters, the
     parameters ordered by their largest value over time."""
     ds = result.dataset
     if "indices_t" not in ds:
         raise InvalidValueError("this sweep has no trajectory outputs; use index_bars")
     trajectory = _choose("trajectory", trajectory, [str(t) for t in ds["trajectory"].values])
-    index = _choose("index", index, [str(i) for i in ds["index"].values][::-1])
+    names = [str(i) for i in ds["index"].values]
+    index = _choose("index", index if index is not None else primary_index(names), names)
     data = ds["indices_t"].sel(trajectory=trajectory, index=index).transpose("parameter", "time")
     data = data.dropna("time", how="all")
     order = np.argsort(-np.nan_to_num(data.max("time").values, nan=-np.inf))[:top]
