@@ -136,6 +136,14 @@ class FitResult:
     batches: int
     elapsed: float
     data_files: dict[str, str] = field(default_factory=dict)
+    reduced_chi2: float = float("nan")
+
+    @property
+    def stderr_scaled(self) -> tuple[float, ...]:
+        """Wald errors times sqrt(reduced χ²) (lmfit's ``scale_covar``): a quasi-likelihood
+        correction when the residuals are larger than the error model's σ says (misfit)."""
+        factor = math.sqrt(self.reduced_chi2) if self.reduced_chi2 > 1 else 1.0
+        return tuple(se * factor for se in self.stderr)
 
     @property
     def values(self) -> dict[str, float]:
@@ -170,9 +178,15 @@ class FitResult:
     # -- presentation ---------------------------------------------------------------------
     def _parameter_rows(self) -> list[list[object]]:
         return [
-            [n, v, se, f"[{lo:g}, {hi:g}]", "at bound" if b else ""]
-            for n, v, se, (lo, hi), b in zip(
-                self.names, self.estimates, self.stderr, self.bounds, self.at_bound, strict=True
+            [n, v, se, ss, f"[{lo:g}, {hi:g}]", "at bound" if b else ""]
+            for n, v, se, ss, (lo, hi), b in zip(
+                self.names,
+                self.estimates,
+                self.stderr,
+                self.stderr_scaled,
+                self.bounds,
+                self.at_bound,
+                strict=True,
             )
         ]
 
@@ -197,6 +211,7 @@ class FitResult:
             for i, s in enumerate(self.starts)
         ]
 
+    PARAM_HEADER = ("name", "estimate", "stderr", "scaled stderr", "bounds", "")
     SERIES_HEADER = ("series", "period", "n", "RMSE", "MAPE %", "R²", "U^M", "U^S", "U^C")
 
     def report(self, max_starts: int = 10) -> str:
@@ -213,8 +228,9 @@ class FitResult:
                 if self.holdout_log_likelihood is not None
                 else ""
             ),
-            "[[Parameters]] (± Wald standard error)",
-            text_table(("name", "estimate", "stderr", "bounds", ""), self._parameter_rows()),
+            f"[[Parameters]] (± Wald standard error; scaled: x sqrt(reduced chi2 = "
+            f"{self.reduced_chi2:.3g}) for misfit)",
+            text_table(self.PARAM_HEADER, self._parameter_rows()),
             "[[Series]] fit statistics (Theil: U^M bias, U^S variation, U^C covariation)",
             text_table(self.SERIES_HEADER, self._series_rows()),
             f"[[Starts]] best {min(max_starts, len(self.starts))} of {len(self.starts)}",
@@ -237,9 +253,7 @@ class FitResult:
         )
         return (
             head
-            + html_table(
-                ("name", "estimate", "stderr", "bounds", ""), self._parameter_rows(), "Parameters"
-            )
+            + html_table(self.PARAM_HEADER, self._parameter_rows(), "Parameters")
             + html_table(self.SERIES_HEADER, self._series_rows(), "Fit statistics")
             + html_table(
                 ("start", "-log L", "converged", "evals", "estimate"),
@@ -445,6 +459,7 @@ def fit(
         names=spec.names,
         estimates=tuple(float(v) for v in xbest),
         stderr=tuple(float(v) for v in stderr),
+        reduced_chi2=_reduced_chi2(setup, xbest),
         bounds=tuple((float(lo), float(hi)) for lo, hi in spec.bounds),
         at_bound=at_bound,
         log_likelihood=float(-nll[best]),
@@ -594,6 +609,16 @@ def _numeric_hessian(setup: Setup, space: _Space, u: np.ndarray, h: float = 1e-3
             H[i, j] = H[j, i] = (a - b - c + d) / (4 * h * h)
             n += 4
     return H
+
+
+def _reduced_chi2(setup: Setup, x: np.ndarray) -> float:
+    """Σ r² / (n − k) of the whitened residuals (NaN when the errors are not Gaussian)."""
+    if not setup.problem.whitenable:
+        return float("nan")
+    X = np.atleast_2d(x)
+    r = setup.problem.residuals(setup.simulator.run(X), X)[0]
+    dof = max(r.size - X.shape[1], 1)
+    return float(np.sum(r**2) / dof)
 
 
 def series_statistics(setup: Setup, x: np.ndarray) -> tuple[SeriesFit, ...]:

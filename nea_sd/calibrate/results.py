@@ -59,6 +59,7 @@ def result_document(
             "kind": "model" if name in model_names else "link",
             "estimate": result.estimates[j],
             "stderr": result.stderr[j],
+            "stderr_scaled": result.stderr_scaled[j],
             "bounds": list(result.bounds[j]),
             "at_bound": result.at_bound[j],
         }
@@ -92,6 +93,7 @@ def result_document(
             "log_likelihood": result.log_likelihood,
             "holdout_log_likelihood": result.holdout_log_likelihood,
             "n_points": result.n_points,
+            "reduced_chi2": result.reduced_chi2,
             "aic": result.aic,
             "bic": result.bic,
             "fit_period": list(spec.fit_period),

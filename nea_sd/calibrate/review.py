@@ -55,6 +55,7 @@ def parameter_table(doc: dict[str, Any]) -> pd.DataFrame:
                 "kind": p.get("kind"),
                 "estimate": p.get("estimate"),
                 "stderr": p.get("stderr"),
+                "scaled stderr": p.get("stderr_scaled"),
                 "profile 95%": _span(p.get("profile_lower"), p.get("profile_upper")),
                 "posterior 95%": _span(p.get("posterior_q025"), p.get("posterior_q975")),
                 "identifiability": p.get("identifiability", "not profiled"),

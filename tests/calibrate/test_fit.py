@@ -49,6 +49,8 @@ def test_fit_recovers_known_parameters(setup):
     assert np.all(np.isfinite(se)) and np.all(se > 0)
     assert np.all(np.abs(est - TRUTH) < 3 * se), (est, se)
     assert se[0] < 0.1 and se[1] < 5  # informative data: the truth is pinned down
+    assert 0.3 < result.reduced_chi2 < 2.5  # residuals the size of the generating sigma
+    assert result.stderr_scaled == result.stderr or result.reduced_chi2 > 1
     # every start is reported, best first, and they agree on one optimum here
     assert len(result.starts) == 4
     nll = [s.neg_log_likelihood for s in result.starts]
