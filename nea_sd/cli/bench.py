@@ -92,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
     for t in timings:
         ratio = t.per_run_ms / best
         print(f"{t.engine:<14} {t.runs:>7} {t.per_run_ms:>12.4f} {ratio:>13.1f}  {t.note}")
+    fastest = min((t for t in timings if t.engine.startswith("batch")), key=lambda t: t.per_run_ms)
+    for other in timings:
+        if not other.engine.startswith("batch") and other.runs:
+            ratio = other.per_run_ms / fastest.per_run_ms
+            verdict = f"{ratio:,.1f}x cheaper" if ratio >= 1 else f"{1 / ratio:,.1f}x dearer"
+            print(f"{fastest.engine} is {verdict} per run than {other.engine}")
     print(
         f"peak memory (max RSS): {_max_rss_mib():.0f} MiB; growth during batch runs: "
         + ", ".join(memory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -146,8 +147,12 @@ class BatchModel:
             raise InvalidValueError(
                 f"backend {backend!r} is not one of " + ", ".join(repr(b) for b in BACKENDS)
             )
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-            raise InvalidValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        if chunk_size is not None:
+            if not isinstance(chunk_size, numbers.Integral) or chunk_size < 1:
+                raise InvalidValueError(
+                    f"chunk_size must be a positive integer, got {chunk_size!r}"
+                )
+            chunk_size = int(chunk_size)
         control = self._compiled.control
         step = float(time_step) if time_step is not None else control["time_step"]
         grid = TimeGrid.build(
