@@ -24,7 +24,8 @@ from nea_sd.errors import InvalidValueError, MissingDependencyError, SimulationE
 
 NONFINITE = ("raise", "nan", "drop")
 BACKENDS = ("numpy", "numba")
-DEFAULT_CHUNK = 512  # numpy backend: runs per chunk (arrays stay in cache)
+CHUNK_CELLS = 32_768  # numpy backend: target size of the widest array of a chunk
+MIN_CHUNK, MAX_CHUNK = 256, 16_384
 NUMBA_CHUNK = 4096  # compiled backend: runs per thread task
 RPREC = 1e-5  # PySD's relative precision for final and saving times
 
@@ -203,7 +204,7 @@ class BatchModel:
         chunk_size: int | None,
     ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         func = self._function(tuple(i.ident for i in infos))
-        chunk = chunk_size or DEFAULT_CHUNK
+        chunk = chunk_size or self._default_chunk(n_runs)
         n_save = int(grid.save.sum())
         buffers = [np.empty((n_runs, n_save, *self._shape(i)), dtype=float) for i in infos]
         bad_time = np.full(n_runs, np.nan)
@@ -237,6 +238,16 @@ class BatchModel:
 
         _spread(work, list(range(0, n_runs, chunk)))
         return buffers, bad_time, bad_var
+
+    def _default_chunk(self, n_runs: int) -> int:
+        """Runs per numpy chunk: the widest array of a chunk stays near ``CHUNK_CELLS`` cells,
+        so that small models amortise Python's per-operation cost over many runs and large ones
+        keep their arrays in cache; every worker thread gets a share."""
+        graph = self._compiled.graph
+        shapes = [n.shape for n in graph.nodes.values()] + [s.shape for s in graph.states.values()]
+        widest = max((int(np.prod(s)) for s in shapes if s), default=1)
+        chunk = min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_CELLS // widest))
+        return max(1, min(chunk, -(-n_runs // _workers())))
 
     def _run_numba(
         self,
