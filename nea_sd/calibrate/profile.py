@@ -119,7 +119,8 @@ def profile(
     on_batch: Callable[[int], None] | None = None,
 ) -> Profiles:
     """Profile each named parameter (default all) over ``points`` grid values plus points
-    at multiples of its Wald standard error; others re-optimised from the estimate."""
+    at multiples of its Wald standard error; the others are re-optimised at each point,
+    walking outward from the estimate. All parameters' walks share the batches."""
     spec, problem = setup.spec, setup.problem
     names = list(names or spec.names)
     for n in names:
@@ -128,24 +129,17 @@ def profile(
     bounds = spec.bounds
     x0 = np.array(result.estimates)
     local = "least_squares" if problem.whitenable else "minimize"
-    plan: list[tuple[int, float]] = []
-    tasks = []
+    chains: list[tuple[int, list[float]]] = []
     for name in names:
         j = spec.names.index(name)
         grid = default_grid(bounds[j, 0], bounds[j, 1], x0[j], result.stderr[j], points)
-        for value in grid:
-            space = _Space(bounds, fixed={j: float(value)})
-            if len(space.free) == 0:
-                continue
-            plan.append((j, float(value)))
-            tasks += local_tasks(problem, space, space.to_u(x0)[None], local, max_nfev)
+        below = sorted((float(v) for v in grid if v < x0[j]), reverse=True)
+        above = sorted(float(v) for v in grid if v >= x0[j])
+        chains += [(j, side) for side in (below, above) if side]
+    tasks = [_chain_task(problem, bounds, x0, j, side, local, max_nfev) for j, side in chains]
     raw = run_tasks(setup.simulator.run, tasks, on_batch=on_batch)
-    X = np.array(
-        [
-            _Space(bounds, fixed={j: v}).to_x(res.x[None])[0]
-            for (j, v), (res, _) in zip(plan, raw, strict=True)
-        ]
-    )
+    plan = [(j, v) for j, side in chains for v in side]
+    X = np.array([x for chain in raw for x in chain]).reshape(len(plan), len(x0))
     nll = -problem.log_likelihood(setup.simulator.run(X), X)
     best = min(
         float(-result.log_likelihood), float(np.nanmin(np.where(np.isfinite(nll), nll, np.inf)))
@@ -167,6 +161,28 @@ def profile(
         delta = delta[keep]
         out.append(_interval(name, x0[j], grid, delta, bounds[j]))
     return Profiles(spec.path.name, THRESHOLD, tuple(out), best, bool(improved), best_point)
+
+
+def _chain_task(problem, bounds, x0, j, values, local, max_nfev):
+    """Walk outward from the estimate along one side of the grid, each point re-optimised
+    from the previous point's solution (continuation: it follows a ridge that a start from
+    the estimate would miss)."""
+
+    def task(evaluate):
+        x = np.array(x0, dtype=float)
+        out = []
+        for value in values:
+            space = _Space(bounds, fixed={j: value})
+            if not len(space.free):  # one free parameter: its profile is its likelihood
+                out.append(space.to_x(np.empty((1, 0)))[0])
+                continue
+            (run,) = local_tasks(problem, space, space.to_u(x)[None], local, max_nfev)
+            res, _ = run(evaluate)
+            x = space.to_x(res.x[None])[0]
+            out.append(x)
+        return out
+
+    return task
 
 
 def _interval(

@@ -161,3 +161,16 @@ def test_every_result_object_has_text_and_html(setup):
         assert dataclasses.is_dataclass(obj)
         assert "<table>" in obj._repr_html_()
         assert str(obj)
+
+
+def test_profile_of_a_single_parameter_is_its_likelihood(data_dir):
+    tiny = prepare(Path(__file__).parent / "fixtures" / "tiny.toml", data_dir)
+    spec = dataclasses.replace(tiny.spec, parameters=tiny.spec.parameters[2:])  # Initial level
+    one = prepare(None, data_dir, spec=spec)
+    rep = with_spec(one, synthetic_spec(one, np.array([10.0]), np.random.default_rng(0)))
+    result = fit(rep, starts=2, seed=0)
+    prof = profile(rep, result, points=9)
+    (p,) = prof.profiles
+    assert p.identified and p.lower < 10.0 < p.upper
+    # a linear-Gaussian model: the profile is exactly quadratic, the interval the Wald one
+    assert p.upper - p.lower == pytest.approx(2 * 1.959964 * result.stderr[0], rel=0.02)
