@@ -47,7 +47,7 @@ ROOT = next(p for p in CANDIDATES if (p / "models" / "nea.mdl").exists())
 OUTPUT = Path(os.environ.get("NEA_SD_OUTPUT", ROOT / "nea_sd_output" / "sensitivity"))
 OUTPUT.mkdir(parents=True, exist_ok=True)
 model = load_model(ROOT / "models" / "nea.mdl")
-model
+model  # noqa: B018 (shown in the notebook)
 
 # %% [markdown]
 # ## The sweep
@@ -99,7 +99,7 @@ end = 2050
 every = 2
 """
 problem = build_problem(model, spec_from_dict(tomllib.loads(SPEC), source="notebook"))
-problem
+problem  # noqa: B018 (shown in the notebook)
 
 # %% [markdown]
 # ## Screening with Morris
@@ -115,7 +115,7 @@ morris.table("trust_2040")
 # %%
 figure = index_bars(morris, "trust_2040", indices=["mu_star", "sigma"])
 save_figure(figure, OUTPUT / "morris_trust_2040.png")
-figure
+figure  # noqa: B018 (shown in the notebook)
 
 # %% [markdown]
 # ## Sobol indices of the sequencing advantage
@@ -133,7 +133,7 @@ sobol.table("trust_2040")
 # %%
 figure = index_bars(sobol, "trust_2040")
 save_figure(figure, OUTPUT / "sobol_trust_2040.png")
-figure
+figure  # noqa: B018 (shown in the notebook)
 
 # %% [markdown]
 # How large is the advantage, and how often does military-first win on these samples?
@@ -157,7 +157,7 @@ print(
 # %%
 figure = time_heatmap(sobol, "trust_over_time", index="ST")
 save_figure(figure, OUTPUT / "sobol_trust_over_time.png")
-figure
+figure  # noqa: B018 (shown in the notebook)
 
 # %%
 st = sobol.dataset["indices_t"].sel(trajectory="trust_over_time", index="ST")

@@ -51,7 +51,7 @@ def evaluate_chunk(problem: Problem, X: np.ndarray) -> np.ndarray:
             problem.parameter_sets(X, s),
             outputs=list(problem.variables),
             nonfinite="nan",
-            chunk_size=max(1, X.shape[0]) if backend == "numpy" else None,
+            chunk_size=None,  # the engine blocks runs itself (cache-sized, or per thread)
             backend=backend,
         )
         columns = [np.asarray(m.evaluate(result), dtype=float) for m in problem.metrics]
