@@ -193,20 +193,17 @@ def build_parameter_table(model_path: Path, doc: pd.DataFrame, pysd_model: Any) 
     """Collect the constants of a loaded PySD model, with views from the sketch."""
     views = read_sketch(model_path).primary_view()
     params = []
-    for row in doc.itertuples(index=False):
-        real = getattr(row, "_0", None) or row[0]
-        if row.Type != "Constant" or canonical(real) in CONTROL:
+    for row in doc.to_dict("records"):
+        real, py_name = row["Real Name"], row["Py Name"]
+        if row["Type"] != "Constant" or row["Subtype"] != "Normal" or canonical(real) in CONTROL:
             continue
-        if row.Subtype != "Normal":
-            continue
-        py_name = getattr(row, "_1", None) or row[1]
         raw = getattr(pysd_model.components, py_name)()
         dims = tuple(getattr(raw, "dims", ()))
         value = np.asarray(raw, dtype=float) if dims else float(raw)
         coords = tuple(tuple(str(c) for c in raw.coords[d].values) for d in dims)
-        low, high = (_limit(v) for v in (tuple(row.Limits) + (None, None))[:2])
-        units = row.Units if isinstance(row.Units, str) else ""
-        comment = row.Comment if isinstance(row.Comment, str) else ""
+        low, high = (_limit(v) for v in (tuple(row["Limits"]) + (None, None))[:2])
+        units = row["Units"] if isinstance(row["Units"], str) else ""
+        comment = row["Comment"] if isinstance(row["Comment"], str) else ""
         params.append(
             Parameter(
                 name=real,
