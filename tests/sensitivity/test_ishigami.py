@@ -101,3 +101,20 @@ def test_numba_backend_agrees_with_numpy(ishigami):
     np.testing.assert_allclose(
         numba_run.dataset["indices"], numpy_run["indices"], rtol=1e-9, atol=1e-9
     )
+
+
+def test_time_resolved_sobol_with_second_order_matches_the_scalar_indices(ishigami):
+    spec = spec_from_dict(
+        {
+            "parameters": {"x1": {}, "x2": {}, "x3": {}},
+            "outputs": {
+                "area": {"kind": "trajectory", "variable": "Accumulated Y", "every": 0.5},
+                "Y": {"variable": "Y", "year": 1},
+            },
+        }
+    )
+    ds = run_sweep(build_problem(ishigami, spec), "sobol", 512, seed=0).dataset
+    assert "S2" in ds and "S2" not in ds["index"].values
+    over_time = ds["indices_t"].sel(trajectory="area", time=1.0)
+    # the stock at t=1 is Y summed over 128 Euler steps: equal to Y up to rounding
+    np.testing.assert_allclose(over_time, ds["indices"].sel(output="Y"), atol=1e-5)
