@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nea_sd.engine.batch.ltm import loop_scores_from_links, run_scored
+from nea_sd.engine.batch.ltm import LoopScorer, run_scored
 from nea_sd.errors import InvalidValueError
 from nea_sd.loops.enumerate import (
     Loop,
@@ -33,7 +33,7 @@ from nea_sd.loops.named import NamedLoop, default_loops_file, match, read_named_
 
 DOMINANCE = 0.5
 EXHAUSTIVE_LIMIT = 5000
-PILOT_TIMES = 8
+PILOT_TIMES = 4
 
 _GRAPHS: dict[str, CausalGraph] = {}
 
@@ -200,6 +200,87 @@ class LoopAnalysis:
         return head + self.table().to_html()
 
 
+MIN_PARALLEL = 100
+_WORK: dict[str, Any] = {}
+
+
+def _score(
+    program: Any,
+    params: dict[str, np.ndarray],
+    n_runs: int,
+    ids: list[list[int]],
+    saveper: float | None,
+    chunk: int,
+    record_factory: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loop scores ``(run, time, loop)`` over ``n_runs`` parameter sets."""
+    store: dict[tuple[int, int], np.ndarray] = {}
+    scorer = LoopScorer(ids, program.n_links)
+
+    def factory(start: int, stop: int) -> Any:
+        def reduce(j: int, scores: np.ndarray) -> None:
+            store[(start, j)] = scorer(scores)
+
+        return reduce
+
+    grid = run_scored(
+        program,
+        params,
+        n_runs,
+        factory,
+        record_factory=record_factory,
+        saveper=saveper,
+        chunk=chunk,
+        links=scorer.used,
+    )
+    times = grid.saved_times
+    starts = sorted({s for s, _ in store})
+    scores = np.concatenate(
+        [np.stack([store[(s, j)] for j in range(len(times))], axis=1) for s in starts], axis=0
+    )
+    return times, scores
+
+
+def _slice(params: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
+    return {k: (v[start:stop] if v.shape[0] > 1 else v) for k, v in params.items()}
+
+
+def _work(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    w = _WORK
+    start, stop = bounds
+    return _score(
+        w["program"],
+        _slice(w["params"], start, stop),
+        stop - start,
+        w["ids"],
+        w["saveper"],
+        w["chunk"],
+    )
+
+
+def _score_parallel(
+    program: Any,
+    params: dict[str, np.ndarray],
+    n_runs: int,
+    ids: list[list[int]],
+    saveper: float | None,
+    chunk: int,
+    workers: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`_score`, the runs split among forked processes (the program is inherited)."""
+    import multiprocessing
+
+    _WORK.update(program=program, params=params, ids=ids, saveper=saveper, chunk=chunk)
+    cuts = np.linspace(0, n_runs, workers + 1).astype(int)
+    bounds = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    try:
+        with multiprocessing.get_context("fork").Pool(len(bounds)) as pool:
+            parts = pool.map(_work, bounds)
+    finally:
+        _WORK.clear()
+    return parts[0][0], np.concatenate([p[1] for p in parts], axis=0)
+
+
 def _named_sum(rel: np.ndarray, loopset: LoopSet, names: list[str]) -> np.ndarray:
     out = np.zeros((*rel.shape[:-1], len(names)))
     labels = np.asarray(loopset.labels)
@@ -248,8 +329,13 @@ def analyze(
     saveper: float | None = None,
     loops_file: str | os.PathLike[str] | None = None,
     chunk: int = 500,
+    workers: int | None = None,
 ) -> LoopAnalysis:
-    """Score the loops of ``path`` over ``n_runs`` parameter sets (batch-engine values)."""
+    """Score the loops of ``path`` over ``n_runs`` parameter sets (batch-engine values).
+
+    ``workers``: processes (forked) sharing the runs; default: one per CPU, at most 2 here.
+    """
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     graph = causal_graph(path)
     params = params or {}
     if loopset is None:
@@ -263,7 +349,6 @@ def analyze(
         if not loopset.exhaustive:
             loopset = find_loops(graph, named, pilot_links(graph, params, saveper))
     ids = loopset.ids
-    store: dict[tuple[int, int], np.ndarray] = {}
     values: dict[str, dict[tuple[int, int], np.ndarray]] = {o: {} for o in outputs or []}
     program = graph.program
     idents = {}
@@ -273,36 +358,23 @@ def analyze(
             raise InvalidValueError(f"unknown output variable {name!r}")
         idents[name] = program.alias.get(info.ident, info.ident), info.ident
 
-    def factory(start: int, stop: int) -> Any:
-        def reduce(j: int, scores: np.ndarray) -> None:
-            store[(start, j)] = loop_scores_from_links(scores, ids)
-
-        return reduce
-
     def record_factory(start: int, stop: int) -> Any:
         def record(j: int, cur: dict[str, Any]) -> None:
             for name, (ident, raw) in idents.items():
                 value = cur.get(raw, cur.get(ident))
-                values[name][(start, j)] = np.broadcast_to(
-                    value, (stop - start, *np.shape(value)[1:])
-                ).copy()
+                shape = (stop - start, *np.shape(value)[1:])
+                values[name][(start, j)] = np.broadcast_to(value, shape).copy()
 
         return record
 
-    grid = run_scored(
-        program,
-        params,
-        n_runs,
-        factory,
-        record_factory=record_factory if outputs else None,
-        saveper=saveper,
-        chunk=chunk,
-    )
-    times = grid.saved_times
-    starts = sorted({s for s, _ in store})
-    scores = np.concatenate(
-        [np.stack([store[(s, j)] for j in range(len(times))], axis=1) for s in starts], axis=0
-    )
+    parallel = workers > 1 and not outputs and n_runs >= 2 * MIN_PARALLEL
+    if parallel:
+        times, scores = _score_parallel(program, params, n_runs, ids, saveper, chunk, workers)
+    else:
+        times, scores = _score(
+            program, params, n_runs, ids, saveper, chunk, record_factory if outputs else None
+        )
+    starts = sorted({s for s, _ in next(iter(values.values()))}) if values else []
     rel = relative_scores(scores, loopset.partitions)
     names = named_labels(loopset, scores=scores)
     coords = {

@@ -326,8 +326,12 @@ def _link_scores(
     cur: dict[str, Any],
     prev: dict[str, Any],
     n: int,
+    wanted: np.ndarray | None = None,
 ) -> np.ndarray:
     """Element link scores ``(n, n_links)`` at one step from current and previous values.
+
+    ``wanted``: a boolean mask of the links needed; colours holding none of them are skipped
+    (their scores read 0).
 
     Each (edge, colour) costs one evaluation of the target's equation; the scores are then
     computed for all links at once.
@@ -354,7 +358,7 @@ def _link_scores(
             at = rate_offsets[unit.ident]
             r1[:, at : at + size] = _flat(evaluator.run(unit, env_c), n, size)
             r0[:, at : at + size] = _flat(evaluator.run(unit, env), n, size)
-    moved_change = np.empty((n, program.n_links))
+    moved_change = np.zeros((n, program.n_links))
     for edge in program.edges:
         unit = program.units[edge.target]
         shape = program.shapes[edge.source]
@@ -364,6 +368,8 @@ def _link_scores(
         z_at = rate_offsets[unit.ident] if unit.kind == "rate" else offsets[unit.ident]
         z0 = (r0 if unit.kind == "rate" else v0)[:, z_at : z_at + size_z]
         for idx, cells in zip(edge.colours, edge.cells, strict=True):
+            if wanted is not None and not wanted[edge.first + idx].any():
+                continue
             if size == 1:
                 moved = cur[edge.source]
             else:
@@ -425,6 +431,7 @@ class StepHook:
     evaluator: _Evaluator
     n: int
     reduce: Callable[[int, np.ndarray], None]
+    wanted: np.ndarray | None = None
     record: Callable[[int, dict[str, Any]], None] | None = None
     slot: np.ndarray | None = None
 
@@ -436,7 +443,7 @@ class StepHook:
             self.reduce(j, np.zeros((self.n, self.program.n_links)))
             return
         with np.errstate(all="ignore"):
-            scores = _link_scores(self.program, self.evaluator, cur, prev, self.n)
+            scores = _link_scores(self.program, self.evaluator, cur, prev, self.n, self.wanted)
         self.reduce(j, scores)
 
 
@@ -449,8 +456,11 @@ def run_scored(
     record_factory: Callable[[int, int], Callable[[int, dict[str, Any]], None]] | None = None,
     saveper: float | None = None,
     chunk: int = 500,
+    links: Sequence[int] | None = None,
 ) -> TimeGrid:
     """Simulate ``n_runs`` parameter sets, scoring links at every saved step.
+
+    ``links``: ids of the element links needed (default all); the others read 0.
 
     ``reduce_factory(start, stop)`` returns the callback that receives ``(slot, scores)`` with
     scores ``(runs of the chunk, n_links)``; likewise ``record_factory`` for values.
@@ -471,6 +481,10 @@ def run_scored(
     func = namespace["_ltm_run"]
     slot = np.cumsum(grid.save) - 1
     score = np.append(grid.save, False)
+    wanted = None
+    if links is not None:
+        wanted = np.zeros(program.n_links, dtype=bool)
+        wanted[np.asarray(list(links), dtype=np.intp)] = True
     for start in range(0, n_runs, chunk):
         stop = min(n_runs, start + chunk)
         consts = model._chunk_constants(compiled, params, start, stop)
@@ -483,8 +497,9 @@ def run_scored(
             _Evaluator(program, base),
             stop - start,
             reduce_factory(start, stop),
-            record_factory(start, stop) if record_factory else None,
-            slot,
+            wanted=wanted,
+            record=record_factory(start, stop) if record_factory else None,
+            slot=slot,
         )
         with np.errstate(all="ignore"):
             func(
@@ -502,8 +517,40 @@ def run_scored(
     return grid
 
 
+class LoopScorer:
+    """Loop scores ``(runs, loops)`` as products of element link scores along each loop.
+
+    Products are taken in log space through a sparse link-loop incidence matrix, so the cost
+    grows with the total length of the loops, not with loops x runs gathers; signs and zero
+    links are counted separately.
+    """
+
+    def __init__(self, loops: Sequence[Sequence[int]], n_links: int):
+        from scipy import sparse
+
+        rows = np.concatenate([np.asarray(lp, dtype=np.intp) for lp in loops]) if loops else []
+        cols = np.concatenate([np.full(len(lp), i) for i, lp in enumerate(loops)]) if loops else []
+        self.matrix = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(n_links, len(loops))
+        )
+        used = np.unique(rows) if len(rows) else np.array([], dtype=np.intp)
+        self.used = used
+        self.sub = self.matrix[used] if len(used) else self.matrix
+
+    def __call__(self, links: np.ndarray) -> np.ndarray:
+        values = links[:, self.used]
+        absval = np.abs(values)
+        zero = absval == 0
+        logs = np.log(np.where(zero, 1.0, absval))
+        magnitude = np.exp(np.asarray(self.sub.T.dot(logs.T)).T)
+        negative = np.asarray(self.sub.T.dot((values < 0).T.astype(float))).T
+        zeros = np.asarray(self.sub.T.dot(zero.T.astype(float))).T
+        sign = 1.0 - 2.0 * (np.rint(negative) % 2)
+        return np.where(zeros > 0, 0.0, sign * magnitude)
+
+
 def loop_scores_from_links(links: np.ndarray, loops: Sequence[Sequence[int]]) -> np.ndarray:
-    """Loop scores ``(runs, loops)``: products of element link scores along each loop."""
+    """Loop scores ``(runs, loops)``: exact products of element link scores along each loop."""
     out = np.empty((links.shape[0], len(loops)))
     by_length: dict[int, list[int]] = {}
     for i, loop in enumerate(loops):
