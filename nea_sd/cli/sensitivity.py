@@ -132,6 +132,8 @@ def _plots(result, output: Path) -> list[Path]:  # type: ignore[no-untyped-def]
     ds = result.dataset
     if "indices" in ds:
         for name in ds["output"].values:
+            if not result.has_indices(str(name)):
+                continue
             target = output.with_name(f"{output.stem}_{name}.png")
             written.append(save_figure(index_bars(result, str(name)), target))
     if "indices_t" in ds:

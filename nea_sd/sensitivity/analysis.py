@@ -67,6 +67,10 @@ class SensitivityResult:
         key = primary_index([str(i) for i in ds["index"].values])
         return table.sort_values(key, ascending=False)
 
+    def has_indices(self, output: str) -> bool:
+        """False where the output did not vary (or went non-finite): its indices are NaN."""
+        return bool(self.dataset["indices"].sel(output=output).notnull().any())
+
     def report(self, top: int = 10) -> str:
         ds = self.dataset
         lines = [
@@ -76,6 +80,9 @@ class SensitivityResult:
         ]
         if "indices" in ds:
             for output in ds["output"].values:
+                if not self.has_indices(str(output)):
+                    lines.append(f"\n{output}: the same in every run (no variance to apportion)")
+                    continue
                 table = self.table(str(output)).head(top)
                 lines.append(f"\n{output}:\n{table.to_string(float_format=lambda x: f'{x:.3f}')}")
         if "indices_t" in ds:
