@@ -78,20 +78,37 @@ def saveable(model: CompiledModel) -> list[VariableInfo]:
 def generate(model: CompiledModel) -> tuple[str, list[str], list[VariableInfo]]:
     """Kernel source, the constants it reads (in ``C`` order) and the variables it can save.
 
-    Which variables are saved, and where in ``O``, is the argument ``_at`` (offset per
-    saveable variable, -1 for not saved), so that a new selection needs no new compilation.
+    Every saveable value lives in (or is copied at save time into) one flat frame ``_F`` per
+    run; which cells are saved is the argument ``_sel`` (frame positions, with ``_selvar``
+    naming their variable), so that a new selection needs no new compilation.
     """
     graph = model.graph
     candidates = saveable(model)
     consts, init_order, run_order = graph.schedule(v.ident for v in candidates)
     shapes = {v.ident: [len(v.coords[d]) for d in v.dims] for v in model.variables.values()}
-    body: list[str] = ["time = _t0"]
+    frame: dict[str, tuple[int, int]] = {}
+    for info in candidates:
+        frame[info.ident] = (sum(n for _, n in frame.values()), _cells(shapes[info.ident]))
+    total = sum(n for _, n in frame.values())
+    code = [line for n in graph.nodes.values() for line in n.init_code + (n.run_code or [])]
+    body: list[str] = ["time = _t0", f"_F = np.empty({max(total, 1)})"]
     at = 0
     for ident in consts:
         n = _cells(shapes[ident])
         body.append(f"{ident} = C[r, {at}:{at + n}]" if shapes[ident] else f"{ident} = C[r, {at}]")
         at += n
-    body += model.allocs
+    in_frame: set[str] = set()
+    for line in model.allocs:
+        ident = line.split(" = ", 1)[0]
+        rebound = any(c.strip().startswith(f"{ident} = ") for c in code)
+        if ident in frame and not rebound:
+            a, n = frame[ident]
+            body.append(f"{ident} = _F[{a}:{a + n}]")
+            if "np.nan" in line:
+                body.append(f"{ident}[:] = np.nan")
+            in_frame.add(ident)
+        else:
+            body.append(line)
     for ident in init_order:
         obj = graph.nodes.get(ident) or graph.states[ident]
         body += obj.init_code
@@ -101,18 +118,20 @@ def generate(model: CompiledModel) -> tuple[str, list[str], list[VariableInfo]]:
     for ident in run_order:
         loop += graph.nodes[ident].run_code or []
     loop += ["_j = _slot[_k]", "if _j >= 0:"]
-    for index, info in enumerate(candidates):
-        ident, n = info.ident, _cells(shapes[info.ident])
-        loop.append(f"    _o = _at[{index}]")
-        loop.append("    if _o >= 0:")
-        if shapes[ident]:
-            loop.append(f"        O[r, _j, _o:_o + {n}] = {ident}")
-            check = f"_finite({ident})"
-        else:
-            loop.append(f"        O[r, _j, _o] = {ident}")
-            check = f"_finite1({ident})"
-        loop += [f"        if _bad[r] < 0 and not {check}:", "            _bad[r] = _k"]
-        loop += [f"            _what[r] = {index}"]
+    for info in candidates:  # values not already in the frame are copied into it
+        a, n = frame[info.ident]
+        if info.ident in in_frame:
+            continue
+        target = f"_F[{a}:{a + n}]" if shapes[info.ident] else f"_F[{a}]"
+        loop.append(f"    {target} = {info.ident}")
+    loop += [
+        "    for _q in range(_sel.shape[0]):",
+        "        _x = _F[_sel[_q]]",
+        "        O[r, _j, _q] = _x",
+        "        if _bad[r] < 0 and not np.isfinite(_x):",
+        "            _bad[r] = _k",
+        "            _what[r] = _selvar[_q]",
+    ]
     for index, state in enumerate(graph.states.values(), start=len(candidates)):
         check = f"_finite({state.ident})" if state.shape else f"_finite1({state.ident})"
         loop += [f"    if _bad[r] < 0 and not {check}:", "        _bad[r] = _k"]
@@ -125,7 +144,8 @@ def generate(model: CompiledModel) -> tuple[str, list[str], list[VariableInfo]]:
     loop += ["time = time + _dt"]
     lines = [
         "@njit(nogil=True, cache=True, error_model='numpy')",
-        "def _kernel(N, _t0, _dt, _tf, _saveper, _nsteps, _slot, _at, C, O, _bad, _what, _err):",
+        "def _kernel(N, _t0, _dt, _tf, _saveper, _nsteps, _slot, _sel, _selvar, C, O,"
+        " _bad, _what, _err):",
         "    for r in range(N):",
     ]
     lines += ["        " + line for line in body]
@@ -158,12 +178,20 @@ class Kernel:
 
     def layout(
         self, model: CompiledModel, outputs: Sequence[VariableInfo]
-    ) -> tuple[Layout, np.ndarray]:
-        """Offsets of constants and of the selected outputs, and the ``_at`` argument."""
+    ) -> tuple[Layout, np.ndarray, np.ndarray]:
+        """Offsets of constants and of the outputs, and the ``_sel``/``_selvar`` arguments."""
         lay = layout(model, self.consts, outputs)
-        where = {ident: at for ident, at, _ in lay.outputs}
-        at = np.array([where.get(v.ident, -1) for v in self.candidates], dtype=np.int64)
-        return lay, at
+        start, index = {}, {}
+        at = 0
+        for k, info in enumerate(self.candidates):
+            start[info.ident], index[info.ident] = at, k
+            at += _cells([len(info.coords[d]) for d in info.dims])
+        sel = [np.arange(start[i], start[i] + n) for i, _, n in lay.outputs]
+        var = [np.full(n, index[i]) for i, _, n in lay.outputs]
+        empty = np.zeros(0, dtype=np.int64)
+        cells = np.concatenate(sel).astype(np.int64) if sel else empty
+        names = np.concatenate(var).astype(np.int64) if var else empty
+        return lay, cells, names
 
 
 def build(model: CompiledModel) -> Kernel:

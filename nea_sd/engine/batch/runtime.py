@@ -262,7 +262,7 @@ class BatchModel:
         compiled = self._numba_model()
         if self._kernel is None:
             self._kernel = build(compiled)
-        lay, where = self._kernel.layout(compiled, infos)
+        lay, sel, selvar = self._kernel.layout(compiled, infos)
         kernel = self._kernel.function
         n_save = int(grid.save.sum())
         out = np.empty((n_runs, n_save, lay.output_cells))
@@ -283,7 +283,8 @@ class BatchModel:
                 grid.saveper,
                 len(grid.times),
                 slot,
-                where,
+                sel,
+                selvar,
                 consts,
                 out[start:stop],
                 bad[start:stop],
