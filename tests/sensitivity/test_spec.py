@@ -280,3 +280,19 @@ def test_default_sweep_skips_what_scenarios_fix(nea):
     assert "Spillover" in labels and "Effort budget" not in labels
     assert "Detente intensity" not in labels and all(f.mode == "value" for f in p.factors)
     assert [m.name for m in p.metrics][:2] == ["security_trust_2040", "societal_trust_2040"]
+
+
+def test_distributions_reach_salib(ishigami):
+    p = problem(
+        ishigami,
+        {
+            "a": {"dist": "norm", "mean": 7, "sd": 0.5},
+            "b": {"dist": "triang", "range": [0, 0.5], "peak": 0.1},
+            "x1": {"dist": "truncnorm", "mean": 0, "sd": 1},
+        },
+    )
+    X = draw_sample(p, "lhs", 4000, 0)
+    assert abs(X[:, 0].mean() - 7) < 0.02 and abs(X[:, 0].std() - 0.5) < 0.02
+    assert X[:, 1].min() >= 0 and X[:, 1].max() <= 0.5
+    assert abs(np.median(X[:, 1]) - 0.5 * (1 - np.sqrt(0.8 / 2))) < 0.01  # triangular median
+    assert X[:, 2].min() >= -3.14159 and X[:, 2].max() <= 3.14159
