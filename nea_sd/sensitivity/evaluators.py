@@ -9,8 +9,12 @@ before the first chunk arrives.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,27 +26,46 @@ from nea_sd.sensitivity.problem import Problem
 Chunk = tuple[int, np.ndarray]
 
 
-def _compiled(model_path: str, sha256: str) -> Any:
+def model_file(problem: Problem) -> Path:
+    """The model as it was when the problem was built: its own path while the file there is
+    unchanged, else a copy written from the text the problem carries (a worker on another
+    machine, or a model edited during the sweep)."""
+    from nea_sd.model import file_sha256
+
+    path = Path(problem.model_path)
+    with contextlib.suppress(OSError):
+        if file_sha256(path) == problem.model_sha256:
+            return path
+    if not problem.model_text:
+        raise NeaSdError(
+            f"model {problem.model_path!r} changed since the sweep started; restart the sweep"
+        )
+    folder = Path(tempfile.gettempdir()) / "nea_sd_models" / problem.model_sha256[:24]
+    target = folder / path.name
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=folder, suffix=".partial")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(problem.model_text)
+        os.replace(temp, target)  # atomic: parallel workers never read half a file
+    return target
+
+
+def _compiled(problem: Problem) -> Any:
     from nea_sd.engine.batch import compile_model
 
-    batch = compile_model(model_path)
-    if batch.sha256 != sha256:
-        raise NeaSdError(
-            f"model {model_path!r} changed since the sweep started (sha256 {batch.sha256[:12]} "
-            f"!= {sha256[:12]}); restart the sweep"
-        )
-    return batch
+    return compile_model(model_file(problem))
 
 
-def warm_model(model_path: str, sha256: str) -> bool:
-    """Compile the model in this process (the batch engine caches it) and check its identity."""
-    _compiled(model_path, sha256)
+def warm_model(problem: Problem) -> bool:
+    """Compile the model in this process (the batch engine caches it per content)."""
+    _compiled(problem)
     return True
 
 
 def evaluate_chunk(problem: Problem, X: np.ndarray) -> np.ndarray:
     """Outputs of sample rows ``X``: array (rows, scenarios, columns), NaN for diverged runs."""
-    batch = _compiled(problem.model_path, problem.model_sha256)
+    batch = _compiled(problem)
     X = np.asarray(X, dtype=float)
     backend = problem.setting("backend")
     out = np.empty((X.shape[0], len(problem.scenarios), sum(problem.widths)))
@@ -105,7 +128,7 @@ class InProcessEvaluator(Evaluator):
     name = "in-process"
 
     def __enter__(self) -> InProcessEvaluator:
-        warm_model(self.problem.model_path, self.problem.model_sha256)
+        warm_model(self.problem)
         return self
 
 
@@ -131,7 +154,7 @@ class ProcessEvaluator(Evaluator):
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=warm_model,
-            initargs=(self.problem.model_path, self.problem.model_sha256),
+            initargs=(self.problem,),
         )
         return self
 
@@ -167,9 +190,9 @@ class DaskEvaluator(Evaluator):
     """Dask distributed: a scheduler address or an existing ``Client``.
 
     The problem is scattered once (broadcast); each worker compiles the model when the sweep
-    starts (``Client.run``) or, for workers that join later, on its first chunk. Workers must
-    see the model file at the same path. A client made here is closed on exit; a client passed
-    in is left open.
+    starts (``Client.run``) or, for workers that join later, on its first chunk. Workers that do
+    not see the model file (another machine) write it from the text the problem carries. A
+    client made here is closed on exit; a client passed in is left open.
     """
 
     name = "dask"
@@ -198,7 +221,7 @@ class DaskEvaluator(Evaluator):
             self._own = True
         else:
             self._client = self._scheduler
-        self._client.run(warm_model, self.problem.model_path, self.problem.model_sha256)
+        self._client.run(warm_model, self.problem)
         return self
 
     def imap(self, chunks: Iterable[Chunk]) -> Iterator[tuple[int, np.ndarray]]:

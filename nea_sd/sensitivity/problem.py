@@ -14,6 +14,7 @@ Factors are of three sorts (the ``mode`` of a :class:`Factor`):
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from nea_sd.errors import InvalidValueError, NeaSdError, OutOfRangeError, unknown_name
+from nea_sd.errors import (
+    InvalidValueError,
+    ModelFileError,
+    NeaSdError,
+    OutOfRangeError,
+    unknown_name,
+)
 from nea_sd.model import Model
 from nea_sd.model.params import split_element_key
 from nea_sd.sensitivity.outputs import OUTPUT_KINDS, Context, build_metric, default_outputs
@@ -72,7 +79,9 @@ class Problem:
     of each evaluated column ("" = model defaults); ``paired`` analyses the difference
     ``scenarios[0] - scenarios[1]`` computed on the same samples; ``bases`` holds each
     scenario's resolved overrides; ``defaults`` the default value of every swept parameter;
-    ``settings`` the [sweep] settings with defaults filled in; ``spec_sha256`` the spec's hash.
+    ``settings`` the [sweep] settings with defaults filled in; ``spec_sha256`` the spec's hash;
+    ``model_text`` the model file's bytes, so workers run the model as it was when the problem
+    was built even where the file is absent or has been edited since.
     """
 
     model_name: str
@@ -86,6 +95,7 @@ class Problem:
     settings: tuple[tuple[str, Any], ...]
     bases: tuple[dict[str, Any], ...] = field(compare=False, repr=False)
     defaults: dict[str, Any] = field(compare=False, repr=False)
+    model_text: bytes = field(default=b"", compare=False, repr=False)
 
     # -- descriptions ------------------------------------------------------------------------
     @property
@@ -437,7 +447,17 @@ def build_problem(
         settings=tuple(sorted(settings.items())),
         bases=bases,
         defaults=defaults,
+        model_text=_model_text(model),
     )
+
+
+def _model_text(model: Model) -> bytes:
+    text = model.path.read_bytes()
+    if hashlib.sha256(text).hexdigest() != model.sha256:
+        raise ModelFileError(
+            f"model file {str(model.path)!r} changed after it was loaded; load it again"
+        )
+    return text
 
 
 def _context(model: Model, year: float) -> Context:

@@ -171,3 +171,18 @@ def test_sigkill_mid_sweep_on_dask_then_resume(cluster, tmp_path):
     )
     _same(resumed.dataset, uninterrupted.dataset)
     assert resumed.dataset.attrs["seed"] == "7"
+
+
+def test_workers_run_the_model_as_it_was_when_the_problem_was_built(tmp_path, ishigami):
+    from nea_sd.sensitivity import evaluate_chunk
+    from nea_sd.sensitivity.evaluators import model_file
+
+    copy = tmp_path / "ishigami.mdl"
+    copy.write_bytes(ishigami.path.read_bytes())
+    problem = build_problem(load_model(copy), load_spec(ISHIGAMI_SPEC))
+    X = np.array([[0.5, 1.0, -2.0], [1.5, -1.0, 2.5]])
+    before = evaluate_chunk(problem, X)
+    copy.write_text(copy.read_text().replace("SIN(x1) + a", "COS(x1) + a"))  # edited meanwhile
+    copy.rename(tmp_path / "moved.mdl")  # ... or absent, as on another machine
+    assert model_file(problem) != copy and model_file(problem).name == "ishigami.mdl"
+    np.testing.assert_array_equal(evaluate_chunk(problem, X), before)
