@@ -337,7 +337,9 @@ def analyze(
     """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     graph = causal_graph(path)
-    params = params or {}
+    params, n_params, _ = graph.program.model._parameters(params or {})
+    if n_params > 1 and n_params != n_runs:
+        raise InvalidValueError(f"parameter sets hold {n_params} runs, not {n_runs}")
     if loopset is None:
         file = Path(loops_file) if loops_file else default_loops_file(path)
         named = (

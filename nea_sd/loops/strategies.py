@@ -22,12 +22,19 @@ def _key(name: str) -> str:
     return " ".join(name.lower().split())
 
 
+def _is_pattern(model: Model, name: str) -> bool:
+    """Masks and patterns (arrays of 0 and 1: which dyads are salient, ...) are structure."""
+    value = np.asarray(model.parameters[name].value, dtype=float)
+    return value.ndim > 0 and bool(np.isin(value, (0.0, 1.0)).all())
+
+
 def strategy_parameters(
     model: Model, scenarios: list[str | None], n_runs: int = 1, seed: int | None = None
 ) -> dict[str, dict[str, np.ndarray]]:
     """Batch-engine parameter sets per scenario (``None``: the model as written).
 
     With ``seed`` given, ``n_runs`` common draws within the declared ranges; without, one run.
+    Masks and patterns (arrays of 0 and 1) are not drawn: they say which dyads exist.
     """
     if n_runs < 1:
         raise InvalidValueError(f"the number of runs must be at least 1, got {n_runs}")
@@ -43,7 +50,11 @@ def strategy_parameters(
     draws: dict[str, np.ndarray] = {}
     if seed is not None:
         sampled = sample_within_ranges(model.parameters, n_runs, seed)
-        draws = {k: v for k, v in sampled.items() if _key(k) not in levers | CONTROLS}
+        draws = {
+            k: v
+            for k, v in sampled.items()
+            if _key(k) not in levers | CONTROLS and not _is_pattern(model, k)
+        }
     out: dict[str, dict[str, np.ndarray]] = {}
     for name in scenarios:
         params = dict(draws)
@@ -54,6 +65,6 @@ def strategy_parameters(
                 raise unknown_name("scenario", name, known)
             resolved = model.parameters.resolve(known[name].overrides)
             for key, value in resolved.items():
-                params[key] = np.asarray(value, dtype=float)[None, ...]
+                params[key] = value  # type: ignore[assignment]
         out[name or "model"] = params
     return out

@@ -379,13 +379,20 @@ def _link_scores(
             value = _flat(evaluator.run(unit, env, {edge.source: moved}), n, size_z)
             tgt = edge.pairs[idx, 1]
             moved_change[:, edge.first + idx] = value[:, tgt] - z0[:, tgt]
-    dz = np.empty((n, program.n_links))
-    dz[:, tgt_rate] = r1[:, tgt_col[tgt_rate]] - r0[:, tgt_col[tgt_rate]]
-    dz[:, ~tgt_rate] = v1[:, tgt_col[~tgt_rate]] - v0[:, tgt_col[~tgt_rate]]
-    dx = v1[:, src_col] - v0[:, src_col]
-    score = np.abs(moved_change / dz) * np.sign(moved_change / dx)
+    cols = np.flatnonzero(wanted) if wanted is not None else slice(None)
+    src, tgt, rate = src_col[cols], tgt_col[cols], tgt_rate[cols]
+    change = moved_change[:, cols]
+    dz = np.empty_like(change)
+    dz[:, rate] = r1[:, tgt[rate]] - r0[:, tgt[rate]]
+    dz[:, ~rate] = v1[:, tgt[~rate]] - v0[:, tgt[~rate]]
+    dx = v1[:, src] - v0[:, src]
+    score = np.abs(change / dz) * (np.sign(change) * np.sign(dx))
     ok = (dz != 0) & (dx != 0) & np.isfinite(score)
-    return np.where(ok, score, 0.0)
+    if wanted is None:
+        return np.where(ok, score, 0.0)
+    out = np.zeros((n, program.n_links))
+    out[:, cols] = np.where(ok, score, 0.0)
+    return out
 
 
 def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
