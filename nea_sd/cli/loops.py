@@ -20,12 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compare", metavar="S2", help="a second strategy, on the same draws")
     parser.add_argument("--runs", type=int, default=None, help="parameter draws (ensemble)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the draws (default 0)")
+    parser.add_argument(
+        "--saveper", type=float, default=None, help="score every S years (default: SAVEPER)"
+    )
     parser.add_argument("--output-dir", type=Path, default=None, help="write CSV, NetCDF, PNG")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     import pandas as pd
 
     from nea_sd.loops.analysis import Comparison, analyze
@@ -34,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.runs is not None and args.runs < 1:
         raise InvalidValueError(f"--runs must be at least 1, got {args.runs}")
+    if args.saveper is not None and not args.saveper > 0:
+        raise InvalidValueError(f"--saveper must be positive, got {args.saveper}")
     if args.compare and not args.scenario:
         raise InvalidValueError("--compare needs --scenario (the first strategy)")
     path = model_path(args.model)
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     results = []
     loopset = None
     for name, p in params.items():
-        result = analyze(path, p, n_runs, scenario=name, loopset=loopset)
+        result = analyze(path, p, n_runs, scenario=name, loopset=loopset, saveper=args.saveper)
         loopset = result.loopset
         results.append(result)
     pd.set_option("display.width", 160)
@@ -66,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
         print(comparison.summary().to_string(float_format="{:.3f}".format))
     if args.output_dir is not None:
         _write(args.output_dir, results, comparison, seed)
-    del np
     return 0
 
 

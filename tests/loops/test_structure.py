@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from nea_sd.errors import NamedLoopError
@@ -50,3 +51,53 @@ def test_named_path_that_is_not_a_loop_is_an_error_naming_it(tmp_path):
     bad.write_text('[richardson.R9]\npath = ["Arms X", "Arms incrase X"]\n')
     with pytest.raises(NamedLoopError, match="'Arms incrase X' is not a variable"):
         read_named_loops(bad, "richardson", graph.variables)
+
+
+SMOOTHED = """{UTF-8}
+Stock= INTEG(inflow - outflow, 10)
+\t~\tunits
+\t~\t|
+inflow= SMOOTH(Stock * 0.1, 2)
+\t~\tunits
+\t~\t|
+outflow= Stock / 5
+\t~\tunits
+\t~\t|
+INITIAL TIME= 0
+\t~\tYear
+\t~\t|
+FINAL TIME= 10
+\t~\tYear
+\t~\t|
+TIME STEP= 0.25
+\t~\tYear
+\t~\t|
+SAVEPER= TIME STEP
+\t~\tYear
+\t~\t|
+"""
+
+
+def test_smooth_internals_are_explicit_nodes(tmp_path):
+    from nea_sd.loops.analysis import analyze
+    from nea_sd.loops.enumerate import johnson
+
+    path = tmp_path / "smoothed.mdl"
+    path.write_text(SMOOTHED)
+    graph = causal_graph(path)
+    # the SMOOTH's input is a node of its own, its state is the variable "inflow" (a stock),
+    # adjusting towards the input: its own first-order balancing loop is explicit
+    hidden = [n for n in graph.variables if n.startswith("inflow (")]
+    assert len(hidden) == 1
+    assert graph.variables.nodes["inflow"]["stock"]
+    assert graph.variables.edges["inflow", "inflow"]["polarity"] == "-"
+    loops = {lp.nodes: lp.polarity for lp in johnson(graph.variables)}
+    assert loops == {
+        ("inflow",): "B",
+        ("Stock", "outflow"): "B",
+        ("Stock", hidden[0], "inflow"): "R",
+    }
+    result = analyze(path)
+    assert result.loopset.exhaustive and len(result.loopset.loops) == 3
+    rel = result.data["relative"].isel(run=0, time=slice(1, None))
+    np.testing.assert_allclose(abs(rel).sum("loop"), 1.0)  # one partition: shares sum to 1

@@ -13,6 +13,7 @@ for flows these are the rates applied over ``[t_k, t_k + dt]``.  Step 0 scores a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,7 +119,10 @@ def build_program(model: BatchModel, probes: int = 3, seed: int = 12345) -> LtmP
         code = compile("\n".join(node.run_code or []), f"<ltm {ident}>", "exec")
         units[ident] = Unit(ident, ident, node.shape, deps, code, "aux", node.variable)
     for sid, state in graph.states.items():
-        deps = sorted({canon(d) for d in state.ddt_deps if canon(d) in moving})
+        deps_set = {canon(d) for d in state.ddt_deps if canon(d) in moving}
+        if any(re.search(rf"\b{sid}\b", line.split("=", 1)[1]) for line in state.ddt_code):
+            deps_set.add(sid)  # a SMOOTH/DELAY stage adjusting towards its input
+        deps = sorted(deps_set)
         code = compile("\n".join(state.ddt_code), f"<ltm rate {sid}>", "exec")
         units[sid] = Unit(sid, f"d_{sid}", state.shape, deps, code, "rate", state.variable)
     for ident in sorted(moving):
