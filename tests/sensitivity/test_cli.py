@@ -8,6 +8,7 @@ import xarray as xr
 from sensitivity_helpers import ISHIGAMI, ISHIGAMI_SPEC
 
 from nea_sd.cli import main
+from nea_sd.sensitivity import load_result
 
 
 def test_cli_sweep_writes_result_and_figures(tmp_path, capsys):
@@ -24,6 +25,13 @@ def test_cli_sweep_writes_result_and_figures(tmp_path, capsys):
         assert set(ds["index"].values) == {"S1", "ST"}
         assert np.isfinite(ds["indices"]).all()
     assert not (tmp_path / "ish.nc.chunks").exists()
+    table = load_result(out).table("Y")
+    assert list(table.index)[2] == "x3" and list(table.columns) == [
+        "S1",
+        "ST",
+        "S1_conf",
+        "ST_conf",
+    ]
 
 
 @pytest.mark.parametrize(
