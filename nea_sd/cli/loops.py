@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     for result in results:
         print(f"\n[{result.scenario}] mean relative loop score, dominance periods (run 0)")
         print(result.table().drop(columns=["title"]).to_string(float_format="{:.3f}".format))
+        periods = result.polarity_periods()
+        print(f"reinforcing loops dominate: {periods['R'] or 'never'}")
+        print(f"balancing loops dominate:   {periods['B'] or 'never'}")
         if n_runs > 1:
             q = abs(result.data["named"]).mean("time").quantile([0.1, 0.5, 0.9], dim="run")
             print(f"\n[{result.scenario}] mean |relative| over runs: 10%, median, 90%")

@@ -139,10 +139,28 @@ class LoopAnalysis:
         """Whether each named loop explains at least ``threshold`` (run, time, name)."""
         return abs(self.data["named"]) >= threshold
 
-    def polarity_dominance(self, threshold: float = DOMINANCE) -> xr.DataArray:
-        """Share of the reinforcing loops (sum of positive relative scores) per run and time."""
+    def polarity_shares(self) -> xr.DataArray:
+        """Share of the reinforcing (relative score > 0) and balancing (< 0) loops.
+
+        Dims (run, time, polarity); per partition the two shares sum to 1, so a polarity set
+        dominates where its share is at least one half.  With several partitions, shares are
+        summed over partitions and divided by their number.
+        """
         rel = self.data["relative"]
-        return (rel.where(rel > 0, 0.0)).sum("loop") >= threshold
+        n_part = max(1, len(set(self.loopset.partitions)))
+        r = rel.where(rel > 0, 0.0).sum("loop") / n_part
+        b = -rel.where(rel < 0, 0.0).sum("loop") / n_part
+        return xr.concat([r, b], dim="polarity").assign_coords(polarity=["R", "B"])
+
+    def polarity_periods(self, run: int = 0, threshold: float = DOMINANCE) -> dict[str, str]:
+        """Intervals in which the reinforcing / balancing loops together dominate (one run)."""
+        shares = self.polarity_shares().isel(run=run)
+        times = shares["time"].values
+        out = {}
+        for pol in ("R", "B"):
+            flags = shares.sel(polarity=pol).values >= threshold
+            out[pol] = "; ".join(f"{a:g}-{b:g}" for a, b in _spans(times, flags))
+        return out
 
     def first_dominance(self, threshold: float = DOMINANCE) -> xr.DataArray:
         """Date each named loop first dominates (NaN if never), over (run, name)."""
@@ -157,17 +175,7 @@ class LoopAnalysis:
         times = dom["time"].values
         out: dict[str, list[tuple]] = {}
         for name in self.names:
-            flags = dom.sel(name=name).values
-            spans, start = [], None
-            for t, f in zip(times, flags, strict=True):
-                if f and start is None:
-                    start = t
-                if not f and start is not None:
-                    spans.append((float(start), float(t)))
-                    start = None
-            if start is not None:
-                spans.append((float(start), float(times[-1])))
-            out[name] = spans
+            out[name] = _spans(times, dom.sel(name=name).values)
         return out
 
     def table(self, threshold: float = DOMINANCE) -> pd.DataFrame:
@@ -198,6 +206,20 @@ class LoopAnalysis:
             f" ({self.data.sizes['run']} runs, {len(self.loopset.loops)} loops)"
         )
         return head + self.table().to_html()
+
+
+def _spans(times: np.ndarray, flags: np.ndarray) -> list[tuple[float, float]]:
+    """Intervals of consecutive true flags, as (first time, first time after)."""
+    spans, start = [], None
+    for t, f in zip(times, flags, strict=True):
+        if f and start is None:
+            start = t
+        if not f and start is not None:
+            spans.append((float(start), float(t)))
+            start = None
+    if start is not None:
+        spans.append((float(start), float(times[-1])))
+    return spans
 
 
 MIN_PARALLEL = 100
