@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 import xarray as xr
@@ -42,6 +42,8 @@ class Comparison:
     trajectories: xr.Dataset
     outcomes: xr.Dataset
     year: float
+    base: dict[str, float] = field(default_factory=dict)
+    base_source: str = "model defaults"
 
     def table(self) -> pd.DataFrame:
         """Outcomes as a table, one row per scenario, readable column names."""
@@ -54,7 +56,8 @@ class Comparison:
     def report(self) -> str:
         header = (
             f"Sequencing strategies on {self.model.name} (levels in {self.year:g}; "
-            f"equal total effort; engine {self.trajectories.attrs.get('engine', '?')})"
+            f"equal total effort; engine {self.trajectories.attrs.get('engine', '?')}; "
+            f"parameters: {self.base_source})"
         )
         body = self.table().to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
         return f"{header}\n{body}"
@@ -71,19 +74,30 @@ def compare_strategies(
     *,
     year: float = 2040,
     engine: str = "batch",
+    base: Mapping[str, float] | None = None,
+    base_source: str = "model defaults",
     on_run_done: Callable[[], None] | None = None,
 ) -> Comparison:
-    """Run each scenario once (same engine, same outputs) and compute the headline outcomes."""
+    """Run each scenario once (same engine, same outputs) and compute the headline outcomes.
+
+    ``base`` (e.g. calibrated values) is applied under every scenario's own overrides, so all
+    strategies share it; ``base_source`` says where it came from, for the report.
+    """
     vocabulary = vocabulary_for(model)
+    base = dict(base or {})
     trajectories = simulate(
         model,
-        [s.overrides for s in scenarios],
+        [{**base, **s.overrides} for s in scenarios],
         vocabulary.outputs(),
         labels=[s.name for s in scenarios],
         engine=engine,
         on_run_done=on_run_done,
     )
     trajectories.attrs["scenarios"] = to_json({s.name: s.overrides for s in scenarios})
+    trajectories.attrs["base_parameters"] = to_json(base)
+    trajectories.attrs["base_parameters_source"] = base_source
     outcomes = headline_outcomes(trajectories, vocabulary, year)
     outcomes.attrs.update(trajectories.attrs)
-    return Comparison(model, tuple(scenarios), vocabulary, trajectories, outcomes, year)
+    return Comparison(
+        model, tuple(scenarios), vocabulary, trajectories, outcomes, year, base, base_source
+    )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 
 from nea_sd.cli._common import add_engine_argument, add_model_argument, open_model, progress
 from nea_sd.compare import compare_strategies
+from nea_sd.model import Model
 from nea_sd.outcomes import vocabulary_for
 from nea_sd.outputs import check_output_dir, write_dataset
 from nea_sd.scenarios import load_scenarios, select
@@ -25,8 +28,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--output-dir", default=DEFAULT_DIR, help=f"where to write results (default {DEFAULT_DIR})"
     )
+    parser.add_argument(
+        "--parameters",
+        choices=("calibrated", "defaults"),
+        default="calibrated",
+        help="calibrated: the model's fitted values from calibration/results where they exist "
+        "(default); defaults: the values written in the model",
+    )
     add_engine_argument(parser)
     parser.set_defaults(handler=run)
+
+
+def base_parameters(model: Model, choice: str) -> tuple[dict[str, float], str]:
+    """Calibrated values of ``model`` (if asked for and available) and where they came from."""
+    if choice == "defaults":
+        return {}, "model defaults"
+    from nea_sd.calibrate.results import load_calibrated
+    from nea_sd.errors import UnknownNameError
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            values = load_calibrated(model.name, model_path=model.path)
+    except UnknownNameError:
+        return {}, "model defaults (no calibration results)"
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
+    return values, f"calibrated ({len(values)} values, calibration/results/{model.name}.toml)"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,12 +64,15 @@ def run(args: argparse.Namespace) -> int:
     vocabulary_for(model)  # refuse a model without sequencing outcomes before anything runs
     names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
     scenarios = select(load_scenarios(model, args.scenarios_file), names)
+    base, source = base_parameters(model, args.parameters)
     with progress(len(scenarios), f"{model.name} strategies") as bar:
         comparison = compare_strategies(
             model,
             scenarios,
             year=args.year,
             engine=args.engine,
+            base=base,
+            base_source=source,
             on_run_done=lambda: bar.update(1),
         )
     print(comparison.report())

@@ -177,3 +177,19 @@ def test_scenario_file_with_unknown_parameter_is_rejected(capsys, tmp_path: Path
         "error: scenario 'bold' in scenarios.toml: unknown parameter 'Efort budget'; "
         "did you mean 'Effort budget'"
     )
+
+
+def test_compare_base_parameters_apply_under_every_scenario() -> None:
+    from nea_sd.compare import compare_strategies
+    from nea_sd.scenarios import load_scenarios
+    from tests.support import bundled
+
+    model = bundled("dyad")
+    chosen = [load_scenarios(model)["functional-first"]]
+    plain = compare_strategies(model, chosen, engine="batch")
+    based = compare_strategies(
+        model, chosen, engine="batch", base={"Spillover": 0.0}, base_source="test"
+    )
+    assert "parameters: test" in based.report().splitlines()[0]
+    assert based.trajectories.attrs["base_parameters"] == '{"Spillover": 0.0}'
+    assert float(based.outcomes["security_trust"][0]) < float(plain.outcomes["security_trust"][0])
