@@ -208,6 +208,16 @@ class LoopAnalysis:
         return head + self.table().to_html()
 
 
+def _runtime_polarity(scores: np.ndarray) -> list[str]:
+    """Per loop: R if its score is never negative (and sometimes positive), B the reverse, U
+    when both signs occur over the runs and times (the link polarities then vary)."""
+    flat = scores.reshape(-1, scores.shape[-1])
+    pos, neg = (flat > 0).any(axis=0), (flat < 0).any(axis=0)
+    return [
+        "U" if p and n else "R" if p else "B" if n else "0" for p, n in zip(pos, neg, strict=True)
+    ]
+
+
 def _spans(times: np.ndarray, flags: np.ndarray) -> list[tuple[float, float]]:
     """Intervals of consecutive true flags, as (first time, first time after)."""
     spans, start = [], None
@@ -234,6 +244,7 @@ def _score(
     saveper: float | None,
     chunk: int,
     record_factory: Any = None,
+    keep: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loop scores ``(run, time, loop)`` over ``n_runs`` parameter sets."""
     store: dict[tuple[int, int], np.ndarray] = {}
@@ -254,6 +265,7 @@ def _score(
         saveper=saveper,
         chunk=chunk,
         links=scorer.used,
+        keep=keep,
     )
     times = grid.saved_times
     starts = sorted({s for s, _ in store})
@@ -395,8 +407,16 @@ def analyze(
     if parallel:
         times, scores = _score_parallel(program, params, n_runs, ids, saveper, chunk, workers)
     else:
+        keep = [i for pair in idents.values() for i in pair]
         times, scores = _score(
-            program, params, n_runs, ids, saveper, chunk, record_factory if outputs else None
+            program,
+            params,
+            n_runs,
+            ids,
+            saveper,
+            chunk,
+            record_factory if outputs else None,
+            keep=keep,
         )
     starts = sorted({s for s, _ in next(iter(values.values()))}) if values else []
     rel = relative_scores(scores, loopset.partitions)
@@ -418,6 +438,7 @@ def analyze(
     data = data.assign_coords(
         label=("loop", list(loopset.labels)),
         polarity=("loop", [lp.polarity for lp in loopset.loops]),
+        runtime_polarity=("loop", _runtime_polarity(scores)),
         length=("loop", [lp.length for lp in loopset.loops]),
         partition=("loop", list(loopset.partitions)),
     )

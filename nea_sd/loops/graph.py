@@ -92,28 +92,6 @@ class CausalGraph:
     def variable_of(self, element: str) -> str:
         return self.elements.nodes[element]["variable"]
 
-    def with_run_polarity(self, signs: dict[tuple[str, str], set[float]]) -> CausalGraph:
-        """A copy whose element polarities also account for signs seen over a run."""
-        elements = self.elements.copy()
-        for (u, v), seen in signs.items():
-            if elements.has_edge(u, v):
-                probe = elements.edges[u, v]["polarity"]
-                both = {"+": {1.0}, "-": {-1.0}}.get(probe, {1.0, -1.0}) | {
-                    s for s in seen if s != 0
-                }
-                elements.edges[u, v]["polarity"] = (
-                    "+" if both == {1.0} else "-" if both == {-1.0} else "?"
-                )
-        variables = self.variables.copy()
-        for u, v, d in variables.edges(data=True):
-            pols = {
-                elements.edges[a, b]["polarity"]
-                for a, b in elements.edges
-                if elements.nodes[a]["variable"] == u and elements.nodes[b]["variable"] == v
-            }
-            d["polarity"] = pols.pop() if len(pols) == 1 else "?"
-        return CausalGraph(self.program, variables, elements)
-
     def _repr_html_(self) -> str:
         return (
             f"<b>Causal graph of {self.name}</b>: {self.variables.number_of_nodes()} variables, "

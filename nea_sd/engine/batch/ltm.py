@@ -331,11 +331,12 @@ def _link_scores(
     prev: dict[str, Any],
     n: int,
     wanted: np.ndarray | None = None,
+    needed: set[str] | None = None,
 ) -> np.ndarray:
     """Element link scores ``(n, n_links)`` at one step from current and previous values.
 
     ``wanted``: a boolean mask of the links needed; colours holding none of them are skipped
-    (their scores read 0).
+    (their scores read 0); ``needed``: the idents those links join (others are not read).
 
     Each (edge, colour) costs one evaluation of the target's equation; the scores are then
     computed for all links at once.
@@ -348,6 +349,8 @@ def _link_scores(
     v0 = np.empty((n, total))
     v1 = np.empty((n, total))
     for ident, shape in program.shapes.items():
+        if needed is not None and ident not in needed:
+            continue
         size = int(np.prod(shape)) if shape else 1
         at = offsets[ident]
         v0[:, at : at + size] = _flat(prev[ident], n, size)
@@ -357,7 +360,7 @@ def _link_scores(
     env_c = evaluator.env(cur)
     env_c["_N"] = n
     for unit in program.units.values():
-        if unit.kind == "rate":
+        if unit.kind == "rate" and (needed is None or unit.ident in needed):
             size = int(np.prod(unit.shape)) if unit.shape else 1
             at = rate_offsets[unit.ident]
             r1[:, at : at + size] = _flat(evaluator.run(unit, env_c), n, size)
@@ -403,9 +406,13 @@ def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if not k.startswith("_")}
 
 
-def _generate(compiled: CompiledModel) -> str:
+def _generate(compiled: CompiledModel, outputs: Sequence[str] | None = None) -> str:
+    """The Euler loop with the scoring hook; ``outputs``: node idents to compute beyond those
+    feeding the states (default: every variable)."""
     graph = compiled.graph
-    consts, init_order, run_order = graph.schedule(i.ident for i in compiled.variables.values())
+    if outputs is None:
+        outputs = [i.ident for i in compiled.variables.values()]
+    consts, init_order, run_order = graph.schedule(outputs)
     body = ["time = _t0"] + [f"{c} = C[{c!r}]" for c in consts]
     for ident in init_order:
         obj = graph.nodes.get(ident) or graph.states[ident]
@@ -443,6 +450,7 @@ class StepHook:
     n: int
     reduce: Callable[[int, np.ndarray], None]
     wanted: np.ndarray | None = None
+    needed: set[str] | None = None
     record: Callable[[int, dict[str, Any]], None] | None = None
     slot: np.ndarray | None = None
 
@@ -454,7 +462,9 @@ class StepHook:
             self.reduce(j, np.zeros((self.n, self.program.n_links)))
             return
         with np.errstate(all="ignore"):
-            scores = _link_scores(self.program, self.evaluator, cur, prev, self.n, self.wanted)
+            scores = _link_scores(
+                self.program, self.evaluator, cur, prev, self.n, self.wanted, self.needed
+            )
         self.reduce(j, scores)
 
 
@@ -468,10 +478,12 @@ def run_scored(
     saveper: float | None = None,
     chunk: int = 500,
     links: Sequence[int] | None = None,
+    keep: Sequence[str] | None = None,
 ) -> TimeGrid:
     """Simulate ``n_runs`` parameter sets, scoring links at every saved step.
 
-    ``links``: ids of the element links needed (default all); the others read 0.
+    ``links``: ids of the element links needed (default all); the others read 0, and only
+    the values feeding stocks (plus the node idents in ``keep``) are computed.
 
     ``reduce_factory(start, stop)`` returns the callback that receives ``(slot, scores)`` with
     scores ``(runs of the chunk, n_links)``; likewise ``record_factory`` for values.
@@ -486,16 +498,23 @@ def run_scored(
         step,
         float(saveper) if saveper is not None else model._default_saveper(step),
     )
-    source = _generate(compiled)
+    wanted = None
+    needed = None
+    outputs = None
+    if links is not None:
+        wanted = np.zeros(program.n_links, dtype=bool)
+        wanted[np.asarray(list(links), dtype=np.intp)] = True
+        needed = set()
+        for e in program.edges:
+            if wanted[e.first : e.first + len(e.pairs)].any():
+                needed |= {e.source, e.target}
+        outputs = list(keep or [])
+    source = _generate(compiled, outputs)
     namespace = _namespace(compiled)
     exec(compile(source, "<nea_sd ltm>", "exec"), namespace)  # noqa: S102
     func = namespace["_ltm_run"]
     slot = np.cumsum(grid.save) - 1
     score = np.append(grid.save, False)
-    wanted = None
-    if links is not None:
-        wanted = np.zeros(program.n_links, dtype=bool)
-        wanted[np.asarray(list(links), dtype=np.intp)] = True
     for start in range(0, n_runs, chunk):
         stop = min(n_runs, start + chunk)
         consts = model._chunk_constants(compiled, params, start, stop)
@@ -509,6 +528,7 @@ def run_scored(
             stop - start,
             reduce_factory(start, stop),
             wanted=wanted,
+            needed=needed,
             record=record_factory(start, stop) if record_factory else None,
             slot=slot,
         )
