@@ -34,15 +34,14 @@ def test_dominance_regimes(tmp_path, k, a, stable):
     np.testing.assert_allclose(named.sel(name="R3").values, reaction, atol=1e-9)
     np.testing.assert_allclose(named.sel(name="B1[X]").values, fatigue, atol=1e-9)
     balancing = -(named.sel(name="B1[X]") + named.sel(name="B1[Y]"))
-    runtime = dict(zip(result.data["label"].values, result.data["runtime_polarity"].values))
+    labels, pols = result.data["label"].values, result.data["runtime_polarity"].values
+    runtime = dict(zip(labels, pols, strict=True))
     assert runtime == {"R3": "R", "B1[X]": "B", "B1[Y]": "B"}
     shares = result.polarity_shares().isel(run=0, time=slice(1, None))
     np.testing.assert_allclose(shares.sel(polarity="B"), balancing, atol=1e-12)
     if stable:
         assert (balancing >= 0.5).all() and not result.dominance().sel(name="R3")[0, 1:].any()
-        assert (
-            result.polarity_periods()["B"] == "1901-1950" and not result.polarity_periods()["R"]
-        )
+        assert result.polarity_periods()["B"] == "1901-1950" and not result.polarity_periods()["R"]
     else:
         assert result.dominance().sel(name="R3")[0, 1:].all() and (balancing < 0.5).all()
         assert (shares.sel(polarity="R") >= 0.5).all()
