@@ -1,0 +1,246 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Calibration review: do the models reproduce the record?
+#
+# This notebook reads the **committed** calibration results (`calibration/results/*.toml` and
+# their posterior draws) — it does not refit. For each calibration it shows the data against
+# the fitted model with a posterior predictive band, the residuals, Sterman's Theil
+# decomposition on the fitting and the held-out years, the profile likelihoods (which
+# parameters the data identify), posterior pairs, and a plain-language verdict per series.
+# Regenerate the results with `nea-sd calibrate calibration/<spec>.toml --bayes`.
+#
+# Data are read in place from `$NEA_SD_DATA` (default `../shared/data` beside the checkout).
+
+# %%
+import os
+from pathlib import Path
+
+import matplotlib
+
+if "ipykernel" not in os.sys.modules:  # running as a script: no display
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from nea_sd.calibrate.bayes import predictive
+from nea_sd.calibrate.problem import prepare, whitened
+from nea_sd.calibrate.results import read_draws
+from nea_sd.calibrate.review import load_review, parameter_table, theil_table, verdicts
+
+ROOT = Path.cwd() if (Path.cwd() / "calibration").is_dir() else Path.cwd().parent
+RESULTS = ROOT / "calibration" / "results"
+DATA = Path(os.environ.get("NEA_SD_DATA", ROOT.parent / "shared" / "data"))
+FIGURES = Path(os.environ["FIGURES"]) if os.environ.get("FIGURES") else None  # to save PNGs
+if FIGURES is not None:
+    FIGURES.mkdir(parents=True, exist_ok=True)
+N_BAND = int(os.environ.get("N_BAND", 150))
+pd.set_option("display.width", 160)
+pd.set_option("display.max_colwidth", 120)
+
+
+def review(stem: str):
+    """Load one result with its spec (re-read against the data) and posterior draws."""
+    path = RESULTS / f"{stem}.toml"
+    doc = load_review(path)
+    setup = prepare(ROOT / "calibration" / doc["calibration"]["spec"], DATA)
+    draws = read_draws(path)
+    names = list(setup.spec.names)
+    if draws is not None:
+        samples = draws[names].to_numpy()
+    else:
+        samples = np.array([[doc["parameters"][n]["estimate"] for n in names]])
+    estimate = np.array([doc["parameters"][n]["estimate"] for n in names])
+    return doc, setup, samples, estimate
+
+
+def plot_fit(doc, setup, samples, estimate, title):
+    """Data (dots), the ML fit (line) and the 90 % posterior predictive band per series."""
+    bands = predictive(setup, samples, n=N_BAND, seed=0)
+    X = estimate[None]
+    out = setup.simulator.run(X)
+    fit = setup.problem.predictions(out, X)
+    hold = setup.problem.predictions(out, X, holdout=True)
+    obs = setup.spec.observations
+    cols = 3 if len(obs) > 4 else len(obs)
+    rows = int(np.ceil(len(obs) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.9 * rows), squeeze=False)
+    for ax, o in zip(axes.flat, obs, strict=False):
+        band = bands[o.name]
+        years = band["year"].values
+        ax.fill_between(years, band.sel(quantile=0.05), band.sel(quantile=0.95), alpha=0.3,
+                        label="90% predictive")
+        for part, style in ((fit, "-"), (hold, "--")):
+            if o.name in part:
+                y, pred, data, _ = part[o.name]
+                ax.plot(y, pred[0], style, color="C1", label="ML fit" if style == "-" else
+                        "held out")
+                ax.plot(y, data, "o", color="k", ms=3)
+        ax.set_title(o.name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(obs):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_residuals(setup, estimate, title):
+    """Whitened residuals (data − model in σ units) per series over time."""
+    X = estimate[None]
+    out = setup.simulator.run(X)
+    fig, ax = plt.subplots(figsize=(8, 3))
+    by_name = {o.name: o for o in setup.spec.observations}
+    for name, (years, pred, data, flags) in setup.problem.predictions(out, X).items():
+        r = whitened(by_name[name], pred[0], data, flags)
+        ax.plot(years, r, "o-", ms=3, label=name)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axhspan(-2, 2, color="0.9")
+    ax.set_ylabel("whitened residual")
+    ax.set_title(title)
+    ax.legend(fontsize=6, ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_profiles(doc, title):
+    """Δ(−2 log L) against each parameter, with the χ²₁ 95 % threshold."""
+    profiles = doc.get("profiles", {})
+    if not profiles:
+        return None
+    names = list(profiles)
+    cols = 4
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.4 * rows), squeeze=False)
+    threshold = doc["calibration"].get("profile_threshold", 3.84)
+    for ax, name in zip(axes.flat, names, strict=False):
+        grid, delta = np.array(profiles[name]["grid"]), np.array(profiles[name]["delta"])
+        ax.plot(grid, np.minimum(delta, 50), "o-", ms=3)
+        ax.axhline(threshold, color="r", lw=0.8)
+        ax.set_title(f"{name}\n{doc['parameters'][name]['identifiability']}", fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pairs(doc, samples, names, title, max_params=6):
+    """Posterior pairs of the model parameters (link constants left out)."""
+    keep = [i for i, n in enumerate(names) if doc["parameters"][n]["kind"] == "model"]
+    keep = keep[:max_params]
+    k = len(keep)
+    fig, axes = plt.subplots(k, k, figsize=(1.8 * k, 1.8 * k), squeeze=False)
+    for a, i in enumerate(keep):
+        for b, j in enumerate(keep):
+            ax = axes[a, b]
+            if a == b:
+                ax.hist(samples[:, i], bins=25, color="C0")
+            elif a > b:
+                ax.plot(samples[:, j], samples[:, i], ".", ms=1, alpha=0.4)
+            else:
+                ax.axis("off")
+            ax.tick_params(labelsize=5)
+            if a == k - 1:
+                ax.set_xlabel(names[j], fontsize=6)
+            if b == 0 and a > 0:
+                ax.set_ylabel(names[i], fontsize=6)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# %% [markdown]
+# ## 1. Richardson on pre-1914 Europe
+#
+# France+Russia (X) against Germany+Austria-Hungary (Y), COW military expenditure 1900–1910,
+# 1911–1913 held out. Richardson's own table was not found (SOURCES.md §1): these are COW's
+# figures, so his constants 0.73 / 194 are not expected.
+
+# %%
+doc_r, setup_r, samples_r, est_r = review("richardson_prewwi")
+print(parameter_table(doc_r).to_string(index=False))
+
+# %%
+fig = plot_fit(doc_r, setup_r, samples_r, est_r, "Richardson 1900-1913: data, fit, 90% band")
+if FIGURES is not None:
+    fig.savefig(FIGURES / "calibration_richardson_fit.png", dpi=110)
+plot_residuals(setup_r, est_r, "Richardson: whitened residuals (fit years)")
+
+# %%
+print(theil_table(doc_r).round(3).to_string(index=False))
+
+# %%
+plot_profiles(doc_r, "Richardson: profile likelihoods")
+
+# %%
+if len(samples_r) > 1:
+    plot_pairs(doc_r, samples_r, list(setup_r.spec.names), "Richardson: posterior pairs")
+
+# %%
+print(verdicts(doc_r).to_string(index=False))
+
+# %% [markdown]
+# ## 2. The regional model (nea.mdl)
+#
+# SIPRI spending of US, CN, RU, JP, KR (fit 2000–2018, held out 2019–2023), Genron polls via
+# the logistic link, trade with China (2001–2019), and JNTO arrivals (fit 2019–2023, held
+# out 2024–2025). Spillover σ and the great-power gate strength are not fitted: they are
+# scenario axes (MODEL.md §6).
+
+# %%
+doc_n, setup_n, samples_n, est_n = review("nea")
+print(parameter_table(doc_n).to_string(index=False))
+
+# %%
+fig = plot_fit(doc_n, setup_n, samples_n, est_n, "nea.mdl: data, fit, 90% predictive band")
+if FIGURES is not None:
+    fig.savefig(FIGURES / "calibration_nea_fit.png", dpi=110)
+plot_residuals(setup_n, est_n, "nea.mdl: whitened residuals (fit years)")
+
+# %% [markdown]
+# ### Theil table and held-out performance
+#
+# U^M (bias), U^S (unequal variation) and U^C (unequal covariation) sum to one per row.
+
+# %%
+table = theil_table(doc_n)
+print(table.round(3).to_string(index=False))
+held = table[table["period"] == "holdout"].set_index("series")["MAPE %"]
+fitted = table[table["period"] == "fit"].set_index("series")["MAPE %"]
+print("\nMAPE, fit vs held out:")
+print(pd.DataFrame({"fit": fitted, "held out": held}).round(1).to_string())
+
+# %%
+plot_profiles(doc_n, "nea.mdl: profile likelihoods")
+
+# %%
+if len(samples_n) > 1:
+    plot_pairs(doc_n, samples_n, list(setup_n.spec.names), "nea.mdl: posterior pairs")
+
+# %% [markdown]
+# ### Verdict per series
+
+# %%
+print(verdicts(doc_n).to_string(index=False))
+post = doc_n.get("posterior")
+if post:
+    print(
+        f"\nPosterior: {post['walkers']} walkers x {post['steps']} steps, acceptance "
+        f"{post['acceptance']:.2f}, {'converged' if post['converged'] else 'NOT converged'} "
+        "(chain shorter than 50 autocorrelation times: treat the band as indicative)"
+    )
