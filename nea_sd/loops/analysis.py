@@ -34,6 +34,7 @@ from nea_sd.loops.named import NamedLoop, default_loops_file, match, read_named_
 DOMINANCE = 0.5
 EXHAUSTIVE_LIMIT = 5000
 PILOT_TIMES = 4
+SMALL = 1000  # element links: a graph this small is searched at every saved step
 
 _GRAPHS: dict[str, CausalGraph] = {}
 
@@ -86,7 +87,11 @@ def find_loops(
                 found.setdefault(loop.key(), loop)
         if pilot is not None:
             index = graph.element_index
-            times = np.linspace(1, len(pilot) - 1, min(PILOT_TIMES, len(pilot) - 1)).astype(int)
+            # every saved step on small graphs, a few on large ones (the search costs seconds)
+            count = len(pilot) - 1 if elements.number_of_edges() <= SMALL else PILOT_TIMES
+            times = np.unique(
+                np.linspace(1, len(pilot) - 1, min(count, len(pilot) - 1)).astype(int)
+            )
             for t in times:
                 weights = {e: abs(float(pilot[t, i])) for e, i in index.items()}
                 for loop in strongest_paths(elements, weights):

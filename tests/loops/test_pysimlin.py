@@ -99,3 +99,27 @@ def test_dyad_links_equal_pysimlin_links_between_dynamic_variables():
     # INITIAL() is frozen after initialisation: no feedback passes through it
     theirs.discard(("mean_societal_trust", "reference_societal_trust"))
     assert ours == theirs
+
+
+def test_dyad_loops_pysimlin_discovers_are_ours_and_the_important_ones_are_scored():
+    """The dyad has over two million loops, so pysimlin runs discovery (its structural list is
+    empty); every loop it discovers must be a cycle of our graph, and the
+    loops it rates as mattering (mean |relative score| above 1%) must be in our scored set."""
+    graph = causal_graph("models/dyad.mdl")
+    edges = {
+        (canonical(u), canonical(v)): d["polarity"] for u, v, d in graph.variables.edges(data=True)
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        discovered = simlin.load("models/dyad.mdl").analyze(timeout=60)
+    assert len(discovered.loops) > 100
+    for loop in discovered.loops:
+        nodes = list(loop.variables)
+        pols = [edges.get(link) for link in zip(nodes, nodes[1:] + nodes[:1], strict=True)]
+        assert None not in pols, nodes
+    ours = {
+        rotate([canonical(n) for n in lp.nodes]) for lp in analyze("models/dyad.mdl").loopset.loops
+    }
+    important = [lp for lp in discovered.loops if lp.average_importance() > 0.01]
+    assert len(important) >= 5
+    assert all(rotate(lp.variables) in ours for lp in important)
