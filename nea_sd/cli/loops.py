@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _write(folder: Path, results: list, comparison, seed: int | None) -> None:
     from nea_sd.loops.plot import plot_dominance
+    from nea_sd.provenance import provenance_attrs
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,16 @@ def _write(folder: Path, results: list, comparison, seed: int | None) -> None:
         stem = f"loops-{result.model}-{result.scenario}"
         result.table().to_csv(folder / f"{stem}.csv")
         data = result.data.copy()
+        model = result.loopset.graph.program.model
+        data.attrs.update(
+            provenance_attrs(
+                model_path=str(model.path),
+                model_sha256=model.sha256,
+                engine="batch-ltm",
+                scenarios=[result.scenario],
+                seed=seed,
+            )
+        )
         if seed is not None:
             data.attrs["seed"] = int(seed)
         data.to_netcdf(folder / f"{stem}.nc")

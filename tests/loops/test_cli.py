@@ -16,6 +16,7 @@ def test_loops_table_and_files(tmp_path, capsys):
     assert (tmp_path / "loops-richardson.png").stat().st_size > 1000
     data = xr.open_dataset(tmp_path / "loops-richardson-model.nc")
     assert set(data["relative"].dims) == {"run", "time", "loop"}
+    assert len(data.attrs["model_sha256"]) == 64 and "seed" not in data.attrs
 
 
 def test_seed_zero_is_honoured_and_reproducible(tmp_path, capsys):
