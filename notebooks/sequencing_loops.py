@@ -70,13 +70,22 @@ plot_dominance(dyad, run=0)
 
 
 # %%
-def overtakes(result, after=2026.0):
+def overtakes(result, after=2026.0, hold=2.0):
+    """Per run, the first date from which the trust loops' share exceeds the spirals' for at
+    least ``hold`` years (NaN: never)."""
     named = abs(result.data["named"])
     trust = named.sel(name=[n for n in TRUST if n in result.names]).sum("name")
     spirals = named.sel(name=[n for n in SPIRALS if n in result.names]).sum("name")
-    ahead = (trust > spirals) & (trust["time"] >= after)
-    first = trust["time"].where(ahead).min("time")
-    return first.values
+    time = trust["time"].values
+    ahead = ((trust > spirals) & (trust["time"] >= after)).values  # (run, time)
+    width = max(1, int(round(hold / (time[1] - time[0]))))
+    dates = np.full(ahead.shape[0], np.nan)
+    for run, flags in enumerate(ahead):
+        for k in range(len(time) - width + 1):
+            if flags[k : k + width].all():
+                dates[run] = time[k]
+                break
+    return dates
 
 
 for r in dyad:
@@ -95,6 +104,20 @@ for r in ensemble:
         f"median date {np.nanmedian(dates) if share else float('nan'):.1f}"
     )
 print(Comparison(*ensemble).summary().round(3).to_string())
+
+# %% [markdown]
+# Where does it fail?  The draws in which the trust loops never overtake the spirals under
+# functional-first, against those in which they do (medians of a few key parameters).
+
+# %%
+draws = strategy_parameters(load_model("models/dyad.mdl"), STRATEGIES, 20, 0)["functional-first"]
+failed = ~np.isfinite(overtakes(ensemble[0]))
+for key in ["Spillover", "Backfire strength", "Defence reaction A", "Contact effect"]:
+    values = np.asarray(draws[key])
+    print(
+        f"{key:20s} failed runs: {np.median(values[failed]) if failed.any() else np.nan:.3f}  "
+        f"others: {np.median(values[~failed]):.3f}"
+    )
 
 # %% [markdown]
 # ## Regional model (one run per strategy, scored yearly)
