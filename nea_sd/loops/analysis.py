@@ -144,17 +144,22 @@ class LoopAnalysis:
         """Whether each named loop explains at least ``threshold`` (run, time, name)."""
         return abs(self.data["named"]) >= threshold
 
-    def polarity_shares(self) -> xr.DataArray:
+    @property
+    def main_partition(self) -> int:
+        """The cycle partition holding the most scored loops (where the named loops compete)."""
+        parts = list(self.loopset.partitions)
+        return max(set(parts), key=parts.count) if parts else 0
+
+    def polarity_shares(self, partition: int | None = None) -> xr.DataArray:
         """Share of the reinforcing (relative score > 0) and balancing (< 0) loops.
 
-        Dims (run, time, polarity); per partition the two shares sum to 1, so a polarity set
-        dominates where its share is at least one half.  With several partitions, shares are
-        summed over partitions and divided by their number.
+        Dims (run, time, polarity), within one cycle partition (default: the main one), where
+        the two shares sum to 1: a polarity set dominates where its share is at least one half.
         """
-        rel = self.data["relative"]
-        n_part = max(1, len(set(self.loopset.partitions)))
-        r = rel.where(rel > 0, 0.0).sum("loop") / n_part
-        b = -rel.where(rel < 0, 0.0).sum("loop") / n_part
+        part = self.main_partition if partition is None else partition
+        rel = self.data["relative"].isel(loop=np.asarray(self.loopset.partitions) == part)
+        r = rel.where(rel > 0, 0.0).sum("loop")
+        b = -rel.where(rel < 0, 0.0).sum("loop")
         return xr.concat([r, b], dim="polarity").assign_coords(polarity=["R", "B"])
 
     def polarity_periods(self, run: int = 0, threshold: float = DOMINANCE) -> dict[str, str]:
