@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from nea_sd.engine.batch.ltm import LoopScorer, run_scored
+from nea_sd.engine.batch.runtime import TimeGrid
 from nea_sd.errors import InvalidValueError
 from nea_sd.loops.enumerate import (
     Loop,
@@ -58,6 +59,21 @@ class LoopSet:
     named: tuple[NamedLoop, ...]
     exhaustive: bool
     ids: list[list[int]] = field(repr=False, default_factory=list)
+    strength: tuple[float, ...] | None = None  # mean |loop score| in the pilot run, if any
+
+    def main_partition(self) -> int:
+        """The cycle partition holding the most loops (where the named loops compete)."""
+        parts = list(self.partitions)
+        return max(set(parts), key=parts.count) if parts else 0
+
+    def shown(self, top_unnamed: int = 5) -> list[int]:
+        """Loops reported by name: every named loop's instances, then the strongest others."""
+        named = {n.name for n in self.named}
+        inst = [i for i, lab in enumerate(self.labels) if lab in named]
+        others = [i for i, lab in enumerate(self.labels) if lab not in named]
+        if self.strength is not None:
+            others.sort(key=lambda i: -self.strength[i])
+        return inst + others[:top_unnamed]
 
     def _repr_html_(self) -> str:
         how = "all loops (Johnson)" if self.exhaustive else "named + strongest-path loops"
@@ -99,6 +115,11 @@ def find_loops(
         loops = sorted(found.values(), key=lambda lp: (lp.length, lp.key()))
     labels = match(loops, named, variable_of)
     part = cycle_partitions(elements)
+    ids = link_ids(loops, graph.element_index)
+    strength = None
+    if pilot is not None and loops:
+        scores = LoopScorer(ids, graph.program.n_links)(pilot)
+        strength = tuple(float(v) for v in np.abs(scores).mean(axis=0))
     return LoopSet(
         graph,
         tuple(loops),
@@ -106,7 +127,8 @@ def find_loops(
         tuple(part[lp.nodes[0]] for lp in loops),
         tuple(named),
         exhaustive,
-        link_ids(loops, graph.element_index),
+        ids,
+        strength,
     )
 
 
@@ -144,23 +166,13 @@ class LoopAnalysis:
         """Whether each named loop explains at least ``threshold`` (run, time, name)."""
         return abs(self.data["named"]) >= threshold
 
-    @property
-    def main_partition(self) -> int:
-        """The cycle partition holding the most scored loops (where the named loops compete)."""
-        parts = list(self.loopset.partitions)
-        return max(set(parts), key=parts.count) if parts else 0
-
-    def polarity_shares(self, partition: int | None = None) -> xr.DataArray:
+    def polarity_shares(self) -> xr.DataArray:
         """Share of the reinforcing (relative score > 0) and balancing (< 0) loops.
 
-        Dims (run, time, polarity), within one cycle partition (default: the main one), where
-        the two shares sum to 1: a polarity set dominates where its share is at least one half.
+        Dims (run, time, polarity), within the main cycle partition (all its scored loops),
+        where the two shares sum to 1: a polarity set dominates where its share is >= 1/2.
         """
-        part = self.main_partition if partition is None else partition
-        rel = self.data["relative"].isel(loop=np.asarray(self.loopset.partitions) == part)
-        r = rel.where(rel > 0, 0.0).sum("loop")
-        b = -rel.where(rel < 0, 0.0).sum("loop")
-        return xr.concat([r, b], dim="polarity").assign_coords(polarity=["R", "B"])
+        return self.data["shares"]
 
     def polarity_periods(self, run: int = 0, threshold: float = DOMINANCE) -> dict[str, str]:
         """Intervals in which the reinforcing / balancing loops together dominate (one run)."""
@@ -243,26 +255,71 @@ def _spans(times: np.ndarray, flags: np.ndarray) -> list[tuple[float, float]]:
 
 
 MIN_PARALLEL = 100
+BUDGET = 20_000_000  # values of a per-loop (run, time, loop) array kept in full
+TOP_UNNAMED = 5
+
+
+def _count_times(program: Any, saveper: float | None) -> int:
+    control = program.compiled.control
+    step = control["time_step"]
+    grid = TimeGrid.build(
+        control["initial_time"],
+        control["final_time"],
+        step,
+        float(saveper) if saveper is not None else program.model._default_saveper(step),
+    )
+    return int(grid.save.sum())
+
+
 _WORK: dict[str, Any] = {}
+
+
+@dataclass
+class _Reducer:
+    """Per step: loop scores, relative scores, named sums and polarity shares of the runs.
+
+    Only these reductions leave the step, so memory stays ``runs x times x (named + kept)``
+    however many loops are scored.
+    """
+
+    scorer: LoopScorer
+    partitions: np.ndarray
+    main: int
+    groups: list[np.ndarray]  # per named loop: its loop indices
+    keep: np.ndarray  # loop indices whose own scores are stored
+
+    def __call__(self, links: np.ndarray) -> dict[str, np.ndarray]:
+        scores = self.scorer(links)
+        rel = relative_scores(scores, self.partitions)
+        main = rel[:, self.partitions == self.main]
+        return {
+            "named": np.stack([rel[:, g].sum(axis=1) for g in self.groups], axis=1)
+            if self.groups
+            else np.zeros((len(rel), 0)),
+            "shares": np.stack(
+                [np.where(main > 0, main, 0).sum(1), -np.where(main < 0, main, 0).sum(1)], axis=1
+            ),
+            "score": scores[:, self.keep],
+            "relative": rel[:, self.keep],
+        }
 
 
 def _score(
     program: Any,
     params: dict[str, np.ndarray],
     n_runs: int,
-    ids: list[list[int]],
+    reducer: _Reducer,
     saveper: float | None,
     chunk: int,
     record_factory: Any = None,
     keep: list[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Loop scores ``(run, time, loop)`` over ``n_runs`` parameter sets."""
-    store: dict[tuple[int, int], np.ndarray] = {}
-    scorer = LoopScorer(ids, program.n_links)
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Reduced loop scores, each ``(run, time, ...)``, over ``n_runs`` parameter sets."""
+    store: dict[tuple[int, int], dict[str, np.ndarray]] = {}
 
     def factory(start: int, stop: int) -> Any:
         def reduce(j: int, scores: np.ndarray) -> None:
-            store[(start, j)] = scorer(scores)
+            store[(start, j)] = reducer(scores)
 
         return reduce
 
@@ -274,29 +331,32 @@ def _score(
         record_factory=record_factory,
         saveper=saveper,
         chunk=chunk,
-        links=scorer.used,
+        links=reducer.scorer.used,
         keep=keep,
     )
     times = grid.saved_times
     starts = sorted({s for s, _ in store})
-    scores = np.concatenate(
-        [np.stack([store[(s, j)] for j in range(len(times))], axis=1) for s in starts], axis=0
-    )
-    return times, scores
+    out = {}
+    for name in ("named", "shares", "score", "relative"):
+        out[name] = np.concatenate(
+            [np.stack([store[(s, j)][name] for j in range(len(times))], axis=1) for s in starts],
+            axis=0,
+        )
+    return times, out
 
 
 def _slice(params: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
     return {k: (v[start:stop] if v.shape[0] > 1 else v) for k, v in params.items()}
 
 
-def _work(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _work(bounds: tuple[int, int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     w = _WORK
     start, stop = bounds
     return _score(
         w["program"],
         _slice(w["params"], start, stop),
         stop - start,
-        w["ids"],
+        w["reducer"],
         w["saveper"],
         w["chunk"],
     )
@@ -306,15 +366,15 @@ def _score_parallel(
     program: Any,
     params: dict[str, np.ndarray],
     n_runs: int,
-    ids: list[list[int]],
+    reducer: _Reducer,
     saveper: float | None,
     chunk: int,
     workers: int,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """As :func:`_score`, the runs split among forked processes (the program is inherited)."""
     import multiprocessing
 
-    _WORK.update(program=program, params=params, ids=ids, saveper=saveper, chunk=chunk)
+    _WORK.update(program=program, params=params, reducer=reducer, saveper=saveper, chunk=chunk)
     cuts = np.linspace(0, n_runs, workers + 1).astype(int)
     bounds = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
     try:
@@ -322,27 +382,8 @@ def _score_parallel(
             parts = pool.map(_work, bounds)
     finally:
         _WORK.clear()
-    return parts[0][0], np.concatenate([p[1] for p in parts], axis=0)
-
-
-def _named_sum(rel: np.ndarray, loopset: LoopSet, names: list[str]) -> np.ndarray:
-    out = np.zeros((*rel.shape[:-1], len(names)))
-    labels = np.asarray(loopset.labels)
-    for k, name in enumerate(names):
-        out[..., k] = rel[..., labels == name].sum(axis=-1)
-    return out
-
-
-def named_labels(
-    loopset: LoopSet, top_unnamed: int = 5, scores: np.ndarray | None = None
-) -> list[str]:
-    """Named loops first (file order), then the strongest unnamed loops."""
-    names = [n.name for n in loopset.named if n.name in loopset.labels]
-    unnamed = [i for i, lab in enumerate(loopset.labels) if not any(lab == n for n in names)]
-    if scores is not None and unnamed:
-        strength = np.abs(scores[..., unnamed]).reshape(-1, len(unnamed)).mean(axis=0)
-        unnamed = [unnamed[i] for i in np.argsort(-strength)]
-    return names + [loopset.labels[i] for i in unnamed[:top_unnamed]]
+    merged = {k: np.concatenate([p[1][k] for p in parts], axis=0) for k in parts[0][1]}
+    return parts[0][0], merged
 
 
 def pilot_links(
@@ -394,7 +435,6 @@ def analyze(
         loopset = find_loops(graph, named)
         if not loopset.exhaustive:
             loopset = find_loops(graph, named, pilot_links(graph, params, saveper))
-    ids = loopset.ids
     values: dict[str, dict[tuple[int, int], np.ndarray]] = {o: {} for o in outputs or []}
     program = graph.program
     idents = {}
@@ -413,51 +453,76 @@ def analyze(
 
         return record
 
+    named_names = [n.name for n in loopset.named if n.name in loopset.labels]
+    labels = np.asarray(loopset.labels)
+    partitions = np.asarray(loopset.partitions)
+    n_times = _count_times(program, saveper)
+    full = n_runs * n_times * max(1, len(loopset.loops)) <= BUDGET
+    keep = np.arange(len(loopset.loops)) if full else np.asarray(loopset.shown(), dtype=np.intp)
+    reducer = _Reducer(
+        LoopScorer(loopset.ids, program.n_links),
+        partitions,
+        loopset.main_partition(),
+        [np.flatnonzero(labels == n) for n in named_names],
+        keep,
+    )
     parallel = workers > 1 and not outputs and n_runs >= 2 * MIN_PARALLEL
     if parallel:
-        times, scores = _score_parallel(program, params, n_runs, ids, saveper, chunk, workers)
+        times, red = _score_parallel(program, params, n_runs, reducer, saveper, chunk, workers)
     else:
-        keep = [i for pair in idents.values() for i in pair]
-        times, scores = _score(
+        times, red = _score(
             program,
             params,
             n_runs,
-            ids,
+            reducer,
             saveper,
             chunk,
             record_factory if outputs else None,
-            keep=keep,
+            keep=[i for pair in idents.values() for i in pair],
         )
     starts = sorted({s for s, _ in next(iter(values.values()))}) if values else []
-    rel = relative_scores(scores, loopset.partitions)
-    names = named_labels(loopset, scores=scores)
+    kept_labels = [loopset.labels[i] for i in keep]
+    unnamed = [i for i, lab in enumerate(kept_labels) if lab not in named_names]
+    strength = np.abs(red["score"][..., unnamed]).mean(axis=(0, 1)) if unnamed else np.zeros(0)
+    top = [unnamed[i] for i in np.argsort(-strength, kind="stable")[:TOP_UNNAMED]]
+    names = named_names + [kept_labels[i] for i in top]
+    named = np.concatenate([red["named"], red["relative"][..., top]], axis=-1)
     coords = {
         "run": np.arange(n_runs),
         "time": times,
-        "loop": [f"{lab}:{i}" for i, lab in enumerate(loopset.labels)],
+        "loop": [f"{loopset.labels[i]}:{i}" for i in keep],
         "name": names,
+        "polarity": ["R", "B"],
     }
     data = xr.Dataset(
         {
-            "score": (("run", "time", "loop"), scores),
-            "relative": (("run", "time", "loop"), rel),
-            "named": (("run", "time", "name"), _named_sum(rel, loopset, names)),
+            "score": (("run", "time", "loop"), red["score"]),
+            "relative": (("run", "time", "loop"), red["relative"]),
+            "named": (("run", "time", "name"), named),
+            "shares": (("run", "time", "polarity"), red["shares"]),
         },
         coords=coords,
     )
+    loops = [loopset.loops[i] for i in keep]
     data = data.assign_coords(
-        label=("loop", list(loopset.labels)),
-        polarity=("loop", [lp.polarity for lp in loopset.loops]),
-        runtime_polarity=("loop", _runtime_polarity(scores)),
-        length=("loop", [lp.length for lp in loopset.loops]),
-        partition=("loop", list(loopset.partitions)),
+        label=("loop", kept_labels),
+        loop_polarity=("loop", [lp.polarity for lp in loops]),
+        runtime_polarity=("loop", _runtime_polarity(red["score"])),
+        length=("loop", [lp.length for lp in loops]),
+        partition=("loop", [loopset.partitions[i] for i in keep]),
     )
     for name, by in values.items():
         arr = np.concatenate(
             [np.stack([by[(s, j)] for j in range(len(times))], axis=1) for s in starts], axis=0
         )
         data[name] = (("run", "time", *[f"{name}_d{i}" for i in range(arr.ndim - 2)]), arr)
-    data.attrs.update(model=graph.name, scenario=scenario, exhaustive=int(loopset.exhaustive))
+    data.attrs.update(
+        model=graph.name,
+        scenario=scenario,
+        exhaustive=int(loopset.exhaustive),
+        loops_scored=len(loopset.loops),
+        loops_stored="all" if full else "named instances and the strongest others",
+    )
     return LoopAnalysis(graph.name, scenario, loopset, data)
 
 
