@@ -1,9 +1,14 @@
-"""The batch engine: a Vensim model compiled to numpy code that advances N runs at once.
+"""The batch engine: a Vensim model compiled to code that advances N parameter sets at once.
 
 PySD stays the loader (its abstract model, via :func:`nea_sd.model.parse_abstract_model`) and
-the reference runtime; this engine reproduces PySD's Euler arithmetic over a leading ``run``
-axis, so that sweeps, sensitivity analyses and calibrations run thousands of parameter sets
-in one process.
+the reference runtime; this engine reproduces PySD's Euler arithmetic for many runs in one
+process, so that sweeps, sensitivity analyses and calibrations are affordable.
+
+Pipeline: ``subscripts`` (ranges, index arithmetic) -> ``expressions`` / ``scalar`` (AST to
+code) -> ``stateful`` (INTEG, SMOOTH, DELAY, TREND, INITIAL) -> ``compiler`` (graph of nodes
+and states, pre-flight findings) -> ``codegen`` (numpy backend: one vectorized function over a
+leading ``run`` axis) or ``kernel`` (numba backend: one compiled per-run loop, runs on threads)
+-> ``runtime`` (:class:`BatchModel`: parameters, chunks, non-finite policy, Dataset).
 """
 
 from nea_sd.engine.batch.runtime import BatchModel, TimeGrid, compile_model
