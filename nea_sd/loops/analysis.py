@@ -59,7 +59,7 @@ class LoopSet:
     named: tuple[NamedLoop, ...]
     exhaustive: bool
     ids: list[list[int]] = field(repr=False, default_factory=list)
-    strength: tuple[float, ...] | None = None  # mean |loop score| in the pilot run, if any
+    strength: tuple[float, ...] | None = None  # mean |relative score| in the pilot, if any
 
     def main_partition(self) -> int:
         """The cycle partition holding the most loops (where the named loops compete)."""
@@ -119,7 +119,8 @@ def find_loops(
     strength = None
     if pilot is not None and loops:
         scores = LoopScorer(ids, graph.program.n_links)(pilot)
-        strength = tuple(float(v) for v in np.abs(scores).mean(axis=0))
+        rel = relative_scores(scores, tuple(part[lp.nodes[0]] for lp in loops))
+        strength = tuple(float(v) for v in np.abs(rel).mean(axis=0))
     return LoopSet(
         graph,
         tuple(loops),
@@ -249,8 +250,9 @@ def _spans(times: np.ndarray, flags: np.ndarray) -> list[tuple[float, float]]:
         if not f and start is not None:
             spans.append((float(start), float(t)))
             start = None
-    if start is not None:
-        spans.append((float(start), float(times[-1])))
+    if start is not None:  # open at the end: it lasts to the end of the last saved step
+        step = float(times[-1] - times[-2]) if len(times) > 1 else 0.0
+        spans.append((float(start), float(times[-1]) + step))
     return spans
 
 
@@ -483,7 +485,7 @@ def analyze(
     starts = sorted({s for s, _ in next(iter(values.values()))}) if values else []
     kept_labels = [loopset.labels[i] for i in keep]
     unnamed = [i for i, lab in enumerate(kept_labels) if lab not in named_names]
-    strength = np.abs(red["score"][..., unnamed]).mean(axis=(0, 1)) if unnamed else np.zeros(0)
+    strength = np.abs(red["relative"][..., unnamed]).mean(axis=(0, 1)) if unnamed else np.zeros(0)
     top = [unnamed[i] for i in np.argsort(-strength, kind="stable")[:TOP_UNNAMED]]
     names = named_names + [kept_labels[i] for i in top]
     named = np.concatenate([red["named"], red["relative"][..., top]], axis=-1)

@@ -41,7 +41,7 @@ def test_dominance_regimes(tmp_path, k, a, stable):
     np.testing.assert_allclose(shares.sel(polarity="B"), balancing, atol=1e-12)
     if stable:
         assert (balancing >= 0.5).all() and not result.dominance().sel(name="R3")[0, 1:].any()
-        assert result.polarity_periods()["B"] == "1901-1950" and not result.polarity_periods()["R"]
+        assert result.polarity_periods()["B"] == "1901-1951" and not result.polarity_periods()["R"]
     else:
         assert result.dominance().sel(name="R3")[0, 1:].all() and (balancing < 0.5).all()
         assert (shares.sel(polarity="R") >= 0.5).all()
