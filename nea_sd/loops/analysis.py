@@ -70,7 +70,12 @@ class LoopSet:
         """Loops reported by name: every named loop's instances, then the strongest others."""
         named = {n.name for n in self.named}
         inst = [i for i, lab in enumerate(self.labels) if lab in named]
-        others = [i for i, lab in enumerate(self.labels) if lab not in named]
+        main = self.main_partition()  # a loop alone in its partition reads 1 by construction
+        others = [
+            i
+            for i, lab in enumerate(self.labels)
+            if lab not in named and self.partitions[i] == main
+        ]
         if self.strength is not None:
             others.sort(key=lambda i: -self.strength[i])
         return inst + others[:top_unnamed]
@@ -484,7 +489,12 @@ def analyze(
         )
     starts = sorted({s for s, _ in next(iter(values.values()))}) if values else []
     kept_labels = [loopset.labels[i] for i in keep]
-    unnamed = [i for i, lab in enumerate(kept_labels) if lab not in named_names]
+    main = loopset.main_partition()
+    unnamed = [
+        i
+        for i, lab in enumerate(kept_labels)
+        if lab not in named_names and loopset.partitions[keep[i]] == main
+    ]
     strength = np.abs(red["relative"][..., unnamed]).mean(axis=(0, 1)) if unnamed else np.zeros(0)
     top = [unnamed[i] for i in np.argsort(-strength, kind="stable")[:TOP_UNNAMED]]
     names = named_names + [kept_labels[i] for i in top]
