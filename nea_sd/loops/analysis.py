@@ -262,7 +262,7 @@ def _spans(times: np.ndarray, flags: np.ndarray) -> list[tuple[float, float]]:
 
 
 MIN_PARALLEL = 100
-BUDGET = 20_000_000  # values of a per-loop (run, time, loop) array kept in full
+BUDGET = 2_000_000  # values of a per-loop (run, time, loop) array kept in full
 TOP_UNNAMED = 5
 
 

@@ -18,7 +18,13 @@ def plot_dominance(results: list[Any], target: Path | None = None, run: int | No
         named = abs(result.data["named"])
         named = named.isel(run=run) if run is not None else named.median("run")
         time = named["time"].values
-        ax.stackplot(time, named.values.T, labels=[str(n) for n in named["name"].values])
+        colours = plt.get_cmap("tab20").colors
+        ax.stackplot(
+            time,
+            named.values.T,
+            labels=[str(n) for n in named["name"].values],
+            colors=[colours[i % len(colours)] for i in range(named.sizes["name"])],
+        )
         ax.axhline(0.5, color="k", lw=0.8, ls="--")
         ax.set_title(f"{result.model} / {result.scenario}")
         ax.set_ylabel("|relative loop score|")
