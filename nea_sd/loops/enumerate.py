@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
-import numpy as np
 
 from nea_sd.errors import InvalidValueError
 
@@ -159,21 +158,12 @@ def link_ids(loops: Sequence[Loop], index: dict[tuple[str, str], int]) -> list[l
     return [[index[link] for link in loop.links()] for loop in loops]
 
 
-def mean_abs_weights(
-    links: np.ndarray, index: dict[tuple[str, str], int]
-) -> dict[tuple[str, str], float]:
-    """|link score| averaged over runs and times (``links``: ``(..., n_links)``)."""
-    flat = np.abs(np.nan_to_num(links)).reshape(-1, links.shape[-1]).mean(axis=0)
-    return {edge: float(flat[i]) for edge, i in index.items()}
-
-
 __all__ = [
     "Loop",
     "johnson",
     "link_ids",
     "loop_polarity",
     "make_loop",
-    "mean_abs_weights",
     "path_instances",
     "project",
     "rotate",

@@ -123,3 +123,31 @@ def test_dyad_loops_pysimlin_discovers_are_ours_and_the_important_ones_are_score
     important = [lp for lp in discovered.loops if lp.average_importance() > 0.01]
     assert len(important) >= 5
     assert all(rotate(lp.variables) in ours for lp in important)
+
+
+def test_dyad_named_loop_scores_match_pysimlin_pinned_loops(dyad_dt):
+    """Raw loop scores of named loops, pinned in pysimlin by their variables, at every step.
+
+    Loop scores can reach 1e10 where a stock's net rate barely changes, so the comparison is
+    relative (1e-6) with an absolute floor of 1e-6."""
+    result = analyze(dyad_dt)
+    paths = {n.name: n.path for n in result.loopset.named}
+    names = ["R3", "R1[A]", "R2[B]", "B1[A]", "B4[B]"]
+    model = simlin.load(str(dyad_dt))
+    with model.edit() as (_, patch):
+        for name in names:
+            patch.set_loop_name(name, [canonical(v) for v in paths[name]])
+    _, sim = _simlin_run_model(model)
+    labels = list(result.data["label"].values)
+    for i, name in enumerate(names):
+        theirs = sim.get_loop_score(f"pin{i + 1}")
+        ours = result.data["score"].isel(run=0, loop=labels.index(name)).values
+        np.testing.assert_allclose(ours, theirs, rtol=TOL, atol=TOL)
+
+
+def _simlin_run_model(model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim = model.simulate(enable_ltm=True)
+        sim.run_to_end()
+    return model, sim
