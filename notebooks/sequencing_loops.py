@@ -25,8 +25,9 @@ from nea_sd.loops.strategies import strategy_parameters
 from nea_sd.model import load_model
 
 STRATEGIES = ["functional-first", "military-first"]
-TRUST = ["R1[A]", "R1[B]", "R2[A]", "R2[B]"]
-SPIRALS = ["R3", "R4", "R6[A]", "R6[B]"]
+# the named loops of both models (the dyad names them per side, e.g. "R1[A]")
+TRUST = ["R1", "R2", "R1[A]", "R1[B]", "R2[A]", "R2[B]"]
+SPIRALS = ["R3", "R4", "R5", "R6", "R6[A]", "R6[B]"]
 
 
 def analyse(path, runs=1, seed=None, outputs=None):

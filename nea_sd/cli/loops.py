@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     path = model_path(args.model)
     model = load_model(path)
     n_runs = args.runs or 1
-    seed = (args.seed if args.seed is not None else 0) if args.runs is not None else None
+    # draws whenever --runs or --seed is given; the seed is used as given, 0 included
+    seed = args.seed if args.seed is not None else (0 if args.runs is not None else None)
     names = [args.scenario] + ([args.compare] if args.compare else [])
     params = strategy_parameters(model, names, n_runs, seed)
     results = []
