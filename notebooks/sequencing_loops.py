@@ -17,12 +17,21 @@
 # strongest-path search on a pilot run.
 
 # %%
+import os
+from pathlib import Path
+
 import numpy as np
 
+import nea_sd
 from nea_sd.loops.analysis import Comparison, analyze
 from nea_sd.loops.plot import plot_dominance
 from nea_sd.loops.strategies import strategy_parameters
 from nea_sd.model import load_model
+
+# the repository root, whether the kernel starts there or in notebooks/
+CANDIDATES = (Path.cwd(), *Path.cwd().parents, Path(nea_sd.__file__).resolve().parents[1])
+ROOT = next(p for p in CANDIDATES if (p / "models" / "nea.mdl").exists())
+os.chdir(ROOT)
 
 STRATEGIES = ["functional-first", "military-first"]
 # the named loops of both models (the dyad names them per side, e.g. "R1[A]")
