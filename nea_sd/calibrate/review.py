@@ -84,8 +84,10 @@ def _one(st: dict[str, float]) -> str:
         kind = "mostly a level bias (U^M): systematic"
     elif us >= SYSTEMATIC:
         kind = "mostly unequal variation (U^S): the model misses the trend or swings"
-    elif uc >= SYSTEMATIC:
+    elif uc >= SYSTEMATIC and (math.isnan(mape) or mape <= FAIR_MAPE):
         kind = "mostly unsystematic (U^C): point-by-point noise the model need not follow"
+    elif uc >= SYSTEMATIC:
+        kind = "mostly unequal covariation (U^C): the timing of the swings differs"
     else:
         kind = "error split between bias, variation and noise"
     return f"{quality}, {kind}"

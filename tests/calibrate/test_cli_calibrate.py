@@ -150,3 +150,16 @@ def test_toml_writer_round_trips():
     assert math.isnan(back["a"]["v"][1]) and back["a"]["inf"] == math.inf
     assert back["b"]["Defence reaction[CN]"]["bounds"] == [0.0, 0.5]
     assert [r["k"] for r in back["rows"]] == [1, 2]
+
+
+def test_review_verdicts():
+    from nea_sd.calibrate.review import verdict
+
+    def st(mape, um, us, uc):
+        return {"mape": mape, "um": um, "us": us, "uc": uc}
+
+    assert verdict({"fit": st(5, 0.1, 0.1, 0.8)}).startswith("Fit: close (MAPE 5 %), mostly unsys")
+    assert "level bias (U^M)" in verdict({"fit": st(30, 0.7, 0.2, 0.1)})
+    assert "timing of the swings" in verdict({"fit": st(300, 0.1, 0.1, 0.8)})
+    text = verdict({"fit": st(5, 0.1, 0.1, 0.8), "holdout": st(20, 0.1, 0.8, 0.1)})
+    assert "misses the trend" in text and "does not carry forward" in text
