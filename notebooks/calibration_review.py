@@ -25,11 +25,12 @@
 
 # %%
 import os
+import sys
 from pathlib import Path
 
 import matplotlib
 
-if "ipykernel" not in os.sys.modules:  # running as a script: no display
+if "ipykernel" not in sys.modules:  # running as a script: no display
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
