@@ -220,19 +220,12 @@ def _results_dir(results_dir: str | os.PathLike[str] | None) -> Path:
     return Path(__file__).resolve().parents[2] / RESULTS_DIR
 
 
-def load_calibrated(
+def _find_result(
     model_name: str,
-    *,
-    results_dir: str | os.PathLike[str] | None = None,
-    model_path: str | os.PathLike[str] | None = None,
-) -> dict[str, float]:
-    """Calibrated model-parameter values for ``model_name`` (``"nea"`` or ``"nea.mdl"``).
-
-    Keys are as the spec wrote them (``"Defence reaction[CN]"``), which
-    ``ParameterTable.resolve`` accepts as overrides; link constants are left out. The result
-    file is ``<results_dir>/<model>.toml`` if it exists, else the only result for that model.
-    With ``model_path``, a model whose SHA-256 differs from the calibrated one gives a warning.
-    """
+    results_dir: str | os.PathLike[str] | None,
+    model_path: str | os.PathLike[str] | None,
+) -> tuple[Path, dict[str, Any]]:
+    """The results file of ``model_name`` and its contents (see :func:`load_calibrated`)."""
     folder = _results_dir(results_dir)
     stem = Path(model_name).stem
     candidates = []
@@ -265,6 +258,45 @@ def load_calibrated(
             warnings.warn(
                 f"{file.name} was calibrated on a different version of {Path(model_path).name} "
                 "(SHA-256 differs); recalibrate before relying on these values",
-                stacklevel=2,
+                stacklevel=3,
             )
+    return file, doc
+
+
+def load_calibrated(
+    model_name: str,
+    *,
+    results_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+) -> dict[str, float]:
+    """Calibrated model-parameter values for ``model_name`` (``"nea"`` or ``"nea.mdl"``).
+
+    Keys are as the spec wrote them (``"Defence reaction[CN]"``), which
+    ``ParameterTable.resolve`` accepts as overrides; link constants are left out. The result
+    file is ``<results_dir>/<model>.toml`` if it exists, else the only result for that model.
+    With ``model_path``, a model whose SHA-256 differs from the calibrated one gives a warning.
+    """
+    _, doc = _find_result(model_name, results_dir, model_path)
     return {str(k): float(v) for k, v in doc.get("estimates", {}).items()}
+
+
+def identified_estimates(
+    model_name: str,
+    *,
+    results_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+) -> tuple[dict[str, float], list[str], str]:
+    """Calibrated values whose profile identified them, the names left out, and the file.
+
+    A parameter pinned at a bound or with a flat or one-sided profile is not a fitted constant
+    (design: weakly identified parameters are scenario axes), so callers keep the model's value.
+    """
+    file, doc = _find_result(model_name, results_dir, model_path)
+    details = doc.get("parameters", {})
+    kept, skipped = {}, []
+    for name, value in doc.get("estimates", {}).items():
+        if details.get(name, {}).get("identifiability", "identified") == "identified":
+            kept[str(name)] = float(value)
+        else:
+            skipped.append(str(name))
+    return kept, skipped, f"{file.parent.name}/{file.name}"

@@ -40,22 +40,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def base_parameters(model: Model, choice: str) -> tuple[dict[str, float], str]:
-    """Calibrated values of ``model`` (if asked for and available) and where they came from."""
+    """Calibrated values of ``model`` (if asked for and available) and where they came from.
+
+    Only parameters the calibration identified are used; one pinned at a bound or with a flat
+    profile keeps the model's value (design: weakly identified parameters are scenario axes).
+    """
     if choice == "defaults":
         return {}, "model defaults"
-    from nea_sd.calibrate.results import load_calibrated
+    from nea_sd.calibrate.results import identified_estimates
     from nea_sd.errors import UnknownNameError
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            values = load_calibrated(model.name, model_path=model.path)
+            values, skipped, file = identified_estimates(model.name, model_path=model.path)
     except UnknownNameError:
         return {}, "model defaults (no calibration results)"
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
-    return values, f"calibrated ({len(values)} values, calibration/results/{model.name}.toml)"
+    source = f"calibrated, {len(values)} identified values from {file}"
+    if skipped:
+        source += "; model defaults for the unidentified " + ", ".join(skipped)
+    return values, source
 
 
 def run(args: argparse.Namespace) -> int:

@@ -193,3 +193,18 @@ def test_compare_base_parameters_apply_under_every_scenario() -> None:
     assert "parameters: test" in based.report().splitlines()[0]
     assert based.trajectories.attrs["base_parameters"] == '{"Spillover": 0.0}'
     assert float(based.outcomes["security_trust"][0]) < float(plain.outcomes["security_trust"][0])
+
+
+def test_compare_uses_only_identified_calibrated_values(capsys, tmp_path: Path) -> None:
+    from nea_sd.calibrate.results import identified_estimates, read_result
+
+    values, skipped, _ = identified_estimates("nea")
+    document = read_result(MODELS.parent / "calibration" / "results" / "nea.toml")
+    flags = {k: v["identifiability"] for k, v in document["parameters"].items()}
+    assert set(values) == {k for k in document["estimates"] if flags[k] == "identified"}
+    assert set(skipped) == {k for k in document["estimates"] if flags[k] != "identified"}
+    code, out, _ = call(
+        capsys, "compare", "--scenarios", "status-quo", "--output-dir", str(tmp_path)
+    )
+    assert code == 0
+    assert f"parameters: calibrated, {len(values)} identified values" in out
