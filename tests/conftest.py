@@ -1,9 +1,10 @@
-"""Suite-wide set-up: an isolated translation cache unless the user chose one."""
+"""Suite-wide set-up: an isolated translation cache, and the shared data beside the checkout."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -11,3 +12,31 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     if "NEA_SD_CACHE" not in os.environ:
         os.environ["NEA_SD_CACHE"] = tempfile.mkdtemp(prefix="nea_sd_test_cache_")
+
+
+def shared_data_dir() -> Path | None:
+    env = os.environ.get("NEA_SD_DATA")
+    path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return path.resolve() if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip("shared data not found (set NEA_SD_DATA or put it at ../shared/data)")
+    return path
+
+
+@pytest.fixture
+def copy_of(data_dir: Path, tmp_path: Path):
+    """Write a copy of one data file into tmp_path, edited by ``edit(text) -> text``."""
+
+    def make(name: str, edit) -> Path:
+        text = (data_dir / name).read_text(encoding="utf-8")
+        new = edit(text)
+        assert new != text, "the edit changed nothing"
+        (tmp_path / name).write_text(new, encoding="utf-8")
+        return tmp_path
+
+    return make
