@@ -556,6 +556,16 @@ class _Sink:
 
 
 def _workers() -> int:
+    """Threads for the chunks: ``$NEA_SD_THREADS`` if set (e.g. 1 per Dask worker process,
+    so that workers do not compete for cores), else the machine's cores up to 8."""
+    explicit = os.environ.get("NEA_SD_THREADS", "").strip()
+    if explicit:
+        try:
+            return max(1, int(explicit))
+        except ValueError:
+            raise InvalidValueError(
+                f"NEA_SD_THREADS={explicit!r} is not a whole number of threads"
+            ) from None
     return max(1, min(os.cpu_count() or 1, 8))
 
 
