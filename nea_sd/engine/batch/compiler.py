@@ -333,16 +333,7 @@ class ModelCompiler:
             target = self._box_index(boxes)
             return [f"{ident}[{target}] = {value}"]
         # :EXCEPT: assign cell by cell those not excluded
-        keep = np.ones(comp_shape, dtype=bool)
-        for excluded in excepts:
-            picks = []
-            for axis, sub in zip(ctx.space, excluded, strict=True):
-                names = {key(e) for e in self.table.elements(sub)}
-                picks.append(np.array([key(e) in names for e in axis.elements]))
-            mask = picks[0]
-            for pick in picks[1:]:
-                mask = np.multiply.outer(mask, pick)
-            keep &= ~mask.astype(bool)
+        keep = self._except_keep(ctx, comp_shape, excepts)
         cells = np.nonzero(keep)
         src = ", ".join(self.consts(c) for c in cells)
         dst = ", ".join(self.consts(b[c]) for b, c in zip(boxes, cells, strict=True))
@@ -389,11 +380,10 @@ class ModelCompiler:
                 return _size(tuple(len(self.table.elements(d)) for d in symbol.dims))
         return -1
 
-    def _kept_cells(
+    def _except_keep(
         self, ctx: Context, comp_shape: tuple[int, ...], excepts: list[list[str]]
-    ) -> np.ndarray | None:
-        if not excepts:
-            return None
+    ) -> np.ndarray:
+        """Boolean mask of the component's cells that no :EXCEPT: clause excludes."""
         keep = np.ones(comp_shape, dtype=bool)
         for excluded in excepts:
             picks = []
@@ -404,6 +394,14 @@ class ModelCompiler:
             for pick in picks[1:]:
                 mask = np.multiply.outer(mask, pick)
             keep &= ~mask.astype(bool)
+        return keep
+
+    def _kept_cells(
+        self, ctx: Context, comp_shape: tuple[int, ...], excepts: list[list[str]]
+    ) -> np.ndarray | None:
+        if not excepts:
+            return None
+        keep = self._except_keep(ctx, comp_shape, excepts)
         return np.flatnonzero(keep.ravel())
 
     def _box_index(self, boxes: list[np.ndarray]) -> str:
