@@ -44,16 +44,40 @@ def _check_model_path(path: str | os.PathLike[str]) -> Path:
     return model_path
 
 
+def _locate(path: Path, snippet: str, offset: int) -> tuple[int, str] | None:
+    """Line number in ``path`` of ``snippet[offset]`` and the variable whose equation holds it.
+
+    PySD parses each equation on its own, so its line and column are relative to the equation;
+    finding the equation text in the file gives the user a line they can open.
+    """
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    at = text.find(snippet)
+    if at < 0 or not snippet.strip():
+        return None
+    line = text.count("\n", 0, at + offset) + 1
+    record_start = text.rfind("|", 0, at) + 1
+    name = text[record_start:at].split("=")[0].strip().splitlines()
+    return line, (name[-1].strip() if name else "")
+
+
 def _parse_failure(path: Path, exc: Exception) -> ModelFileError:
-    """Turn a PySD/parsimonious failure into one line naming the element or line."""
+    """Turn a PySD/parsimonious failure into one line naming the element and line."""
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
-    line_no = getattr(exc, "line", None)
-    where = ""
-    if callable(line_no):
-        with contextlib.suppress(Exception):
-            where = f" near line {line_no()}"
-    return ModelFileError(f"model file {str(path)!r} cannot be parsed{where}: {first}")
+    snippet, offset = getattr(exc, "text", None), getattr(exc, "pos", 0)
+    found = _locate(path, snippet, offset or 0) if isinstance(snippet, str) else None
+    if found is None:
+        return ModelFileError(f"model file {str(path)!r} cannot be parsed: {first}")
+    line, name = found
+    rest = snippet[offset : offset + 30]
+    what = f" in the equation of {name!r}" if name else ""
+    return ModelFileError(
+        f"model file {str(path)!r} cannot be parsed at line {line}{what}: "
+        f"unexpected text {rest!r}; check brackets and operators there"
+    )
 
 
 def parse_abstract_model(path: str | os.PathLike[str]) -> Any:

@@ -147,5 +147,10 @@ def test_unparsable_model_names_the_problem(tmp_path: Path) -> None:
     broken.write_text(
         text.replace("Fatigue coefficient X * Arms X", "Fatigue coefficient X * (Arms X")
     )
-    with pytest.raises(ModelFileError, match=r"model file .*broken.mdl' cannot be parsed"):
+    expected_line = broken.read_text().splitlines().index("\tFatigue coefficient X * (Arms X") + 1
+    with pytest.raises(ModelFileError) as info:
         load_model(broken)
+    assert str(info.value) == (
+        f"model file '{broken}' cannot be parsed at line {expected_line} in the equation of "
+        "'Arms decrease X': unexpected text '* (Arms X'; check brackets and operators there"
+    )
