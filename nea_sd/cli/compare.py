@@ -82,7 +82,6 @@ def run(args: argparse.Namespace) -> int:
             base_source=source,
             on_run_done=lambda: bar.update(1),
         )
-    print(comparison.report())
     from nea_sd.plots import comparison_figure, save_figure
 
     stem = Path(folder) / f"compare_{model.name}"
@@ -91,5 +90,6 @@ def run(args: argparse.Namespace) -> int:
         write_dataset(comparison.outcomes, f"{stem}_outcomes.nc"),
         save_figure(comparison_figure(comparison), f"{stem}.png"),
     ]
+    print(comparison.report())
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
