@@ -19,6 +19,7 @@ import xarray as xr
 from nea_sd.errors import ModelFileError
 from nea_sd.model.cache import file_sha256, translation_dir
 from nea_sd.model.params import ParameterTable, build_parameter_table
+from nea_sd.model.xmile import is_xmile, parse_abstract_xmile, translate_xmile
 
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 
@@ -33,9 +34,10 @@ def _check_model_path(path: str | os.PathLike[str]) -> Path:
         raise ModelFileError(
             f"model path {str(path)!r} is a directory; give the path of a .mdl file"
         )
-    if model_path.suffix.lower() != ".mdl":
+    if model_path.suffix.lower() != ".mdl" and not is_xmile(model_path):
         raise ModelFileError(
             f"model file {str(path)!r} is not a Vensim .mdl file; nea_sd reads Vensim models"
+            " (.mdl) and XMILE models (.xmile, .stmx)"
         )
     try:
         model_path.read_bytes()
@@ -88,6 +90,8 @@ def parse_abstract_model(path: str | os.PathLike[str]) -> Any:
     from pysd.translators.vensim.vensim_file import VensimFile
 
     model_path = _check_model_path(path)
+    if is_xmile(model_path):  # XMILE (#15): PySD's XMILE translator, same abstract model
+        return parse_abstract_xmile(model_path, translation_dir(file_sha256(model_path)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -103,6 +107,9 @@ def _translate(model_path: Path, sha256: str) -> Path:
     folder = translation_dir(sha256)
     target = folder / (model_path.stem + ".py")
     if target.exists():
+        return target
+    if is_xmile(model_path):  # XMILE (#15)
+        translate_xmile(model_path, folder, target)
         return target
     import pysd
 
