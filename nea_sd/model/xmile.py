@@ -23,6 +23,8 @@ _VARIABLE_TAGS = ("stock", "flow", "aux", "gf", "module")
 _TIME_NAMES = {"starttime": "INITIAL_TIME", "stoptime": "FINAL_TIME", "dt": "TIME_STEP"}
 _CALL = re.compile(r"([A-Za-z_][\w$']*)\s*\(")
 _REFERENCE = re.compile(r"([A-Za-z_][\w$']*)\s*\[([^\[\]]*)\]")
+_SIZE = re.compile(r"\bSIZE\s*\(\s*([A-Za-z_][\w]*)\s*\)", re.IGNORECASE)
+_MINMAX = re.compile(r"(?<![\w.])(MIN|MAX)\s*\(", re.IGNORECASE)
 _NAMES = re.compile(r"\b(STARTTIME|STOPTIME|DT)\b", re.IGNORECASE)
 _KEYWORDS = frozenset({"if", "then", "else", "and", "or", "not", "mod"})
 
@@ -80,7 +82,7 @@ def _dims_of(variables: list[Any]) -> dict[str, list[str]]:
     return dims
 
 
-def _rewrite_equation(text: str, dims: dict[str, list[str]]) -> str:
+def _rewrite_equation(text: str, dims: dict[str, list[str]], dimensions: set[str]) -> str:
     def star(match: re.Match[str]) -> str:
         name, inner = match[1], match[2]
         parts = [p.strip() for p in inner.split(",")]
@@ -95,7 +97,29 @@ def _rewrite_equation(text: str, dims: dict[str, list[str]]) -> str:
         return f"{name}[{', '.join(fixed)}]"
 
     text = _REFERENCE.sub(star, text)
+    text = _array_reductions(text)
+    text = _SIZE.sub(lambda m: f"ELMCOUNT({m[1]})" if _key(m[1]) in dimensions else m[0], text)
     return _NAMES.sub(lambda m: _TIME_NAMES[m[1].lower()], text)
+
+
+def _array_reductions(text: str) -> str:
+    """One-argument ``MIN``/``MAX`` (an array reduction in XMILE) as ``VMIN``/``VMAX``.
+
+    PySD reads them as its ``vmin_xmile`` helpers, which the batch engine does not know; with
+    the reduced dimensions written ``Dim!`` the Vensim functions mean the same.
+    """
+    out, i = [], 0
+    for match in _MINMAX.finditer(text):
+        depth, j, single = 1, match.end(), True
+        while j < len(text) and depth:
+            depth += {"(": 1, ")": -1, "[": 1, "]": -1}.get(text[j], 0)
+            if text[j] == "," and depth == 1:
+                single = False
+            j += 1
+        if single and match.start() >= i:
+            out.append(text[i : match.start()] + "V" + match[1] + "(")
+            i = match.end()
+    return "".join(out) + text[i:]
 
 
 def _check_calls(path: Path, variables: list[Any]) -> None:
@@ -104,7 +128,7 @@ def _check_calls(path: Path, variables: list[Any]) -> None:
     for var in variables:
         for eqn in var.iter(f"{{{NS}}}eqn"):
             for call in _CALL.findall(eqn.text or ""):
-                if call.lower() in builtins or _key(call) in defined:
+                if call.lower() in builtins or call.lower() == "size" or _key(call) in defined:
                     continue
                 raise ModelFileError(
                     f"model file {str(path)!r}: the equation of {var.get('name')!r} calls "
@@ -125,10 +149,13 @@ def normalized_xmile(path: str | os.PathLike[str]) -> bytes:
     variables = _variables(root)
     _check_calls(model_path, variables)
     dims = _dims_of(variables)
+    dimensions = {_key(d.get("name", "")) for d in root.iter(f"{{{NS}}}dim") if len(d)}
+    for dim in root.iter(f"{{{NS}}}dim"):  # PySD reads subscripts with blanks, not underscores
+        dim.set("name", " ".join(dim.get("name", "").replace("_", " ").split()))
     for var in variables:
         for eqn in var.iter(f"{{{NS}}}eqn"):
             if eqn.text:
-                eqn.text = _rewrite_equation(eqn.text, dims)
+                eqn.text = _rewrite_equation(eqn.text, dims, dimensions)
         for tag in ("inflow", "outflow"):
             for flow in var.findall(f"{{{NS}}}{tag}"):
                 if flow.text:
@@ -200,6 +227,28 @@ def _save_interval(path: Path) -> float | None:
     return None
 
 
+def _copies(path: Path) -> dict[str, str]:
+    """Dimension -> the dimension it maps to (``isee:maps_to``), as Vensim's ``A <-> B``."""
+    copies = {}
+    for dimensions in _parse(path).iter(f"{{{NS}}}dimensions"):
+        for dim in dimensions:
+            target = [c.text for c in dim if etree_name(c) == "maps_to" and c.text]
+            if target:
+                copies[_key(dim.get("name", ""))] = _key(target[0])
+    return copies
+
+
+def _apply_copies(abstract: Any, copies: dict[str, str]) -> None:
+    """A dimension that maps to another with the same elements becomes its copy."""
+    for section in abstract.sections:
+        by_key = {_key(r.name): r for r in section.subscripts}
+        for source, target in copies.items():
+            copy, original = by_key.get(source), by_key.get(target)
+            if copy is None or original is None or copy.subscripts != original.subscripts:
+                continue
+            copy.subscripts = original.name
+
+
 def parse_abstract_xmile(path: Path, folder: Path) -> Any:
     """PySD's abstract model of an XMILE file (same structures as for a ``.mdl``)."""
     import warnings
@@ -217,6 +266,7 @@ def parse_abstract_xmile(path: Path, folder: Path) -> Any:
         raise xmile_failure(path, exc) from None
     finally:
         staged.unlink(missing_ok=True)
+    _apply_copies(abstract, _copies(path))
     interval = _save_interval(path)
     if interval is not None:
         for section in abstract.sections:
