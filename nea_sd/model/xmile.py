@@ -267,6 +267,9 @@ def parse_abstract_xmile(path: Path, folder: Path) -> Any:
     finally:
         staged.unlink(missing_ok=True)
     _apply_copies(abstract, _copies(path))
+    for section in abstract.sections:  # XMILE's Arms_control is Vensim's Arms control
+        for element in section.elements:
+            element.name = " ".join(element.name.replace("_", " ").split())
     interval = _save_interval(path)
     if interval is not None:
         for section in abstract.sections:
