@@ -17,7 +17,7 @@ import xarray as xr
 
 from nea_sd.errors import OutputPathError
 
-SUFFIXES = (".nc", ".csv")
+SUFFIXES = (".nc", ".csv", ".tab")
 
 
 def check_output_file(path: str | os.PathLike[str], suffixes: tuple[str, ...] = SUFFIXES) -> Path:
@@ -57,10 +57,14 @@ def _atomic(target: Path, write) -> None:  # type: ignore[no-untyped-def]
 
 
 def write_dataset(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
-    """Write ``dataset`` as netCDF (``.nc``) or as a long CSV table (``.csv``)."""
+    """Write ``dataset`` as netCDF (``.nc``), a long CSV table (``.csv``) or a Vensim ``.tab``."""
     target = check_output_file(path)
     if target.suffix.lower() == ".nc":
         _atomic(target, lambda tmp: dataset.to_netcdf(tmp, engine="netcdf4"))
+    elif target.suffix.lower() == ".tab":  # Vensim dataset layout (#15)
+        from nea_sd.data.vensim import write_tab
+
+        write_tab(dataset, target)
     else:
         frame = wide_frame(dataset)
         _atomic(target, lambda tmp: frame.to_csv(tmp, index=False))
