@@ -19,7 +19,7 @@ import xarray as xr
 from nea_sd.errors import ModelFileError
 from nea_sd.model.cache import file_sha256, translation_dir
 from nea_sd.model.params import ParameterTable, build_parameter_table
-from nea_sd.model.xmile import is_xmile, parse_abstract_xmile, translate_xmile
+from nea_sd.model.xmile import is_xmile, parse_abstract_xmile, translated_xmile
 
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 
@@ -104,12 +104,11 @@ def parse_abstract_model(path: str | os.PathLike[str]) -> Any:
 
 def _translate(model_path: Path, sha256: str) -> Path:
     """Translated ``.py`` of the model, created once per content hash."""
+    if is_xmile(model_path):  # XMILE (#15)
+        return translated_xmile(model_path, translation_dir(sha256))
     folder = translation_dir(sha256)
     target = folder / (model_path.stem + ".py")
     if target.exists():
-        return target
-    if is_xmile(model_path):  # XMILE (#15)
-        translate_xmile(model_path, folder, target)
         return target
     import pysd
 

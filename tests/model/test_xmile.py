@@ -154,3 +154,19 @@ def test_not_xmile_root_is_refused(capsys, tmp_path: Path) -> None:
     bad.write_text("<?xml version='1.0'?><svg/>", encoding="utf-8")
     code, err = _call(capsys, "params", str(bad))
     assert code == 2 and "is not an XMILE file" in err and "other.xml" in err
+
+
+def test_compare_on_bundled_xmile_equals_compare_on_mdl(capsys, tmp_path: Path) -> None:
+    import xarray as xr
+
+    xmile = MODELS / "xmile" / "dyad.xmile"  # finds models/scenarios.toml one folder up
+    for name, model in (("x", str(xmile)), ("m", str(MODELS / "dyad.mdl"))):
+        code, err = _call(capsys, "compare", model, "--output-dir", str(tmp_path / name))
+        assert code == 0, err
+    with (
+        xr.open_dataset(tmp_path / "x" / "compare_dyad_outcomes.nc") as got,
+        xr.open_dataset(tmp_path / "m" / "compare_dyad_outcomes.nc") as expected,
+    ):
+        assert list(got["run"].values) == list(expected["run"].values)
+        for name in expected.data_vars:
+            np.testing.assert_allclose(got[name].values, expected[name].values, rtol=1e-9)
