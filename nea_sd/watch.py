@@ -46,6 +46,7 @@ class State:
     good: Good | None = None
     changes: list[str] = field(default_factory=list)
     outcome_changes: pd.DataFrame | None = None
+    loops: str = ""  # HTML of the loop dominance of the last good save ("" while computing)
 
 
 def _equations(path: Path) -> dict[str, tuple[str, str]]:
@@ -84,6 +85,24 @@ def evaluate(path: Path, scenarios: list[str] | None, scenarios_file: str | None
     return Good(comparison.table(), svg, _equations(path), warnings)
 
 
+def loop_dominance(path: Path, scenario: str) -> str:
+    """HTML: which polarity dominates when, and the named loops' scores, for ``scenario``."""
+    from nea_sd.loops.analysis import analyze
+    from nea_sd.loops.strategies import strategy_parameters
+    from nea_sd.model import load_model
+
+    params = strategy_parameters(load_model(path), [scenario], 1, None)
+    result = analyze(path, params[scenario], 1, scenario=scenario, workers=1)
+    periods = result.polarity_periods()
+    table = result.table().drop(columns=["title"], errors="ignore")
+    reinforcing, balancing = (html.escape(periods[k] or "never") for k in ("R", "B"))
+    return (
+        f"<p>{html.escape(scenario)}: reinforcing loops dominate {reinforcing}; "
+        f"balancing loops dominate {balancing}</p>"
+        + table.to_html(float_format=lambda x: f"{x:.3f}", na_rep="-")
+    )
+
+
 class LintFailure(NeaSdError):
     """Lint errors of a save, one formatted finding per line."""
 
@@ -113,10 +132,12 @@ class Watcher:
         scenarios: list[str] | None = None,
         scenarios_file: str | None = None,
         interval: float = 0.5,
+        loops: bool = True,
     ):
         self.path = Path(path)
         self.scenarios, self.scenarios_file = scenarios, scenarios_file
         self.interval = interval
+        self.loops = loops
         self.state = State()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -152,7 +173,26 @@ class Watcher:
             self._publish(errors=[f"{self.path.name}: {exc}"])
         else:
             self._publish(good=good)
+            if self.loops:
+                self._publish_loops(digest)
         return True
+
+    def _publish_loops(self, digest: str) -> None:
+        """Loop dominance after the table (it takes longer); a failure is shown, not raised."""
+        scenario = (self.scenarios or [None])[0]
+        try:
+            if scenario is None:
+                from nea_sd.model import load_model
+                from nea_sd.scenarios import load_scenarios
+
+                scenario = next(iter(load_scenarios(load_model(self.path), self.scenarios_file)))
+            text = loop_dominance(self.path, scenario)
+        except NeaSdError as exc:
+            text = f"<p>loop dominance not available: {html.escape(str(exc))}</p>"
+        with self._lock:
+            if digest == self._hash:
+                old = self.state
+                self.state = State(**{**old.__dict__, "revision": old.revision + 1, "loops": text})
 
     def _publish(self, *, errors: list[str] | None = None, good: Good | None = None) -> None:
         with self._lock:
@@ -165,6 +205,7 @@ class Watcher:
                 warnings=good.warnings if good else old.warnings,
                 changes=old.changes,
                 outcome_changes=old.outcome_changes,
+                loops="" if good is not None else old.loops,
             )
             if good is not None and old.good is not None:
                 new.changes = _changes(old.good, good)
@@ -223,6 +264,8 @@ def render(state: State, title: str) -> str:
                 state.outcome_changes.to_html(float_format=lambda x: f"{x:+.4f}", na_rep="-")
             )
         parts.append(f"</div><h2>Trajectories</h2><div id='trajectories'>{good.figure_svg}</div>")
+        loops = state.loops or "<p>computing loop dominance...</p>"
+        parts.append(f"<h2>Loop dominance</h2><div id='loops'>{loops}</div>")
     parts.append("</body></html>")
     return "".join(parts)
 

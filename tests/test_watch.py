@@ -72,6 +72,7 @@ def test_page_follows_saves_and_keeps_last_good_table(browser, tmp_path: Path) -
     model = tmp_path / "dyad.mdl"
     shutil.copy(MODELS / "dyad.mdl", model)
     shutil.copy(MODELS / "scenarios.toml", tmp_path / "scenarios.toml")
+    shutil.copy(MODELS / "loops.toml", tmp_path / "loops.toml")
     env = {**os.environ, "PYTHONPATH": str(REPO), "NEA_SD_CACHE": str(tmp_path / "cache")}
     argv = [sys.executable, "-m", "nea_sd", "watch", str(model), "--port", "0"]
     argv += ["--scenarios", "status-quo,functional-first", "--interval", "0.2"]
@@ -84,6 +85,8 @@ def test_page_follows_saves_and_keeps_last_good_table(browser, tmp_path: Path) -
         _wait(lambda: "functional-first" in _text(browser, "outcomes"), what="first table")
         first = _text(browser, "outcomes")
         assert "ok" in _text(browser, "status")
+        _wait(lambda: "loops dominate" in _text(browser, "loops"), 240, "loop dominance")
+        assert "R1" in _text(browser, "loops")  # the named loops of models/loops.toml
 
         text = model.read_text(encoding="utf-8")
         assert "Spillover=\n\t0.25\n" in text

@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scenarios-file", help="another scenario file")
     parser.add_argument("--port", type=int, default=8765, help="port on localhost (0: any free)")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    parser.add_argument(
+        "--no-loops", action="store_true", help="skip the loop dominance (Loops That Matter)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     path = check_model_file(model_path(args.model))
     names = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else None
-    watcher = Watcher(path, names, args.scenarios_file, args.interval)
+    watcher = Watcher(path, names, args.scenarios_file, args.interval, loops=not args.no_loops)
     try:
         server = serve(watcher, port=args.port)
     except OSError as exc:
