@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -103,7 +104,7 @@ def _translate(model_path: Path, sha256: str) -> Path:
     folder = translation_dir(sha256)
     target = folder / (model_path.stem + ".py")
     if target.exists():
-        return target
+        return _rooted(target, model_path.parent)
     import pysd
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -119,7 +120,29 @@ def _translate(model_path: Path, sha256: str) -> Path:
     finally:
         staging.unlink(missing_ok=True)
         staging.with_suffix(".py").unlink(missing_ok=True)
-    return target
+    return _rooted(target, model_path.parent)
+
+
+ROOT_LINE = "_root = Path(__file__).parent"
+
+
+def _rooted(translated: Path, folder: Path) -> Path:
+    """The translation, reading its external data (``GET XLS/DIRECT``) beside the ``.mdl``.
+
+    PySD resolves data files relative to the translated module; ours lives in the cache, so a
+    model that reads data gets a variant per model folder whose ``_root`` is that folder.
+    """
+    text = translated.read_text(encoding="utf-8")
+    if text.count("_root") <= 1 or ROOT_LINE not in text:
+        return translated
+    tag = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    variant = translated.with_name(f"{translated.stem}_{tag}.py")
+    if not variant.exists():
+        text = text.replace(ROOT_LINE, f"_root = Path({str(folder)!r})", 1)
+        staging = variant.with_name(f".{variant.name}.{os.getpid()}")
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, variant)
+    return variant
 
 
 @dataclass(frozen=True)
@@ -174,6 +197,13 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         warnings.simplefilter("ignore")
         try:
             pysd_model = pysd.load(str(translated))
+        except FileNotFoundError as exc:  # external data (GET XLS/DIRECT ...) not found
+            lines = str(exc).strip().splitlines()
+            missing = (lines[-1] if lines else str(exc)).rstrip(".")
+            raise ModelFileError(
+                f"model file {str(model_path)!r} reads external data that cannot be found: "
+                f"{missing}; data paths are relative to the model's folder"
+            ) from None
         except Exception as exc:
             raise _parse_failure(model_path, exc) from None
     doc = pysd_model.doc.copy()
