@@ -13,7 +13,8 @@ from nea_sd.cli._common import (
 )
 from nea_sd.engine import simulate
 from nea_sd.errors import NeaSdError
-from nea_sd.outcomes import headline_outcomes, vocabulary_for
+from nea_sd.model import Model
+from nea_sd.outcomes import Vocabulary, headline_outcomes, vocabulary_for
 from nea_sd.outputs import check_output_file, write_dataset
 from nea_sd.scenarios import load_scenarios, select
 
@@ -31,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--output", help="write the trajectories to FILE.nc or FILE.csv")
     parser.add_argument(
-        "--outputs", help="comma-separated variables to keep (default: stocks and outcomes)"
+        "--outputs",
+        help="comma-separated variables to keep, or 'all' (default: stocks and outcomes, "
+        "or every variable of a model that has neither)",
     )
     parser.add_argument("--year", type=float, default=2040, help="year of the outcome levels")
     parser.add_argument(
@@ -57,11 +60,7 @@ def run(args: argparse.Namespace) -> int:
         vocabulary = vocabulary_for(model)
     except NeaSdError:
         vocabulary = None
-    if args.outputs:
-        outputs = [name.strip() for name in args.outputs.split(",") if name.strip()]
-    else:
-        outputs = list(model.stocks) + (vocabulary.outputs() if vocabulary else [])
-        outputs = list(dict.fromkeys(outputs))
+    outputs = _outputs(model, args.outputs, vocabulary)
     with progress(1, f"{model.name}") as bar:
         result = simulate(
             model,
@@ -86,3 +85,12 @@ def run(args: argparse.Namespace) -> int:
         path = write_dataset(result, args.output)
         print(f"wrote {path}")
     return 0
+
+
+def _outputs(model: Model, requested: str | None, vocabulary: Vocabulary | None) -> list[str]:
+    """The variables to keep: as asked, ``all``, else stocks and outcomes, else everything."""
+    if requested:
+        names = [name.strip() for name in requested.split(",") if name.strip()]
+        return model.output_names() if [n.lower() for n in names] == ["all"] else names
+    outputs = list(model.stocks) + (vocabulary.outputs() if vocabulary else [])
+    return list(dict.fromkeys(outputs)) or model.output_names()

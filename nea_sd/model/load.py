@@ -174,6 +174,13 @@ class Model:
     def variable_names(self) -> list[str]:
         return sorted(self.variables["Real Name"])
 
+    def output_names(self) -> list[str]:
+        """Every variable a run can save: all but lookups, the control variables and Time."""
+        doc = self.variables
+        kept = doc["Type"].notna() & ~doc["Type"].astype(str).str.contains("Lookup")
+        names = doc.loc[kept, "Real Name"]
+        return sorted((n for n in names if n.upper() not in CONTROL_NAMES), key=str.lower)
+
     def pysd_model(self) -> Any:
         """The underlying PySD model, reloaded so that no earlier override survives."""
         self._pysd.reload()
