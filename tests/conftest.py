@@ -24,7 +24,10 @@ def shared_data_dir() -> Path | None:
 def data_dir() -> Path:
     path = shared_data_dir()
     if path is None:
-        pytest.skip("shared data not found (set NEA_SD_DATA or put it at ../shared/data)")
+        from tests.support import SHARED, require_shared
+
+        require_shared(SHARED / "data", "shared data (or set NEA_SD_DATA)")
+    assert path is not None
     return path
 
 

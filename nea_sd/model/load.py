@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from nea_sd.errors import ModelFileError
-from nea_sd.model.cache import file_sha256, translation_dir
+from nea_sd.model.cache import file_sha256, intact, publish, translation_dir, use_temporary_cache
 from nea_sd.model.params import ParameterTable, build_parameter_table
 
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
@@ -100,27 +100,41 @@ def parse_abstract_model(path: str | os.PathLike[str]) -> Any:
 
 
 def _translate(model_path: Path, sha256: str) -> Path:
-    """Translated ``.py`` of the model, created once per content hash."""
-    folder = translation_dir(sha256)
-    target = folder / (model_path.stem + ".py")
-    if target.exists():
+    """Translated ``.py`` of the model, created once per content hash (rebuilt if damaged)."""
+    for _ in range(2):
+        folder = translation_dir(sha256)
+        target = folder / (model_path.stem + ".py")
+        if intact(target):
+            return _rooted(target, model_path.parent)
+        try:
+            _translate_into(model_path, target)
+        except OSError as exc:  # read-only or full cache: a temporary one for this process
+            use_temporary_cache(exc)
+            continue
         return _rooted(target, model_path.parent)
+    raise ModelFileError(f"model file {str(model_path)!r} cannot be translated into the cache")
+
+
+def _translate_into(model_path: Path, target: Path) -> None:
     import pysd
 
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(shutil.copy2(model_path, folder / f".{model_path.stem}.{os.getpid()}.mdl"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(
+        shutil.copy2(model_path, target.parent / f".{model_path.stem}.{os.getpid()}.mdl")
+    )
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             pysd.read_vensim(str(staging), initialize=False)
         # atomic publish so that a parallel loader never imports a half-written file
-        os.replace(staging.with_suffix(".py"), target)
+        publish(staging.with_suffix(".py"), target)
+    except OSError:
+        raise
     except Exception as exc:
         raise _parse_failure(model_path, exc) from None
     finally:
         staging.unlink(missing_ok=True)
         staging.with_suffix(".py").unlink(missing_ok=True)
-    return _rooted(target, model_path.parent)
 
 
 ROOT_LINE = "_root = Path(__file__).parent"
@@ -137,11 +151,11 @@ def _rooted(translated: Path, folder: Path) -> Path:
         return translated
     tag = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
     variant = translated.with_name(f"{translated.stem}_{tag}.py")
-    if not variant.exists():
+    if not intact(variant):
         text = text.replace(ROOT_LINE, f"_root = Path({str(folder)!r})", 1)
         staging = variant.with_name(f".{variant.name}.{os.getpid()}")
         staging.write_text(text, encoding="utf-8")
-        os.replace(staging, variant)
+        publish(staging, variant)
     return variant
 
 
