@@ -36,12 +36,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+import nea_sd
 from nea_sd.calibrate.bayes import predictive
 from nea_sd.calibrate.problem import prepare, whitened
 from nea_sd.calibrate.results import read_draws
 from nea_sd.calibrate.review import load_review, parameter_table, theil_table, verdicts
 
-ROOT = Path.cwd() if (Path.cwd() / "calibration").is_dir() else Path.cwd().parent
+CANDIDATES = (Path.cwd(), *Path.cwd().parents, Path(nea_sd.__file__).resolve().parents[1])
+ROOT = next(p for p in CANDIDATES if (p / "calibration").is_dir())
 RESULTS = ROOT / "calibration" / "results"
 DATA = Path(os.environ.get("NEA_SD_DATA", ROOT.parent / "shared" / "data"))
 FIGURES = Path(os.environ["FIGURES"]) if os.environ.get("FIGURES") else None  # to save PNGs
@@ -81,17 +83,23 @@ def plot_fit(doc, setup, samples, estimate, title):
     for ax, o in zip(axes.flat, obs, strict=False):
         band = bands[o.name]
         years = band["year"].values
-        ax.fill_between(years, band.sel(quantile=0.05), band.sel(quantile=0.95), alpha=0.3,
-                        label="90% predictive")
+        ax.fill_between(
+            years,
+            band.sel(quantile=0.05),
+            band.sel(quantile=0.95),
+            alpha=0.3,
+            label="90% predictive",
+        )
         for part, style in ((fit, "-"), (hold, "--")):
             if o.name in part:
                 y, pred, data, _ = part[o.name]
-                ax.plot(y, pred[0], style, color="C1", label="ML fit" if style == "-" else
-                        "held out")
+                ax.plot(
+                    y, pred[0], style, color="C1", label="ML fit" if style == "-" else "held out"
+                )
                 ax.plot(y, data, "o", color="k", ms=3)
         ax.set_title(o.name, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(obs):]:
+    for ax in list(axes.flat)[len(obs) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(title)
@@ -133,7 +141,7 @@ def plot_profiles(doc, title):
         ax.axhline(threshold, color="r", lw=0.8)
         ax.set_title(f"{name}\n{doc['parameters'][name]['identifiability']}", fontsize=7)
         ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()

@@ -1,4 +1,5 @@
-"""Suite-wide set-up: an isolated translation cache, and the shared data beside the checkout."""
+"""Suite-wide set-up: an isolated translation cache (PySD reference runs kept across runs),
+and the shared data beside the checkout."""
 
 from __future__ import annotations
 
@@ -10,6 +11,19 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    try:  # hypothesis keeps no example database in the checkout
+        from hypothesis import settings
+
+        settings.register_profile("nea_sd", database=None)
+        settings.load_profile("nea_sd")
+    except ImportError:
+        pass
+    from nea_sd.model.cache import AREAS, configured_cache_dir
+
+    for area, variable in AREAS.items():
+        # PySD's reference runs and numba's kernels (keyed by content) outlive the isolated
+        # cache of one run: they cost minutes for the regional model
+        os.environ.setdefault(variable, str(configured_cache_dir() / area))
     if "NEA_SD_CACHE" not in os.environ:
         os.environ["NEA_SD_CACHE"] = tempfile.mkdtemp(prefix="nea_sd_test_cache_")
 

@@ -65,6 +65,7 @@ def simulate(
 ) -> xr.Dataset:
     """Simulate one run per override mapping; returns a Dataset with a labelled ``run`` dim."""
     _check_engine(engine)
+    model.ensure_current()
     outputs = check_outputs(model, outputs)
     resolved = [
         model.parameters.resolve(run, allow_out_of_range=allow_out_of_range) for run in runs
@@ -74,9 +75,9 @@ def simulate(
 
         result = run_pysd(model, resolved, outputs, on_run_done=on_run_done)
     else:
-        from nea_sd.engine.batch import compile_model
+        from nea_sd.engine.batch import batch_model
 
-        batch = compile_model(model.path)
+        batch = batch_model(model)
         result = batch.simulate(_stack_for_batch(model, resolved), outputs=outputs)
         result = result[list(outputs)]
         if on_run_done is not None:

@@ -7,9 +7,11 @@ tested against it. Every run starts from a reloaded model, so overrides never le
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -47,3 +49,37 @@ def run_pysd(
         if on_run_done is not None:
             on_run_done()
     return xr.concat(results, dim="run", data_vars="all", coords="minimal", join="exact")
+
+
+def reference_run(
+    model: Model,
+    overrides: Mapping[str, Any] | None = None,
+    outputs: Sequence[str] | None = None,
+) -> xr.Dataset:
+    """PySD's trajectories for one parameter set (dims time, subscripts...), stored once.
+
+    Kept in the cache's ``references`` area under the model's content hash, keyed by the
+    resolved parameters, the outputs and PySD's version, so a model edit or a PySD upgrade
+    never reuses an old reference.  Used by self-verification and by the tests.
+    """
+    from importlib.metadata import version
+
+    from nea_sd.model.cache import entry_path, write_entry
+    from nea_sd.provenance import provenance_attrs, to_json
+
+    resolved = model.parameters.resolve(dict(overrides or {}), allow_out_of_range=True)
+    names = sorted(outputs if outputs is not None else model.output_names(), key=str.lower)
+    identity = to_json(
+        {"model": model.sha256, "pysd": version("pysd"), "params": resolved, "outputs": names}
+    )
+    relative = f"{model.sha256[:24]}/{hashlib.sha256(identity.encode()).hexdigest()[:32]}.nc"
+    stored = entry_path(relative, area="references")
+    if stored is not None:
+        with xr.open_dataset(stored) as cached:
+            return cached.load()
+    result = run_pysd(model, [resolved], names).isel(run=0, drop=True)
+    result.attrs = provenance_attrs(
+        model_path=model.path.name, model_sha256=model.sha256, engine="pysd", overrides=resolved
+    )
+    write_entry(relative, bytes(result.to_netcdf()), area="references")
+    return result

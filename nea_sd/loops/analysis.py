@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from nea_sd.engine.batch import batch_model, compile_model
 from nea_sd.engine.batch.ltm import LoopScorer, run_scored
 from nea_sd.engine.batch.runtime import TimeGrid
 from nea_sd.errors import InvalidValueError
@@ -29,8 +30,9 @@ from nea_sd.loops.enumerate import (
     path_instances,
     strongest_paths,
 )
-from nea_sd.loops.graph import CausalGraph, cycle_partitions, load_graph
+from nea_sd.loops.graph import CausalGraph, cycle_partitions, graph_of
 from nea_sd.loops.named import NamedLoop, default_loops_file, match, read_named_loops
+from nea_sd.model import Model
 
 DOMINANCE = 0.5
 EXHAUSTIVE_LIMIT = 5000
@@ -40,12 +42,16 @@ SMALL = 1000  # element links: a graph this small is searched at every saved ste
 _GRAPHS: dict[str, CausalGraph] = {}
 
 
-def causal_graph(path: str | os.PathLike[str]) -> CausalGraph:
-    """The causal graph of a model file (cached per resolved path in this process)."""
-    key = str(Path(path).resolve())
-    if key not in _GRAPHS:
-        _GRAPHS[key] = load_graph(path)
-    return _GRAPHS[key]
+def causal_graph(source: str | os.PathLike[str] | Model) -> CausalGraph:
+    """The causal graph of a model file or loaded model (cached per content hash).
+
+    Keyed by the file's SHA-256, not its path, so an edited file gets a new graph; a loaded
+    :class:`~nea_sd.model.Model` whose file changed since loading is an error.
+    """
+    batch = batch_model(source) if isinstance(source, Model) else compile_model(source)
+    if batch.sha256 not in _GRAPHS:
+        _GRAPHS[batch.sha256] = graph_of(batch)
+    return _GRAPHS[batch.sha256]
 
 
 @dataclass(frozen=True)
@@ -273,7 +279,7 @@ def _count_times(program: Any, saveper: float | None) -> int:
         control["initial_time"],
         control["final_time"],
         step,
-        float(saveper) if saveper is not None else program.model._default_saveper(step),
+        float(saveper) if saveper is not None else program.model.default_saveper(step),
     )
     return int(grid.save.sum())
 
@@ -429,7 +435,7 @@ def analyze(
     """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     graph = causal_graph(path)
-    params, n_params, _ = graph.program.model._parameters(params or {})
+    params, n_params, _ = graph.program.model.parameter_arrays(params or {})
     if n_params > 1 and n_params != n_runs:
         raise InvalidValueError(f"parameter sets hold {n_params} runs, not {n_runs}")
     if loopset is None:
@@ -446,7 +452,7 @@ def analyze(
     program = graph.program
     idents = {}
     for name in outputs or []:
-        info = program.model._by_key.get(" ".join(name.lower().split()))
+        info = program.model.variable(name)
         if info is None:
             raise InvalidValueError(f"unknown output variable {name!r}")
         idents[name] = program.alias.get(info.ident, info.ident), info.ident

@@ -37,7 +37,27 @@ def note(message: str) -> None:
 
 def cache_dir() -> Path:
     """Root of the cache, checked writable once per process (else a temporary one)."""
-    root = configured_cache_dir()
+    return usable(configured_cache_dir())
+
+
+# Areas of the cache that may live elsewhere: a test run with an isolated cache still reuses
+# the PySD references (about 45 s per run of the regional model) and the compiled numba
+# kernels (about 2 minutes for the regional model) of earlier runs.
+AREAS = {"references": "NEA_SD_REFERENCES", "batch": "NEA_SD_KERNELS"}
+
+
+def references_dir() -> Path:
+    """PySD reference runs: ``$NEA_SD_REFERENCES``, else ``references`` in the cache."""
+    return _area("references")
+
+
+def kernels_dir() -> Path:
+    """Compiled batch kernels: ``$NEA_SD_KERNELS``, else ``batch`` in the cache."""
+    return _area("batch")
+
+
+def usable(root: Path) -> Path:
+    """``root`` if it can be written (probed once per process), else a temporary stand-in."""
     key = str(root)
     if key in _FALLBACK:
         return _FALLBACK[key]
@@ -48,14 +68,14 @@ def cache_dir() -> Path:
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:
-            return use_temporary_cache(exc)
+            return use_temporary_cache(exc, root)
         _PROBED.add(key)
     return root
 
 
-def use_temporary_cache(exc: OSError) -> Path:
-    """Switch this process to a temporary cache after ``exc`` (read-only or full folder)."""
-    root = configured_cache_dir()
+def use_temporary_cache(exc: OSError, root: Path | None = None) -> Path:
+    """Replace ``root`` (default: the cache) by a temporary folder after ``exc``, with a note."""
+    root = root or configured_cache_dir()
     if str(root) not in _FALLBACK:
         _FALLBACK[str(root)] = Path(tempfile.mkdtemp(prefix="nea_sd_cache_"))
         reason = exc.strerror or type(exc).__name__
@@ -98,13 +118,15 @@ def publish(staging: Path, target: Path) -> Path:
     return target
 
 
-def write_entry(relative: str, data: bytes) -> Path:
-    """Write ``data`` at ``cache_dir()/relative`` atomically, with its checksum beside it.
+def write_entry(relative: str, data: bytes, *, area: str = "") -> Path:
+    """Write ``data`` at ``relative`` in the cache (or one of its :data:`AREAS`) atomically,
+    with its checksum beside it.
 
-    Falls back to a temporary cache when the folder cannot be written; returns the path used.
+    Falls back to a temporary folder when the cache cannot be written; returns the path used.
     """
     for _ in range(2):
-        path = cache_dir() / relative
+        root = _area(area)
+        path = root / relative
         staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,8 +134,20 @@ def write_entry(relative: str, data: bytes) -> Path:
             return publish(staging, path)
         except OSError as exc:
             staging.unlink(missing_ok=True)
-            use_temporary_cache(exc)
+            use_temporary_cache(exc, _configured_area(area))
     raise OSError(f"cannot write the cache entry {relative!r}")
+
+
+def _area(area: str) -> Path:
+    explicit = os.environ.get(AREAS[area]) if area in AREAS else None
+    if explicit:
+        return usable(Path(explicit))
+    return cache_dir() / area if area else cache_dir()
+
+
+def _configured_area(area: str) -> Path:
+    explicit = os.environ.get(AREAS[area]) if area in AREAS else None
+    return Path(explicit) if explicit else configured_cache_dir()
 
 
 def intact(path: Path) -> bool:
@@ -134,9 +168,15 @@ def intact(path: Path) -> bool:
     return ok
 
 
-def read_entry(relative: str) -> bytes | None:
+def entry_path(relative: str, *, area: str = "") -> Path | None:
+    """The path of an intact cache entry, or ``None`` when absent or damaged (then rebuilt)."""
+    path = _area(area) / relative
+    return path if intact(path) else None
+
+
+def read_entry(relative: str, *, area: str = "") -> bytes | None:
     """The bytes of a cache entry, or ``None`` when absent or damaged (then it is rebuilt)."""
-    path = cache_dir() / relative
+    path = _area(area) / relative
     if not intact(path):
         return None
     try:

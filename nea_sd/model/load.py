@@ -6,8 +6,8 @@ import contextlib
 import hashlib
 import io
 import os
-import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -86,28 +86,40 @@ def parse_abstract_model(path: str | os.PathLike[str]) -> Any:
 
     The engine stage compiles this structure; keeping the import here keeps PySD in one stage.
     """
+    return _abstract(_check_model_path(path))
+
+
+def _abstract(source: Path, shown: Path | None = None) -> Any:
+    """Parse ``source``; errors name ``shown`` (the user's file when ``source`` is a copy)."""
     from pysd.translators.vensim.vensim_file import VensimFile
 
-    model_path = _check_model_path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            vensim = VensimFile(model_path)
+            vensim = VensimFile(source)
             vensim.parse()
             return vensim.get_abstract_model()
     except Exception as exc:  # PySD raises bare Exceptions and parsimonious errors
-        raise _parse_failure(model_path, exc) from None
+        raise _parse_failure(shown or source, exc) from None
 
 
-def _translate(model_path: Path, sha256: str) -> Path:
-    """Translated ``.py`` of the model, created once per content hash (rebuilt if damaged)."""
+def _translate(model_path: Path, sha256: str, data: bytes) -> Path:
+    """Translated ``.py`` of the model, created once per content hash (rebuilt if damaged).
+
+    ``data`` are the bytes that were hashed: the translation and the copy kept beside it
+    (:func:`source_copy`) are made from them, never from a file that may have changed since.
+    """
     for _ in range(2):
         folder = translation_dir(sha256)
         target = folder / (model_path.stem + ".py")
-        if intact(target):
-            return _rooted(target, model_path.parent)
         try:
-            _translate_into(model_path, target)
+            if not intact(folder / SOURCE):
+                folder.mkdir(parents=True, exist_ok=True)
+                staging = folder / f".{SOURCE}.{os.getpid()}"
+                staging.write_bytes(data)
+                publish(staging, folder / SOURCE)
+            if not intact(target):
+                _translate_into(model_path, target, data)
         except OSError as exc:  # read-only or full cache: a temporary one for this process
             use_temporary_cache(exc)
             continue
@@ -115,13 +127,21 @@ def _translate(model_path: Path, sha256: str) -> Path:
     raise ModelFileError(f"model file {str(model_path)!r} cannot be translated into the cache")
 
 
-def _translate_into(model_path: Path, target: Path) -> None:
+SOURCE = "source.mdl"
+
+
+def source_copy(sha256: str) -> Path | None:
+    """The cache's copy of the model file whose content hash is ``sha256`` (if intact)."""
+    path = translation_dir(sha256) / SOURCE
+    return path if intact(path) else None
+
+
+def _translate_into(model_path: Path, target: Path, data: bytes) -> None:
     import pysd
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        shutil.copy2(model_path, target.parent / f".{model_path.stem}.{os.getpid()}.mdl")
-    )
+    staging = target.parent / f".{model_path.stem}.{os.getpid()}.mdl"
+    staging.write_bytes(data)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
@@ -175,10 +195,49 @@ class Model:
     time: dict[str, float]
     variables: pd.DataFrame = field(repr=False)
     _pysd: Any = field(repr=False, compare=False)
+    _stamp: tuple[int, int] = field(default=(0, 0), repr=False, compare=False)
+    _owned: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return self.path.stem
+
+    def ensure_current(self) -> None:
+        """Raise :class:`ModelFileError` if the file changed since it was loaded.
+
+        Every engine and stage calls this before using the model, so results never mix the
+        loaded equations with edited ones or carry a hash that is not theirs.  A quick
+        (mtime, size) check, then the content hash only when those moved.
+        """
+        try:
+            info = self.path.stat()
+        except OSError:
+            return  # moved or deleted: the loaded copy is still whole and consistent
+        stamp = (info.st_mtime_ns, info.st_size)
+        if stamp == self._owned.get("stamp", self._stamp):
+            return
+        now = file_sha256(self.path)
+        if now != self.sha256:
+            raise ModelFileError(
+                f"model file {str(self.path)!r} changed since it was loaded (sha256 "
+                f"{self.sha256[:12]} -> {now[:12]}); load it again to use the edited model"
+            )
+        self._owned["stamp"] = stamp  # touched, not changed
+
+    @cached_property
+    def abstract(self) -> Any:
+        """PySD's abstract model of exactly the loaded content (parsed once, lazily)."""
+        source = source_copy(self.sha256)
+        if source is None:  # the cache was cleared meanwhile: the file, if still the same
+            self.ensure_current()
+            source = self.path
+        return _abstract(source, self.path)
+
+    def owned(self, what: str, build: Callable[[], Any]) -> Any:
+        """A derived object kept with this model (e.g. the batch compilation), built once."""
+        if what not in self._owned:
+            self._owned[what] = build()
+        return self._owned[what]
 
     @cached_property
     def stocks(self) -> list[str]:
@@ -197,6 +256,7 @@ class Model:
 
     def pysd_model(self) -> Any:
         """The underlying PySD model, reloaded so that no earlier override survives."""
+        self.ensure_current()
         self._pysd.reload()
         return self._pysd
 
@@ -212,8 +272,10 @@ def load_model(path: str | os.PathLike[str]) -> Model:
     import pysd
 
     model_path = _check_model_path(path).resolve()
-    sha256 = file_sha256(model_path)
-    translated = _translate(model_path, sha256)
+    info = model_path.stat()
+    data = model_path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    translated = _translate(model_path, sha256, data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -243,6 +305,7 @@ def load_model(path: str | os.PathLike[str]) -> Model:
         time=control,
         variables=doc,
         _pysd=pysd_model,
+        _stamp=(info.st_mtime_ns, info.st_size),
     )
 
 

@@ -195,14 +195,14 @@ class Kernel:
 
 def build(model: CompiledModel) -> Kernel:
     """Write, import and return the kernel (numba compiles it on first call, or loads its cache)."""
-    from nea_sd.model.cache import cache_dir, intact, write_entry
+    from nea_sd.model.cache import intact, kernels_dir, write_entry
 
     source, consts, candidates = generate(model)
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    relative = f"batch/kernel_{digest}.py"
-    path = cache_dir() / relative
+    relative = f"kernel_{digest}.py"
+    path = kernels_dir() / relative
     if not intact(path):  # absent, or damaged (then rebuilt with a note)
-        path = write_entry(relative, source.encode("utf-8"))
+        path = write_entry(relative, source.encode("utf-8"), area="batch")
     name = f"nea_sd_batch_kernel_{digest}"
     module = sys.modules.get(name)
     if module is None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ from nea_sd.engine.batch.kernel import numba_available
 from nea_sd.engine.batch.subscripts import key
 from nea_sd.engine.batch.unsupported import Finding, refuse
 from nea_sd.errors import InvalidValueError, MissingDependencyError, SimulationError, unknown_name
+
+if TYPE_CHECKING:
+    from nea_sd.model import Model
 
 NONFINITE = ("raise", "nan", "drop")
 BACKENDS = ("numpy", "numba")
@@ -359,6 +362,20 @@ class BatchModel:
                 chosen.append(info)
         return chosen
 
+    def parameter_arrays(
+        self, sets: ParameterSets
+    ) -> tuple[dict[str, np.ndarray], int, np.ndarray]:
+        """Validated parameter sets: (name -> ``(N or 1, *dims)`` array, N, run labels)."""
+        return self._parameters(sets)
+
+    def default_saveper(self, step: float) -> float:
+        """The saving interval used when none is given, for a run with time step ``step``."""
+        return self._default_saveper(step)
+
+    def variable(self, name: str) -> VariableInfo | None:
+        """The compiled variable called ``name`` (case and blanks ignored), or ``None``."""
+        return self._by_key.get(key(name))
+
     def _parameters(self, sets: ParameterSets) -> tuple[dict[str, np.ndarray], int, np.ndarray]:
         """Validate parameter sets into name -> ``(N or 1, *dims)`` arrays."""
         raw: dict[str, Any] = {}
@@ -599,7 +616,21 @@ def compile_model(path: str | os.PathLike[str]) -> BatchModel:
     cached = _CACHE.get(sha256)
     if cached is not None:
         return cached
-    abstract = parse_abstract_model(model_path)
-    model = BatchModel(model_path.resolve(), sha256, compile_abstract(abstract), abstract)
-    _CACHE[sha256] = model
-    return model
+    return _compiled(model_path.resolve(), sha256, parse_abstract_model(model_path))
+
+
+def _compiled(path: Path, sha256: str, abstract: Any) -> BatchModel:
+    cached = _CACHE.get(sha256)
+    if cached is None:
+        cached = _CACHE[sha256] = BatchModel(path, sha256, compile_abstract(abstract), abstract)
+    return cached
+
+
+def batch_model(model: Model) -> BatchModel:
+    """The batch compilation of a loaded :class:`~nea_sd.model.Model`, kept with it.
+
+    Compiled from the model's own abstract model (the content it was loaded with), so its
+    results carry the model's hash; a file edited since loading is an error, never mixed in.
+    """
+    model.ensure_current()
+    return model.owned("batch", lambda: _compiled(model.path, model.sha256, model.abstract))
