@@ -9,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from nea_sd.engine import simulate
+from nea_sd.errors import InvalidValueError, UnknownNameError
 from nea_sd.model import Model
 from nea_sd.outcomes import Vocabulary, headline_outcomes, vocabulary_for
 from nea_sd.provenance import to_json
@@ -68,23 +69,58 @@ class Comparison:
         )
 
 
+BASES = ("calibrated", "defaults")
+
+
+def base_parameters(model: Model, choice: str = "calibrated") -> tuple[dict[str, float], str]:
+    """The parameter base every strategy runs on, and a sentence saying where it came from.
+
+    ``calibrated`` (the default, for Python and the CLI alike): the values the calibration of
+    ``model`` identified (``calibration/results``); a parameter pinned at a bound or with a
+    flat profile keeps the model's value (design: weakly identified parameters are scenario
+    axes); a model without calibration results runs on its defaults.  ``defaults``: the
+    values written in the model.  Warnings about the results file pass through as warnings.
+    """
+    if choice not in BASES:
+        raise InvalidValueError(
+            f"parameter base {choice!r} is not one of " + ", ".join(repr(b) for b in BASES)
+        )
+    if choice == "defaults":
+        return {}, "model defaults"
+    from nea_sd.calibrate.results import identified_estimates
+
+    try:
+        values, skipped, file = identified_estimates(model.name, model_path=model.path)
+    except UnknownNameError:
+        return {}, "model defaults (no calibration results)"
+    model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
+    source = f"calibrated, {len(values)} identified values from {file}"
+    if skipped:
+        source += "; model defaults for the unidentified " + ", ".join(skipped)
+    return values, source
+
+
 def compare_strategies(
     model: Model,
     scenarios: list[Scenario],
     *,
     year: float = 2040,
     engine: str = "batch",
+    parameters: str = "calibrated",
     base: Mapping[str, float] | None = None,
-    base_source: str = "model defaults",
+    base_source: str = "given",
     on_run_done: Callable[[], None] | None = None,
 ) -> Comparison:
     """Run each scenario once (same engine, same outputs) and compute the headline outcomes.
 
-    ``base`` (e.g. calibrated values) is applied under every scenario's own overrides, so all
-    strategies share it; ``base_source`` says where it came from, for the report.
+    The strategies share one parameter base under their own overrides: by default the one
+    :func:`base_parameters` chooses for ``parameters`` (as ``nea-sd compare`` does); an
+    explicit ``base`` replaces it, ``base_source`` saying where it came from, for the report.
     """
     vocabulary = vocabulary_for(model)
-    base = dict(base or {})
+    if base is None:
+        base, base_source = base_parameters(model, parameters)
+    base = dict(base)
     trajectories = simulate(
         model,
         [{**base, **s.overrides} for s in scenarios],

@@ -11,11 +11,13 @@ from nea_sd.cli._common import (
     parse_assignments,
     progress,
 )
+from nea_sd.cli.compare import add_base_argument, chosen_base
 from nea_sd.engine import simulate
 from nea_sd.errors import NeaSdError
 from nea_sd.model import Model
 from nea_sd.outcomes import Vocabulary, headline_outcomes, vocabulary_for
 from nea_sd.outputs import check_output_file, write_dataset
+from nea_sd.provenance import to_json
 from nea_sd.scenarios import load_scenarios, select
 
 
@@ -42,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accept values outside the ranges declared in the model",
     )
+    add_base_argument(parser)
     add_engine_argument(parser)
     parser.set_defaults(handler=run)
 
@@ -51,11 +54,13 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.output)
     overrides = parse_assignments(args.set)
     model = open_model(args.model)
+    base, source = chosen_base(model, args.parameters)
     label = "default"
     if args.scenario:
         (scenario,) = select(load_scenarios(model, args.scenarios_file), [args.scenario])
         overrides = {**scenario.overrides, **overrides}
         label = scenario.name
+    overrides = {**base, **overrides}
     try:
         vocabulary = vocabulary_for(model)
     except NeaSdError:
@@ -71,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
             allow_out_of_range=args.allow_out_of_range,
             on_run_done=lambda: bar.update(1),
         )
+    result.attrs["base_parameters"] = to_json(base)
+    result.attrs["base_parameters_source"] = source
+    print(f"parameters: {source}")
     if vocabulary is not None and all(v in result for v in vocabulary.outputs()):
         table = headline_outcomes(result, vocabulary, args.year).to_dataframe().T
         print(f"{model.name} ({label}), outcomes in {args.year:g}:")

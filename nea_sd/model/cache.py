@@ -155,6 +155,8 @@ def intact(path: Path) -> bool:
     if not path.exists():
         return False
     sealed = _checksum_path(path)
+    if not sealed.exists():  # written before entries were sealed: rebuilt, nothing to report
+        return False
     try:
         expected = sealed.read_text(encoding="ascii").strip()
         ok = hashlib.sha256(path.read_bytes()).hexdigest() == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -51,8 +52,13 @@ def test_run_prints_final_values_and_writes_netcdf(capsys, tmp_path: Path) -> No
     )
     assert code == 0
     assert "Arms X =" in out and f"wrote {target}" in out
+    assert "parameters: calibrated, " in out  # the same base as nea-sd compare
     data = xr.open_dataset(target)
-    assert data.attrs["parameter_overrides"] == '{"default": {"Grievance X": 5.0}}'
+    overrides = json.loads(data.attrs["parameter_overrides"])["default"]
+    assert overrides["Grievance X"] == 5.0
+    base = json.loads(data.attrs["base_parameters"])
+    assert base and all(overrides[k] == v for k, v in base.items() if k != "Grievance X")
+    assert data.attrs["base_parameters_source"].startswith("calibrated, ")
     assert len(data.attrs["model_sha256"]) == 64
     assert "pysd" in data.attrs["package_versions"]
 
@@ -208,3 +214,21 @@ def test_compare_uses_only_identified_calibrated_values(capsys, tmp_path: Path) 
     )
     assert code == 0
     assert f"parameters: calibrated, {len(values)} identified values" in out
+
+
+def test_run_on_model_defaults_overrides_only_what_is_set(capsys, tmp_path: Path) -> None:
+    target = tmp_path / "r.nc"
+    code, out, _ = call(
+        capsys,
+        "run",
+        str(MODELS / "richardson.mdl"),
+        "--parameters",
+        "defaults",
+        "--set",
+        "Grievance X=5",
+        "--output",
+        str(target),
+    )
+    assert code == 0 and "parameters: model defaults" in out
+    data = xr.open_dataset(target)
+    assert data.attrs["parameter_overrides"] == '{"default": {"Grievance X": 5.0}}'
