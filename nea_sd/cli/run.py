@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from nea_sd.api import default_outputs
 from nea_sd.cli._common import (
     add_engine_argument,
     add_model_argument,
@@ -14,8 +15,7 @@ from nea_sd.cli._common import (
 from nea_sd.cli.compare import add_base_argument, chosen_base
 from nea_sd.engine import simulate
 from nea_sd.errors import NeaSdError
-from nea_sd.model import Model
-from nea_sd.outcomes import Vocabulary, headline_outcomes, vocabulary_for
+from nea_sd.outcomes import headline_outcomes, vocabulary_for
 from nea_sd.outputs import check_output_file, write_dataset
 from nea_sd.provenance import to_json
 from nea_sd.scenarios import load_scenarios, select
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         vocabulary = vocabulary_for(model)
     except NeaSdError:
         vocabulary = None
-    outputs = _outputs(model, args.outputs, vocabulary)
+    outputs = default_outputs(model, args.outputs)
     with progress(1, f"{model.name}") as bar:
         result = simulate(
             model,
@@ -93,12 +93,3 @@ def run(args: argparse.Namespace) -> int:
         path = write_dataset(result, args.output)
         print(f"wrote {path}")
     return 0
-
-
-def _outputs(model: Model, requested: str | None, vocabulary: Vocabulary | None) -> list[str]:
-    """The variables to keep: as asked, ``all``, else stocks and outcomes, else everything."""
-    if requested:
-        names = [name.strip() for name in requested.split(",") if name.strip()]
-        return model.output_names() if [n.lower() for n in names] == ["all"] else names
-    outputs = list(model.stocks) + (vocabulary.outputs() if vocabulary else [])
-    return list(dict.fromkeys(outputs)) or model.output_names()

@@ -417,7 +417,7 @@ def pilot_links(
 
 
 def analyze(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Model,
     params: dict[str, np.ndarray] | None = None,
     n_runs: int = 1,
     *,
@@ -429,7 +429,7 @@ def analyze(
     chunk: int = 500,
     workers: int | None = None,
 ) -> LoopAnalysis:
-    """Score the loops of ``path`` over ``n_runs`` parameter sets (batch-engine values).
+    """Score the loops of ``path`` (a file or a loaded model) over ``n_runs`` parameter sets.
 
     ``workers``: processes (forked) sharing the runs; default: one per CPU, at most 2 here.
     """
@@ -439,7 +439,8 @@ def analyze(
     if n_params > 1 and n_params != n_runs:
         raise InvalidValueError(f"parameter sets hold {n_params} runs, not {n_runs}")
     if loopset is None:
-        file = Path(loops_file) if loops_file else default_loops_file(path)
+        where = path.path if isinstance(path, Model) else path
+        file = Path(loops_file) if loops_file else default_loops_file(where)
         named = (
             read_named_loops(file, graph.name, graph.variables)
             if loops_file or file.exists()
