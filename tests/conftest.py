@@ -4,6 +4,7 @@ and the shared data beside the checkout."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    sys.dont_write_bytecode = True  # no __pycache__ in the checkout (CI sets it before start)
     try:  # hypothesis keeps no example database in the checkout
         from hypothesis import settings
 

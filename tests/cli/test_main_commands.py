@@ -124,7 +124,8 @@ def test_run_scenario_prints_outcomes_and_writes_csv(capsys, tmp_path: Path) -> 
         (["params", "dyad", "--view", "Arm"], "error: unknown view 'Arm'; did you mean 'Arms'?"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys, argv, message) -> None:
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # compare creates its default output folder in the cwd
     code, out, err = call(capsys, *argv)
     assert code == 2
     assert err.startswith(message), err
