@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from nea_sd.errors import InvalidValueError
+from nea_sd.outputs import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.profile_points < 3:
         raise InvalidValueError(f"--profile-points must be at least 3, got {args.profile_points}")
     output = args.output or default_output(args.spec)
+    check_output_file(output, (".toml",))  # before the fit, not after it
     t0 = time.perf_counter()
     setup = prepare(args.spec, args.data_dir)
     print(setup.spec, file=sys.stderr)

@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plots(result, output: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+    from nea_sd.outputs import safe_name
     from nea_sd.plots import save_figure
     from nea_sd.sensitivity.plots import index_bars, time_heatmap
 
@@ -134,10 +135,10 @@ def _plots(result, output: Path) -> list[Path]:  # type: ignore[no-untyped-def]
         for name in ds["output"].values:
             if not result.has_indices(str(name)):
                 continue
-            target = output.with_name(f"{output.stem}_{name}.png")
+            target = output.with_name(safe_name(f"{output.stem}_{name}.png"))
             written.append(save_figure(index_bars(result, str(name)), target))
     if "indices_t" in ds:
         for name in ds["trajectory"].values:
-            target = output.with_name(f"{output.stem}_{name}_time.png")
+            target = output.with_name(safe_name(f"{output.stem}_{name}_time.png"))
             written.append(save_figure(time_heatmap(result, str(name)), target))
     return written
