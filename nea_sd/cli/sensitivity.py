@@ -65,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
     from nea_sd.sensitivity.spec import SweepSpec, load_spec
     from nea_sd.sensitivity.sweep import planned_runs, run_sweep
 
+    if args.workers is not None and args.workers < 1:
+        raise InvalidValueError(
+            f"--workers must be at least 1, got {args.workers} (omit it to run in this process)"
+        )
+    if args.samples < 1:
+        raise InvalidValueError(f"--samples must be at least 1, got {args.samples}")
     path = model_path(args.model)
     output = Path(args.output or f"sensitivity_{path.stem}_{args.method}.nc")
     check_output_file(output, (".nc",))

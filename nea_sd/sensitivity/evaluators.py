@@ -79,6 +79,8 @@ def evaluate_chunk(problem: Problem, X: np.ndarray) -> np.ndarray:
         )
         columns = [np.asarray(m.evaluate(result), dtype=float) for m in problem.metrics]
         out[:, s, :] = np.column_stack([c.reshape(X.shape[0], -1) for c in columns])
+        # a diverged run has no outcome: NaN in every column (never "stage 0", "never reached")
+        out[np.asarray(result["diverged"].values, dtype=bool), s, :] = np.nan
     return out
 
 

@@ -26,6 +26,14 @@ def _choose(kind: str, name: str | None, choices: Sequence[str]) -> str:
     return name
 
 
+def _excluded(ds) -> str:  # type: ignore[no-untyped-def]
+    """Title suffix stating the diverged runs left out of the statistics."""
+    diverged = int(ds["diverged"].sum()) if "diverged" in ds else 0
+    if not diverged:
+        return ""
+    return f"\n({diverged} of {ds.sizes['run']} samples diverged, excluded)"
+
+
 def index_bars(
     result: SensitivityResult,
     output: str | None = None,
@@ -62,7 +70,7 @@ def index_bars(
     axis.invert_yaxis()
     axis.axvline(0, color="0.5", linewidth=0.8)
     axis.set_xlabel("index (bars: estimate; whiskers: confidence interval)")
-    axis.set_title(f"{ds.attrs['method']}: {output}", fontsize=10)
+    axis.set_title(f"{ds.attrs['method']}: {output}{_excluded(ds)}", fontsize=10)
     axis.legend(fontsize=8)
     axis.grid(axis="x", alpha=0.3)
     return figure
@@ -96,6 +104,8 @@ def time_heatmap(
     axis.set_yticks(np.arange(data.sizes["parameter"]), [str(p) for p in data["parameter"].values])
     axis.invert_yaxis()
     axis.set_xlabel("time")
-    axis.set_title(f"{ds.attrs['method']} {index} over time: {trajectory}", fontsize=10)
+    axis.set_title(
+        f"{ds.attrs['method']} {index} over time: {trajectory}{_excluded(ds)}", fontsize=10
+    )
     figure.colorbar(mesh, ax=axis, label=index)
     return figure
