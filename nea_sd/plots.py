@@ -37,7 +37,8 @@ def comparison_figure(comparison: Comparison) -> Figure:
                 color=colours[scenario.strategy or scenario.name],
                 linestyle="--" if scenario.variant else "-",
                 linewidth=1.6,
-                label=scenario.name,
+                label=scenario.name
+                + (" (diverged)" if scenario.name in comparison.diverged else ""),
             )
         axis.set_title(title)
         axis.axvline(comparison.year, color="0.7", linewidth=0.8)

@@ -96,3 +96,48 @@ def test_sensitivity_refuses_zero_workers(capsys, tmp_path: Path) -> None:
         "--output", tmp_path / "s.nc",
     )  # fmt: skip
     assert_clean_error(code, err, "--workers")
+
+
+BROKEN_SCENARIOS = """
+[dyad.strategies.status-quo]
+description = "No cooperation programme."
+"Effort budget" = 0
+
+[dyad.strategies.broken]
+description = "In range, but dyad.mdl divides by the initial societal trust."
+"Effort budget" = 0
+"Initial societal trust A" = 0
+"Initial societal trust B" = 0
+"""
+
+
+@pytest.mark.parametrize("engine", ["batch", "pysd"])
+def test_compare_marks_the_diverging_scenario_and_prints_the_rest(
+    capsys, tmp_path: Path, engine: str
+) -> None:
+    scenarios = tmp_path / "scenarios.toml"
+    scenarios.write_text(BROKEN_SCENARIOS)
+    code, out, err = call(
+        capsys, "compare", "dyad", "--scenarios-file", scenarios, "--engine", engine,
+        "--parameters", "defaults", "--output-dir", tmp_path / "out",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
+    assert "[diverged]" in rows["broken"] and "[diverged]" not in rows["status-quo"]
+    assert rows["broken"].split()[2:] == ["-"] * 10  # no number, in particular no "stage 0"
+    assert "scenario 'broken' diverged" in out
+    import xarray as xr
+
+    outcomes = xr.open_dataset(tmp_path / "out" / "compare_dyad_outcomes.nc")
+    assert np.isnan(outcomes["stage_reached"].sel(run="broken"))
+    assert outcomes["stage_reached"].sel(run="status-quo") == 0
+
+
+@pytest.mark.parametrize("engine", ["batch", "pysd"])
+def test_run_detects_a_non_finite_result_on_either_engine(capsys, engine: str) -> None:
+    code, _, err = call(
+        capsys, "run", "dyad", "--set", "Initial societal trust A=0",
+        "--set", "Initial societal trust B=0", "--engine", engine,
+    )  # fmt: skip
+    assert_clean_error(code, err, "non-finite" if engine == "batch" else "arithmetic error")
+    assert "nonfinite=" not in err  # no Python-only advice on the command line
