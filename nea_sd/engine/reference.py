@@ -92,6 +92,16 @@ def run_pysd(
         except (ZeroDivisionError, OverflowError, FloatingPointError) as exc:
             where[str(index)] = [_failing_variable(model, exc), None]
             results.append(None)
+        except (NameError, KeyError, RecursionError, TypeError, ValueError, AttributeError) as exc:
+            from nea_sd.errors import SimulationError
+
+            variable = _failing_variable(model, exc)
+            at = f" in the equation of {variable!r}" if variable else ""
+            detail = (str(exc).splitlines() or [""])[0][:120]
+            raise SimulationError(
+                f"PySD cannot run {model.path.name}{at} ({type(exc).__name__}: {detail}); "
+                "check the model with 'nea-sd lint'"
+            ) from None
         if on_run_done is not None:
             on_run_done()
     template = next((r for r in results if r is not None), None)
