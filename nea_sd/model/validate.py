@@ -27,6 +27,8 @@ from nea_sd.sketch.equations import read_equations
 from nea_sd.sketch.lint import ERROR, WARNING, Finding, check_model_file
 from nea_sd.sketch.parse import canonical
 
+SYNTAX = "syntax error"
+PORTABILITY = "used without its subscripts"
 REQUIRED_CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP")
 BUILTIN = frozenset({"time"})
 #: structures whose arguments are read from state, not simultaneously (no algebraic loop)
@@ -56,11 +58,22 @@ def validate_model(path: str | os.PathLike[str]) -> list[Finding]:
 
 
 def check_model(path: str | os.PathLike[str]) -> None:
-    """Raise one :class:`ModelFileError` line for the first error (``check``/``run``)."""
-    errors = [f for f in validate_model(path) if f.severity == ERROR]
+    """Raise one :class:`ModelFileError` line for the first error (``check``/``run``).
+
+    A portability error (a bare subscripted reference, which PySD and the batch engine read
+    as meant, SDEverywhere refuses) is left to ``lint``: it does not make a run wrong.
+    """
+    errors = [
+        f for f in validate_model(path) if f.severity == ERROR and PORTABILITY not in f.message
+    ]
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more; list them with 'nea-sd lint')" if errors[1:] else ""
+        if first.message.startswith(SYNTAX):
+            rest = first.message[len(SYNTAX) :]
+            raise ModelFileError(
+                f"model file {str(path)!r} cannot be parsed at line {first.line}{rest}"
+            )
         raise ModelFileError(f"{path}:{first.line}: {first.message}{more}")
 
 
@@ -83,7 +96,7 @@ def _validate(path: str, _mtime: int, _size: int) -> tuple[Finding, ...]:
         message = str(exc).split(": ", 1)[-1] if found else str(exc)
         where = f" in the equation of {variable.group(1)}" if variable else ""
         line = int(found.group(1)) if found else 1
-        return (Finding(line, ERROR, f"syntax error{where}: {message}"),)
+        return (Finding(line, ERROR, f"{SYNTAX}{where}: {message}"),)
     findings: list[Finding] = []
     section = abstract.sections[0]
     ranges = _ranges(section.subscripts)
