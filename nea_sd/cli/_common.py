@@ -95,3 +95,14 @@ def progress(total: int, description: str) -> Iterator[Any]:
         yield bar
     finally:
         bar.close()
+
+
+def check_year(model: Model, year: float) -> float:
+    """Refuse an outcome year outside the simulated period before anything runs."""
+    first, last = model.time["initial"], model.time["final"]
+    if not first - 1e-9 <= year <= last + 1e-9:
+        raise InvalidValueError(
+            f"--year {year:g} is outside the simulated period of {model.name} "
+            f"({first:g}-{last:g}); choose a year in it"
+        )
+    return year

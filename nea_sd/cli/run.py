@@ -7,6 +7,7 @@ import argparse
 from nea_sd.cli._common import (
     add_engine_argument,
     add_model_argument,
+    check_year,
     open_model,
     parse_assignments,
     progress,
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         vocabulary = vocabulary_for(model)
     except NeaSdError:
         vocabulary = None
+    if vocabulary is not None:
+        check_year(model, args.year)  # before the run, not after it
     if args.outputs:
         outputs = [name.strip() for name in args.outputs.split(",") if name.strip()]
     else:

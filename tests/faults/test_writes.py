@@ -165,3 +165,9 @@ def test_two_concurrent_compares_into_one_folder_both_succeed(tmp_path: Path) ->
     assert leftovers(tmp_path) == []
     data = xr.open_dataset(tmp_path / "compare_dyad_trajectories.nc")
     assert list(data["run"].values) == ["status-quo", "military-first"]
+
+
+def test_compare_year_outside_the_run_is_refused_before_running(capsys, tmp_path: Path) -> None:
+    code, out, err = call(capsys, "compare", "dyad", "--year", "2100", "--output-dir", tmp_path)
+    assert_clean_error(code, err, "--year 2100", "2000-2050")
+    assert out == "" and list(tmp_path.iterdir()) == []
