@@ -6,6 +6,7 @@ state is touched; save them with :func:`nea_sd.plots.save_figure`.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +25,16 @@ def _choose(kind: str, name: str | None, choices: Sequence[str]) -> str:
     if name not in choices:
         raise unknown_name(kind, name, choices)
     return name
+
+
+class InlineFigure(Figure):
+    """A pyplot-free figure that still shows itself in Jupyter (as PNG), whatever backend is
+    active: no pyplot state, so it is shown exactly once, where it is the cell's value."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
 
 
 def _excluded(ds) -> str:  # type: ignore[no-untyped-def]
@@ -51,7 +62,7 @@ def index_bars(
     for name in indices:
         _choose("index", name, available)
     table = result.table(output).head(top)
-    figure = Figure(figsize=(8, 0.35 * len(table) + 1.6), layout="constrained")
+    figure = InlineFigure(figsize=(8, 0.35 * len(table) + 1.6), layout="constrained")
     FigureCanvasAgg(figure)
     axis = figure.add_subplot()
     positions = np.arange(len(table))
@@ -94,7 +105,7 @@ def time_heatmap(
     data = data.dropna("time", how="all")
     order = np.argsort(-np.nan_to_num(data.max("time").values, nan=-np.inf))[:top]
     data = data.isel(parameter=order)
-    figure = Figure(figsize=(10, 0.35 * data.sizes["parameter"] + 1.8), layout="constrained")
+    figure = InlineFigure(figsize=(10, 0.35 * data.sizes["parameter"] + 1.8), layout="constrained")
     FigureCanvasAgg(figure)
     axis = figure.add_subplot()
     times = data["time"].values
