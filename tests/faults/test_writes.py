@@ -171,3 +171,39 @@ def test_compare_year_outside_the_run_is_refused_before_running(capsys, tmp_path
     code, out, err = call(capsys, "compare", "dyad", "--year", "2100", "--output-dir", tmp_path)
     assert_clean_error(code, err, "--year 2100", "2000-2050")
     assert out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_diagram_on_a_full_disk_leaves_no_empty_svg(capsys, tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("simlin")
+    target = tmp_path / "dyad.svg"
+    target.write_text("<svg>the earlier diagram</svg>")
+    before = snapshot(tmp_path)
+
+    def full(self, data):  # noqa: ANN001, ANN202
+        with open(self, "wb") as stream:
+            stream.write(data[:10])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    code, _, err = call(capsys, "diagram", "dyad", "--view", "Trust", "--output", target)
+    assert_clean_error(code, err, "no space left", "dyad.svg")
+    assert snapshot(tmp_path) == before and leftovers(tmp_path) == []
+
+
+def test_loops_on_a_full_disk_keeps_earlier_results(capsys, tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "loops-dyad-status-quo.nc").write_bytes(b"an earlier result")
+    before = snapshot(tmp_path)
+
+    def partial_then_full(self, path, *args, **kwargs):  # noqa: ANN001, ANN202
+        Path(path).write_bytes(b"CDF half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", partial_then_full)
+    code, _, err = call(
+        capsys, "loops", "dyad", "--scenario", "status-quo", "--output-dir", tmp_path
+    )
+    assert_clean_error(code, err, "no space left", "loops-dyad-status-quo.nc")
+    after = snapshot(tmp_path)
+    assert {k: after[k] for k in before} == before  # new complete CSVs may sit beside them
+    assert (tmp_path / "loops-dyad-status-quo.nc").read_bytes() == b"an earlier result"
+    assert leftovers(tmp_path) == []
