@@ -85,3 +85,12 @@ def test_each_rule_names_the_line_and_every_command_fails_cleanly(
             assert_clean_error(code, err, f"cannot be parsed at line {hit.line} in the equation")
         else:
             assert_clean_error(code, err, f"{path}:{hit.line}", fragment)
+
+
+@pytest.mark.parametrize("command", ["lint", "units"])
+def test_lint_and_units_take_bundled_names(capsys, command: str) -> None:
+    if command == "units":
+        pytest.importorskip("simlin")
+    code, out, err = call(capsys, command, "dyad")
+    assert code == 0, out + err  # dyad.mdl is clean
+    assert "error" not in err
