@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from nea_sd.engine import simulate
-from nea_sd.errors import InvalidValueError, UnknownNameError
+from nea_sd.errors import InvalidValueError, SimulationError, UnknownNameError
 from nea_sd.model import Model
 from nea_sd.outcomes import Vocabulary, headline_outcomes, vocabulary_for
 from nea_sd.provenance import to_json
@@ -45,14 +46,35 @@ class Comparison:
     year: float
     base: dict[str, float] = field(default_factory=dict)
     base_source: str = "model defaults"
+    diverged: dict[str, str] = field(default_factory=dict)  # scenario -> where it went non-finite
 
-    def table(self) -> pd.DataFrame:
-        """Outcomes as a table, one row per scenario, readable column names."""
+    def table(self, *, years: bool = False) -> pd.DataFrame:
+        """Outcomes as a table, one row per scenario, readable column names (with ``years``,
+        each name says the year or span it is read at: levels at ``year``, the rest at the end).
+        A diverged scenario's row is all NaN (see :attr:`diverged`)."""
         frame = self.outcomes.to_dataframe()[list(COLUMNS)]
         frame["arms_burden"] = frame["arms_burden"] * 100
-        frame = frame.rename(columns=COLUMNS)
+        frame = frame.rename(columns=self.column_labels() if years else COLUMNS)
         frame.index.name = "scenario"
         return frame
+
+    def column_labels(self) -> dict[str, str]:
+        """Column names that say their year: ``sec. trust 2040``, ``stage 2050``, ... (``since``
+        is itself a year)."""
+        times = self.trajectories["time"].values
+        start, end = f"{float(times[0]):g}", f"{float(times[-1]):g}"
+        year = f"{self.year:g}"
+        at = {
+            "security_trust_final": end,
+            "stage_reached": end,
+            "backfire_episodes": f"{start}-{end}",
+        }
+        labels = {}
+        for key, label in COLUMNS.items():
+            if key == "security_trust_final":
+                label = "sec. trust"
+            labels[key] = label if key == "stage_date" else f"{label} {at.get(key, year)}"
+        return labels
 
     def report(self) -> str:
         header = (
@@ -60,12 +82,24 @@ class Comparison:
             f"equal total effort; engine {self.trajectories.attrs.get('engine', '?')}; "
             f"parameters: {self.base_source})"
         )
-        body = self.table().to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
-        return f"{header}\n{body}"
+        table = self.table(years=True)
+        table.index = [f"{s} [diverged]" if s in self.diverged else s for s in table.index]
+        body = table.to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
+        return f"{header}\n{body}" + "".join(f"\n{line}" for line in self.divergence_notes())
+
+    def divergence_notes(self) -> list[str]:
+        """One line per diverged scenario, naming it and where it went non-finite."""
+        return [
+            f"warning: scenario {name!r} diverged ({where}); its outcomes are left blank"
+            for name, where in self.diverged.items()
+        ]
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.report().splitlines()[0]}</p>" + self.table().to_html(
-            float_format=lambda x: f"{x:.3f}", na_rep="-"
+        notes = "".join(f"<p><b>{line}</b></p>" for line in self.divergence_notes())
+        return (
+            f"<p>{self.report().splitlines()[0]}</p>"
+            + self.table(years=True).to_html(float_format=lambda x: f"{x:.3f}", na_rep="-")
+            + notes
         )
 
 
@@ -128,12 +162,31 @@ def compare_strategies(
         labels=[s.name for s in scenarios],
         engine=engine,
         on_run_done=on_run_done,
+        nonfinite="nan",
     )
+    diverged = json.loads(trajectories.attrs.get("diverged", "{}"))
+    if len(diverged) == len(scenarios):
+        raise SimulationError(
+            "every scenario diverged ("
+            + "; ".join(f"{k}: {v}" for k, v in diverged.items())
+            + "); the model is not defined at these parameter values"
+        )
     trajectories.attrs["scenarios"] = to_json({s.name: s.overrides for s in scenarios})
     trajectories.attrs["base_parameters"] = to_json(base)
     trajectories.attrs["base_parameters_source"] = base_source
     outcomes = headline_outcomes(trajectories, vocabulary, year)
+    # a diverged run has no outcome (its NaN flags would otherwise read as "stage 0")
+    outcomes = outcomes.where(~trajectories["diverged"])
     outcomes.attrs.update(trajectories.attrs)
+    outcomes.attrs["outcome_year"] = float(year)
     return Comparison(
-        model, tuple(scenarios), vocabulary, trajectories, outcomes, year, base, base_source
+        model,
+        tuple(scenarios),
+        vocabulary,
+        trajectories,
+        outcomes,
+        year,
+        base,
+        base_source,
+        diverged,
     )

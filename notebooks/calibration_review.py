@@ -50,6 +50,19 @@ FIGURES = Path(os.environ["FIGURES"]) if os.environ.get("FIGURES") else None  # 
 if FIGURES is not None:
     FIGURES.mkdir(parents=True, exist_ok=True)
 N_BAND = int(os.environ.get("N_BAND", 150))
+
+
+def show(fig) -> None:
+    """Show a figure once (inline in Jupyter; nothing as a script), then close it."""
+    if fig is None:
+        return
+    if "ipykernel" in sys.modules:
+        from IPython.display import display
+
+        display(fig)
+    plt.close(fig)
+
+
 pd.set_option("display.width", 160)
 pd.set_option("display.max_colwidth", 120)
 
@@ -188,17 +201,18 @@ print(parameter_table(doc_r).to_string(index=False))
 fig = plot_fit(doc_r, setup_r, samples_r, est_r, "Richardson 1900-1913: data, fit, 90% band")
 if FIGURES is not None:
     fig.savefig(FIGURES / "calibration_richardson_fit.png", dpi=110)
-plot_residuals(setup_r, est_r, "Richardson: whitened residuals (fit years)")
+show(fig)
+show(plot_residuals(setup_r, est_r, "Richardson: whitened residuals (fit years)"))
 
 # %%
 print(theil_table(doc_r).round(3).to_string(index=False))
 
 # %%
-plot_profiles(doc_r, "Richardson: profile likelihoods")
+show(plot_profiles(doc_r, "Richardson: profile likelihoods"))
 
 # %%
 if len(samples_r) > 1:
-    plot_pairs(doc_r, samples_r, list(setup_r.spec.names), "Richardson: posterior pairs")
+    show(plot_pairs(doc_r, samples_r, list(setup_r.spec.names), "Richardson: posterior pairs"))
 
 # %%
 print(verdicts(doc_r).to_string(index=False))
@@ -219,7 +233,8 @@ print(parameter_table(doc_n).to_string(index=False))
 fig = plot_fit(doc_n, setup_n, samples_n, est_n, "nea.mdl: data, fit, 90% predictive band")
 if FIGURES is not None:
     fig.savefig(FIGURES / "calibration_nea_fit.png", dpi=110)
-plot_residuals(setup_n, est_n, "nea.mdl: whitened residuals (fit years)")
+show(fig)
+show(plot_residuals(setup_n, est_n, "nea.mdl: whitened residuals (fit years)"))
 
 # %% [markdown]
 # ### Theil table and held-out performance
@@ -235,11 +250,11 @@ print("\nMAPE, fit vs held out:")
 print(pd.DataFrame({"fit": fitted, "held out": held}).round(1).to_string())
 
 # %%
-plot_profiles(doc_n, "nea.mdl: profile likelihoods")
+show(plot_profiles(doc_n, "nea.mdl: profile likelihoods"))
 
 # %%
 if len(samples_n) > 1:
-    plot_pairs(doc_n, samples_n, list(setup_n.spec.names), "nea.mdl: posterior pairs")
+    show(plot_pairs(doc_n, samples_n, list(setup_n.spec.names), "nea.mdl: posterior pairs"))
 
 # %% [markdown]
 # ### Verdict per series

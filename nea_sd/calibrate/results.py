@@ -25,6 +25,7 @@ from nea_sd.calibrate.fit import FitResult
 from nea_sd.calibrate.profile import Profiles
 from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import DataError, InvalidValueError, OutputPathError, UnknownNameError
+from nea_sd.outputs import atomic_write_text, write_frame
 from nea_sd.provenance import package_versions
 
 RESULTS_DIR = Path("calibration") / "results"
@@ -177,7 +178,7 @@ def save_result(
             draws_file = f"{path.stem}.draws.csv"
             frame = pd.DataFrame(posterior.samples, columns=list(posterior.names))
             frame["log_prob"] = posterior.log_prob
-            frame.to_csv(path.parent / draws_file, index=False, float_format="%.8g")
+            write_frame(frame, path.parent / draws_file, index=False, float_format="%.8g")
         doc = result_document(
             spec, result, profiles, posterior, draws_file=draws_file, command=command
         )
@@ -185,7 +186,7 @@ def save_result(
             f"Calibration results for {result.spec} (written by nea-sd calibrate; "
             "regenerate rather than edit)."
         )
-        path.write_text(dumps(doc, header), encoding="utf-8")
+        atomic_write_text(path, dumps(doc, header), what="calibration results")
     except OSError as exc:
         raise OutputPathError(f"cannot write calibration results to {str(path)!r}: {exc}") from None
     return path

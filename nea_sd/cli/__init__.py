@@ -42,7 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _agg_backend() -> None:
+    """Figures from the command line go to files: the Agg backend, chosen here (not on import
+    of the plotting modules, so notebooks keep their inline backend)."""
+    os.environ["MPLBACKEND"] = "Agg"
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _agg_backend()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

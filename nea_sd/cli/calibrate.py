@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from nea_sd.errors import InvalidValueError
+from nea_sd.outputs import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,6 +88,26 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _data_gaps(spec) -> list[str]:  # type: ignore[no-untyped-def]
+    """A note per observation whose series lacks years inside its fit or held-out period
+    (those years are left out of the likelihood, never filled: said, not silent)."""
+    notes = []
+    for obs in spec.observations:
+        for label, holdout in (("fit", False), ("held-out", True)):
+            period = spec.period_of(obs, holdout=holdout)
+            if period is None or not len(obs.series):
+                continue
+            missing = obs.series.missing_years(*period)
+            if missing:
+                years = ", ".join(str(y) for y in missing[:12]) + (", ..." if missing[12:] else "")
+                notes.append(
+                    f"note: observation {obs.name!r}: {obs.series.source} has no value for "
+                    f"{years} in the {label} period {period[0]}-{period[1]}; those years are "
+                    "left out, not filled"
+                )
+    return notes
+
+
 def run(args: argparse.Namespace) -> int:
     from nea_sd.calibrate.fit import fit, refine
     from nea_sd.calibrate.problem import prepare
@@ -98,9 +119,12 @@ def run(args: argparse.Namespace) -> int:
     if args.profile_points < 3:
         raise InvalidValueError(f"--profile-points must be at least 3, got {args.profile_points}")
     output = args.output or default_output(args.spec)
+    check_output_file(output, (".toml",))  # before the fit, not after it
     t0 = time.perf_counter()
     setup = prepare(args.spec, args.data_dir)
     print(setup.spec, file=sys.stderr)
+    for note in _data_gaps(setup.spec):
+        print(note, file=sys.stderr)
     result = _stage(
         "fit",
         fit,

@@ -17,8 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nea_sd.engine.batch import compile_model, report
+    from nea_sd.model.validate import check_model
 
     path = model_path(args.model)
+    check_model(path)  # a broken model is an error, not an "unsupported construct"
     model = compile_model(path)
     findings = model.unsupported()
     if findings:

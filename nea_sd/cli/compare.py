@@ -7,7 +7,13 @@ import sys
 import warnings
 from pathlib import Path
 
-from nea_sd.cli._common import add_engine_argument, add_model_argument, open_model, progress
+from nea_sd.cli._common import (
+    add_engine_argument,
+    add_model_argument,
+    check_year,
+    open_model,
+    progress,
+)
 from nea_sd.compare import BASES, base_parameters, compare_strategies
 from nea_sd.model import Model
 from nea_sd.outcomes import vocabulary_for
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     folder = check_output_dir(args.output_dir)
     model = open_model(args.model)
     vocabulary_for(model)  # refuse a model without sequencing outcomes before anything runs
+    check_year(model, args.year)
     names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
     scenarios = select(load_scenarios(model, args.scenarios_file), names)
     base, source = chosen_base(model, args.parameters)

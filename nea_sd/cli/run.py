@@ -8,6 +8,7 @@ from nea_sd.api import default_outputs
 from nea_sd.cli._common import (
     add_engine_argument,
     add_model_argument,
+    check_year,
     open_model,
     parse_assignments,
     progress,
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         vocabulary = vocabulary_for(model)
     except NeaSdError:
         vocabulary = None
+    if vocabulary is not None:
+        check_year(model, args.year)  # before the run, not after it
     outputs = default_outputs(model, args.outputs)
     with progress(1, f"{model.name}") as bar:
         result = simulate(

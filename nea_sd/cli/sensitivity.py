@@ -65,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
     from nea_sd.sensitivity.spec import SweepSpec, load_spec
     from nea_sd.sensitivity.sweep import planned_runs, run_sweep
 
+    if args.workers is not None and args.workers < 1:
+        raise InvalidValueError(
+            f"--workers must be at least 1, got {args.workers} (omit it to run in this process)"
+        )
+    if args.samples < 1:
+        raise InvalidValueError(f"--samples must be at least 1, got {args.samples}")
     path = model_path(args.model)
     output = Path(args.output or f"sensitivity_{path.stem}_{args.method}.nc")
     check_output_file(output, (".nc",))
@@ -125,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plots(result, output: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+    from nea_sd.outputs import safe_name
     from nea_sd.plots import save_figure
     from nea_sd.sensitivity.plots import index_bars, time_heatmap
 
@@ -134,10 +141,10 @@ def _plots(result, output: Path) -> list[Path]:  # type: ignore[no-untyped-def]
         for name in ds["output"].values:
             if not result.has_indices(str(name)):
                 continue
-            target = output.with_name(f"{output.stem}_{name}.png")
+            target = output.with_name(safe_name(f"{output.stem}_{name}.png"))
             written.append(save_figure(index_bars(result, str(name)), target))
     if "indices_t" in ds:
         for name in ds["trajectory"].values:
-            target = output.with_name(f"{output.stem}_{name}_time.png")
+            target = output.with_name(safe_name(f"{output.stem}_{name}_time.png"))
             written.append(save_figure(time_heatmap(result, str(name)), target))
     return written

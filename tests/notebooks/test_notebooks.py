@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,29 @@ def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
     ]
     assert errors == []
     assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        images = [
+            output["data"]["image/png"]
+            for output in cell.get("outputs", [])
+            if "image/png" in output.get("data", {})
+        ]
+        assert len(images) == len(set(images)), f"a figure shown twice in:\n{cell.source}"
+        if makes_figure(cell.source):
+            assert images, f"no figure shown (inline backend lost?) in:\n{cell.source}"
+
+
+FIGURE_CALL = re.compile(r"^(show|plot_dominance|index_bars|time_heatmap|comparison_figure)\(")
+
+
+def makes_figure(source: str) -> bool:
+    """A cell that should show a figure: an unconditional top-level figure call, or one that
+    ends with the name of a figure (conditional cells, ``if ...:``, may show none)."""
+    lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines or any(line.startswith(("def ", "if ", "for ")) for line in lines):
+        return False
+    return any(FIGURE_CALL.match(line) for line in lines) or lines[-1].split("#")[0].strip() in (
+        "figure",
+        "fig",
+    )

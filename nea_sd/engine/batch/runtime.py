@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -180,6 +181,13 @@ class BatchModel:
             )
         ds = self._dataset(infos, buffers, grid, params, run_index, diverged, nonfinite)
         ds.attrs["backend"] = chosen
+        if nonfinite == "nan" and diverged.any():  # where each diverged run went non-finite
+            ds.attrs["diverged_at"] = json.dumps(
+                {
+                    str(int(run_index[i])): [str(bad_var[i]), float(bad_time[i])]
+                    for i in np.flatnonzero(diverged)
+                }
+            )
         return ds
 
     def _backend(self, requested: str) -> str:
