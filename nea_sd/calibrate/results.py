@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shutil
 import tomllib
 import warnings
 from dataclasses import asdict
@@ -25,15 +26,58 @@ from nea_sd.calibrate.fit import FitResult
 from nea_sd.calibrate.profile import Profiles
 from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import DataError, InvalidValueError, OutputPathError, UnknownNameError
+from nea_sd.outputs import _atomic
 from nea_sd.provenance import package_versions
 
 RESULTS_DIR = Path("calibration") / "results"
+
+
+NOT_ASSESSED = "not assessed"  # label of every parameter of a result without profiles
 
 
 def default_output(spec_path: str | os.PathLike[str]) -> Path:
     """``calibration/results/<spec stem>.toml`` beside the spec's folder."""
     spec_path = Path(spec_path).resolve()
     return spec_path.parent / "results" / f"{spec_path.stem}.toml"
+
+
+def new_output(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it is free, else the first free ``<stem>-N.toml`` (N = 2, 3, ...) beside it:
+    a committed result is never overwritten by a new run."""
+    path = Path(path)
+    if not path.exists():
+        return path
+    n = 2
+    while (candidate := path.with_name(f"{path.stem}-{n}{path.suffix}")).exists():
+        n += 1
+    return candidate
+
+
+def output_path(
+    spec_path: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    replace: bool = False,
+) -> Path:
+    """Where ``nea-sd calibrate`` writes, decided before the fit starts.
+
+    Default: ``calibration/results/<stem>.toml``, or ``<stem>-N.toml`` when that exists. An
+    explicit ``output`` that exists is refused unless ``replace`` (which keeps a ``.bak``).
+    """
+    if output is None:
+        target = default_output(spec_path)
+        return target if replace else new_output(target)
+    target = Path(output)
+    if target.suffix.lower() != ".toml":
+        raise OutputPathError(f"results file {str(output)!r} must end in .toml")
+    if target.is_dir():
+        raise OutputPathError(f"results path {str(output)!r} is a directory; give a .toml file")
+    if target.exists() and not replace:
+        raise OutputPathError(
+            f"results file {str(output)!r} exists; pass --replace to overwrite it (a .bak copy "
+            f"is kept) or choose another --output (e.g. {new_output(target).name})"
+        )
+    return target
 
 
 def _stats(st: Any) -> dict[str, Any] | None:
@@ -70,6 +114,8 @@ def result_document(
                 "profile_upper": pr.upper,
                 "identifiability": pr.status,
             }
+        else:  # no profile, no verdict: never "identified" by default
+            entry["identifiability"] = NOT_ASSESSED
         if posterior is not None:
             q = np.quantile(posterior.samples[:, j], [0.025, 0.5, 0.975])
             entry |= {
@@ -168,24 +214,40 @@ def save_result(
     *,
     command: str = "",
 ) -> Path:
-    """Write the results TOML (and ``<stem>.draws.csv`` with posterior draws, if any)."""
+    """Write the results TOML (and ``<stem>.draws.csv`` with posterior draws, if any).
+
+    Both files are written to a temporary name and renamed (never half-written). An existing
+    file at ``path`` is kept as ``<name>.bak`` (its draws as ``<draws>.bak``); draws left from
+    an earlier result at ``path`` are removed when the new result has none, so a TOML and its
+    draws always belong together. Choose ``path`` with :func:`output_path`.
+    """
     path = Path(path)
+    draws_path = path.with_name(f"{path.stem}.draws.csv")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        draws_file = None
-        if posterior is not None:
-            draws_file = f"{path.stem}.draws.csv"
-            frame = pd.DataFrame(posterior.samples, columns=list(posterior.names))
-            frame["log_prob"] = posterior.log_prob
-            frame.to_csv(path.parent / draws_file, index=False, float_format="%.8g")
         doc = result_document(
-            spec, result, profiles, posterior, draws_file=draws_file, command=command
+            spec,
+            result,
+            profiles,
+            posterior,
+            draws_file=draws_path.name if posterior is not None else None,
+            command=command,
         )
         header = (
             f"Calibration results for {result.spec} (written by nea-sd calibrate; "
             "regenerate rather than edit)."
         )
-        path.write_text(dumps(doc, header), encoding="utf-8")
+        text = dumps(doc, header)
+        for old in (path, draws_path):
+            if old.exists():
+                shutil.copy2(old, old.with_name(old.name + ".bak"))
+        if posterior is not None:
+            frame = pd.DataFrame(posterior.samples, columns=list(posterior.names))
+            frame["log_prob"] = posterior.log_prob
+            _atomic(draws_path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
+        else:
+            draws_path.unlink(missing_ok=True)  # stale: it belonged to the replaced result
+        _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except OSError as exc:
         raise OutputPathError(f"cannot write calibration results to {str(path)!r}: {exc}") from None
     return path
@@ -295,7 +357,7 @@ def identified_estimates(
     details = doc.get("parameters", {})
     kept, skipped = {}, []
     for name, value in doc.get("estimates", {}).items():
-        if details.get(name, {}).get("identifiability", "identified") == "identified":
+        if details.get(name, {}).get("identifiability", NOT_ASSESSED) == "identified":
             kept[str(name)] = float(value)
         else:
             skipped.append(str(name))

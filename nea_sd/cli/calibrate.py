@@ -35,7 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--walkers", type=int, help="emcee walkers (default max(4k, 16))")
     parser.add_argument("--steps", type=int, default=2000, help="emcee steps (2000)")
     parser.add_argument("--data-dir", help="data folder (default $NEA_SD_DATA)")
-    parser.add_argument("--output", help="results file (default calibration/results/<spec>.toml)")
+    parser.add_argument(
+        "--output",
+        help="results file (default calibration/results/<spec>.toml, or <spec>-N.toml when "
+        "that exists: results are never overwritten)",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite the results file (the old one is kept as <file>.bak)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -91,13 +100,13 @@ def run(args: argparse.Namespace) -> int:
     from nea_sd.calibrate.fit import fit, refine
     from nea_sd.calibrate.problem import prepare
     from nea_sd.calibrate.profile import profile
-    from nea_sd.calibrate.results import default_output, save_result
+    from nea_sd.calibrate.results import output_path, save_result
 
     if args.starts < 1:
         raise InvalidValueError(f"--starts must be at least 1, got {args.starts}")
     if args.profile_points < 3:
         raise InvalidValueError(f"--profile-points must be at least 3, got {args.profile_points}")
-    output = args.output or default_output(args.spec)
+    output = output_path(args.spec, args.output, replace=args.replace)
     t0 = time.perf_counter()
     setup = prepare(args.spec, args.data_dir)
     print(setup.spec, file=sys.stderr)

@@ -163,3 +163,52 @@ def test_review_verdicts():
     assert "timing of the swings" in verdict({"fit": st(300, 0.1, 0.1, 0.8)})
     text = verdict({"fit": st(5, 0.1, 0.1, 0.8), "holdout": st(20, 0.1, 0.8, 0.1)})
     assert "misses the trend" in text and "does not carry forward" in text
+
+
+def test_results_are_never_overwritten_and_replace_keeps_a_backup(tmp_path, data_dir, capsys):
+    spec = spec_file(tmp_path, TINY)
+    base = ["calibrate", str(spec), "--data-dir", str(data_dir), "--starts", "2", "--no-profile"]
+    first = tmp_path / "results" / "spec.toml"
+    assert main(base) == 0 and first.exists()
+    original = first.read_bytes()
+    assert main([*base, "--seed", "1"]) == 0  # default output taken: a new numbered file
+    second = tmp_path / "results" / "spec-2.toml"
+    assert second.exists() and first.read_bytes() == original
+    assert read_result(second)["calibration"]["seed"] == 1
+    capsys.readouterr()
+    # an explicit --output that exists is refused before anything runs
+    assert main([*base, "--output", str(first)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: results file") and "--replace" in err
+    assert first.read_bytes() == original
+    # --replace overwrites and keeps the old file as .bak
+    assert main([*base, "--output", str(first), "--replace", "--seed", "2"]) == 0
+    assert (tmp_path / "results" / "spec.toml.bak").read_bytes() == original
+    assert read_result(first)["calibration"]["seed"] == 2
+    assert not list((tmp_path / "results").glob(".*partial"))  # nothing half-written left
+
+
+def test_no_profile_marks_nothing_identified(tmp_path, data_dir):
+    from nea_sd.calibrate.results import identified_estimates
+
+    assert calibrate(tmp_path, TINY, "--starts", "2", "--no-profile", data_dir=data_dir) == 0
+    doc = read_result(tmp_path / "out" / "tiny.toml")
+    labels = {k: v["identifiability"] for k, v in doc["parameters"].items()}
+    assert labels == dict.fromkeys(["Rate a", "Rate b", "Initial level"], "not assessed")
+    kept, skipped, _ = identified_estimates("tiny", results_dir=tmp_path / "out")
+    assert kept == {} and sorted(skipped) == ["Initial level", "Rate a", "Rate b"]
+
+
+def test_replacing_a_bayesian_result_removes_its_stale_draws(tmp_path, data_dir):
+    out = tmp_path / "out"
+    bayes = ("--starts", "2", "--no-profile", "--bayes", "--walkers", "8", "--steps", "40")
+    assert calibrate(tmp_path, TINY, *bayes, data_dir=data_dir) == 0
+    draws = out / "tiny.draws.csv"
+    assert read_result(out / "tiny.toml")["posterior"]["draws_file"] == draws.name
+    assert draws.exists()
+    old_draws = draws.read_bytes()
+    args = ("--starts", "2", "--no-profile", "--replace")
+    assert calibrate(tmp_path, TINY, *args, data_dir=data_dir) == 0
+    assert "posterior" not in read_result(out / "tiny.toml")
+    assert not draws.exists()  # would otherwise pass for the new result's draws
+    assert (out / "tiny.draws.csv.bak").read_bytes() == old_draws
