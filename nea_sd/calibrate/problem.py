@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import logit
 
 from nea_sd.calibrate.observation import LogitNormal, LogNormal, Normal, Observation
 from nea_sd.calibrate.spec import CalibrationSpec, parse_variable
@@ -219,22 +218,15 @@ def whitenable(obs: Observation) -> bool:
     return isinstance(obs.error, Normal | LogNormal | LogitNormal)
 
 
-def whitened(obs: Observation, pred: np.ndarray, data: np.ndarray, flags: Mapping) -> np.ndarray:
-    """Residuals r with −log L = ½ Σ r² + const (weights folded in); PENALTY where impossible."""
-    err = obs.error
-    w = np.sqrt(obs.weight)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if isinstance(err, LogNormal):
-            s = err.sigmas(data.size, flags)
-            r = (np.log(data) - np.log(pred)) / s
-        elif isinstance(err, LogitNormal):
-            s = np.asarray(err.sigma, dtype=float)
-            r = (logit(data / err.scale) - logit(pred / err.scale)) / s
-        elif isinstance(err, Normal):
-            r = (data - pred) / np.asarray(err.sigma, dtype=float)
-        else:
-            raise InvalidValueError(f"{type(err).__name__} error has no whitened residuals")
-    return np.where(np.isfinite(r), w * r, PENALTY)
+def whitened(
+    obs: Observation, pred: np.ndarray, data: np.ndarray, flags: Mapping, years: np.ndarray
+) -> np.ndarray:
+    """Residuals r with −log L = ½ Σ r² + const (weights, scale and AR(1) folded in);
+    PENALTY where impossible."""
+    if not whitenable(obs):
+        raise InvalidValueError(f"{type(obs.error).__name__} error has no whitened residuals")
+    r, _ = obs.innovations(pred, data, flags, years)
+    return np.where(np.isfinite(r), np.sqrt(obs.weight) * r, PENALTY)
 
 
 class Problem:
@@ -270,8 +262,8 @@ class Problem:
     def residuals(self, outputs: Outputs, X: np.ndarray) -> np.ndarray:
         """Whitened residuals (runs, n_points) on the fit period."""
         parts = [
-            whitened(self._obs(name), pred, data, flags)
-            for name, (_, pred, data, flags) in self.predictions(outputs, X).items()
+            whitened(self._obs(name), pred, data, flags, years)
+            for name, (years, pred, data, flags) in self.predictions(outputs, X).items()
         ]
         return np.concatenate(parts, axis=1)
 
