@@ -13,6 +13,7 @@ import os
 import shutil
 import tomllib
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,8 @@ def result_document(
             p.name: {"grid": list(p.grid), "delta": list(p.delta)} for p in profiles.profiles
         }
         doc["calibration"]["profile_threshold"] = profiles.threshold
+        doc["calibration"]["profile_beat_optimum"] = profiles.improved
+        doc["calibration"]["profile_best_neg_log_likelihood"] = profiles.best_neg_log_likelihood
     if posterior is not None:
         doc["posterior"] = {
             "walkers": posterior.walkers,
@@ -362,3 +365,57 @@ def identified_estimates(
         else:
             skipped.append(str(name))
     return kept, skipped, f"{file.parent.name}/{file.name}"
+
+
+def _best_neg_log_likelihood(doc: Mapping[str, Any]) -> float:
+    """The best −log L the result knows of: its optimum, any start, any profile point."""
+    cal = doc.get("calibration", {})
+    values = [-float(cal["log_likelihood"])]
+    values += [float(s["neg_log_likelihood"]) for s in doc.get("starts", [])]
+    if "profile_best_neg_log_likelihood" in cal:
+        values.append(float(cal["profile_best_neg_log_likelihood"]))
+    finite = [v for v in values if np.isfinite(v)]
+    return min(finite) if finite else float("nan")
+
+
+def compare_base(
+    result: Mapping[str, Any] | str | os.PathLike[str],
+) -> tuple[dict[str, float], str]:
+    """The parameter base for ``compare``: the joint optimum of a calibration result.
+
+    Every fitted model parameter at its jointly estimated value (never identified values
+    mixed with model defaults that the profiles reject), and a header line giving the base's
+    −log L and its Δ(−2 log L) to the best fit the result knows of (a start or a profile point
+    that beat the optimum shows as Δ > 0). ``result``: a results TOML path or its contents.
+    """
+    name = "calibration result"
+    if not isinstance(result, Mapping):
+        name = Path(result).name
+        result = read_result(result)
+    cal = result.get("calibration", {})
+    if "log_likelihood" not in cal or "estimates" not in result:
+        raise DataError(f"{name}: not a calibration result (no [calibration] log_likelihood)")
+    params = {str(k): float(v) for k, v in result["estimates"].items()}
+    nll = -float(cal["log_likelihood"])
+    delta = 2.0 * (nll - _best_neg_log_likelihood(result))
+    spec = cal.get("spec", name)
+    header = (
+        f"base: joint optimum of {spec} ({len(params)} fitted values), -log L = {nll:.2f}, "
+        f"delta(-2 log L) to the best fit = {delta:.2f}"
+    )
+    if delta > 1e-6:
+        header += " (a better point is known: recalibrate)"
+    return params, header
+
+
+def calibrated_base(
+    model_name: str,
+    *,
+    results_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+) -> tuple[dict[str, float], str]:
+    """:func:`compare_base` of the results file of ``model_name`` (found as by
+    :func:`load_calibrated`); the header names the file."""
+    file, doc = _find_result(model_name, results_dir, model_path)
+    params, header = compare_base(doc)
+    return params, f"{header} [{file.parent.name}/{file.name}]"

@@ -212,3 +212,24 @@ def test_replacing_a_bayesian_result_removes_its_stale_draws(tmp_path, data_dir)
     assert "posterior" not in read_result(out / "tiny.toml")
     assert not draws.exists()  # would otherwise pass for the new result's draws
     assert (out / "tiny.draws.csv.bak").read_bytes() == old_draws
+
+
+def test_compare_base_is_the_joint_optimum_with_its_likelihood(tmp_path, data_dir):
+    from nea_sd.calibrate.results import calibrated_base, compare_base
+
+    assert calibrate(tmp_path, TINY, "--starts", "3", "--seed", "0", data_dir=data_dir) == 0
+    path = tmp_path / "out" / "tiny.toml"
+    doc = read_result(path)
+    params, header = compare_base(path)
+    # all fitted values, flat (not identified) ones included: a point the data were fitted at
+    assert params == doc["estimates"] and set(params) == {"Rate a", "Rate b", "Initial level"}
+    nll = -doc["calibration"]["log_likelihood"]
+    assert f"-log L = {nll:.2f}" in header and "delta(-2 log L) to the best fit = 0.00" in header
+    # a start better than the reported optimum shows as a positive delta
+    doc["starts"][0]["neg_log_likelihood"] = nll - 2.5
+    _, worse = compare_base(doc)
+    assert "delta(-2 log L) to the best fit = 5.00" in worse and "recalibrate" in worse
+    again, named = calibrated_base("tiny", results_dir=tmp_path / "out")
+    assert again == params and named.endswith("[out/tiny.toml]")
+    with pytest.raises(Exception, match="not a calibration result"):
+        compare_base({"estimates": {}})
