@@ -95,8 +95,10 @@ def result_document(
     *,
     draws_file: str | None = None,
     command: str = "",
+    refits: int = 0,
 ) -> dict[str, Any]:
-    """The nested mapping written to the results TOML."""
+    """The nested mapping written to the results TOML (``refits``: local refits started from
+    a profile point that beat the optimum)."""
     model_names = {p.name for p in spec.parameters}
     params: dict[str, Any] = {}
     for j, name in enumerate(result.names):
@@ -191,8 +193,25 @@ def result_document(
             p.name: {"grid": list(p.grid), "delta": list(p.delta)} for p in profiles.profiles
         }
         doc["calibration"]["profile_threshold"] = profiles.threshold
-        doc["calibration"]["profile_beat_optimum"] = profiles.improved
+        doc["calibration"]["profile_beat_optimum"] = refits > 0 or profiles.improved
+        doc["calibration"]["refits_from_profile"] = refits
+        doc["calibration"]["profile_still_better"] = profiles.improved
         doc["calibration"]["profile_best_neg_log_likelihood"] = profiles.best_neg_log_likelihood
+    if result.noise:
+        from nea_sd.calibrate.noise import effective_dof, interval_quantile
+
+        k = len(result.names)
+        doc["calibration"]["error_model"] = "estimated: per-series scale and AR(1)"
+        doc["calibration"]["effective_dof"] = effective_dof(result.noise, k)
+        doc["calibration"]["wald_quantile"] = interval_quantile(result.noise, k)
+        doc["error_model"] = {
+            s.name: {"n": s.n, "dof": s.dof, "scale": s.scale, "ar1": s.ar1}
+            if s.estimated
+            else {"n": s.n, "estimated": False}
+            for s in result.noise
+        }
+    else:
+        doc["calibration"]["error_model"] = "spec sigma as given"
     if posterior is not None:
         doc["posterior"] = {
             "walkers": posterior.walkers,
@@ -216,6 +235,7 @@ def save_result(
     posterior: Posterior | None = None,
     *,
     command: str = "",
+    refits: int = 0,
 ) -> Path:
     """Write the results TOML (and ``<stem>.draws.csv`` with posterior draws, if any).
 
@@ -235,6 +255,7 @@ def save_result(
             posterior,
             draws_file=draws_path.name if posterior is not None else None,
             command=command,
+            refits=refits,
         )
         header = (
             f"Calibration results for {result.spec} (written by nea-sd calibrate; "

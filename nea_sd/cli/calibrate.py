@@ -29,6 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="optimiser (default: least_squares when all errors are Gaussian on some scale)",
     )
     parser.add_argument("--max-nfev", type=int, help="iteration cap per start")
+    parser.add_argument(
+        "--error-model",
+        choices=("estimated", "spec"),
+        default="estimated",
+        help="estimated (default): per-series error scales and AR(1) residuals estimated at "
+        "the optimum and the fit repeated under them; spec: the spec's sigma as given",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip profile likelihoods")
     parser.add_argument("--profile-points", type=int, default=11, help="grid points (11)")
     parser.add_argument("--bayes", action="store_true", help="also sample the posterior (emcee)")
@@ -87,6 +94,8 @@ def _command(args: argparse.Namespace) -> str:
     for flag in ("method", "max_nfev", "walkers"):
         if getattr(args, flag) is not None:
             parts += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    if args.error_model != "estimated":
+        parts += ["--error-model", args.error_model]
     if args.no_profile:
         parts.append("--no-profile")
     elif args.profile_points != 11:
@@ -94,6 +103,12 @@ def _command(args: argparse.Namespace) -> str:
     if args.bayes:
         parts += ["--bayes", "--steps", str(args.steps)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _honest(setup, result, max_nfev, on_batch=None):
+    from nea_sd.calibrate.noise import honest_fit
+
+    return honest_fit(setup, result, max_nfev=max_nfev, on_batch=on_batch)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         max_nfev=args.max_nfev,
     )
+    if args.error_model == "estimated":
+        setup, result, _ = _stage("error model", _honest, setup, result, args.max_nfev)
     profiles = None
+    refits = 0
     if not args.no_profile:
         profiles = _stage(
             "profiles", profile, setup, result, points=args.profile_points, max_nfev=args.max_nfev
@@ -128,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             if not profiles.improved:
                 break
             print("a profile point beat the fit: refining from it", file=sys.stderr)
+            refits += 1
             result = _stage(
                 "refine", refine, setup, result, profiles.best_point, max_nfev=args.max_nfev
             )
@@ -157,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         )
         print(posterior)
     command = _command(args)
-    path = save_result(output, setup.spec, result, profiles, posterior, command=command)
+    path = save_result(
+        output, setup.spec, result, profiles, posterior, command=command, refits=refits
+    )
     print(f"results written to {path} ({time.perf_counter() - t0:.1f} s)")
     return 0

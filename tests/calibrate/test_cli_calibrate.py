@@ -49,8 +49,14 @@ def test_calibrate_writes_results_and_load_calibrated_reads_them(tmp_path, data_
     assert prov["data_files"]["sipri_milex_northeast_asia.csv"]
     assert "numpy" in prov["packages"] and prov["command"].startswith("nea-sd calibrate")
     # real JP spending in place of a level: a poor model, but the file must say so
-    assert doc["parameters"]["Rate a"]["identifiability"].startswith("not identifiable")
+    assert doc["parameters"]["Rate a"]["identifiability"] != "identified"
     assert set(doc["series"]["level"]["fit"]) >= {"rmse", "mape", "r2", "um", "us", "uc"}
+    # the error model was estimated (default): its scale and AR(1) are in the file
+    assert doc["calibration"]["error_model"].startswith("estimated")
+    noise = doc["error_model"]["level"]
+    assert noise["n"] == 13 and noise["scale"] > 0 and -1 < noise["ar1"] < 1
+    assert doc["calibration"]["profile_threshold"] > 3.84  # F(1, nu), not chi2_1
+    assert isinstance(doc["calibration"]["profile_beat_optimum"], bool)
     values = load_calibrated("tiny", results_dir=tmp_path / "out")
     assert set(values) == {"Rate a", "Rate b", "Initial level"}
     assert values["Initial level"] == pytest.approx(doc["estimates"]["Initial level"])
