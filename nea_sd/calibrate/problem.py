@@ -9,6 +9,7 @@ studies, simulation-based calibration) can share one simulation batch.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,35 @@ class Simulator:
         self.saveper = saveper
         self.calls = 0
         self.runs = 0
+        self.fixed: dict[str, np.ndarray] = {}  # constants set by a structural variant
+
+    def with_constants(
+        self, overrides: Mapping[str, float], parameters: ParameterTable
+    ) -> Simulator:
+        """A copy that runs with ``overrides`` (``"Name"`` or ``"Name[el]"`` → value) in place
+        of the model's constants: a structural variant switched by constants. A constant the
+        spec fits cannot be fixed here (drop it from the spec's parameters instead)."""
+        free = {p.name for p in self.spec.parameters}
+        fixed = {k: v.copy() for k, v in self.fixed.items()}
+        for key, value in overrides.items():
+            name, elements = split_element_key(key)
+            param = parameters[name]
+            if key in free or param.name in free:
+                raise InvalidValueError(
+                    f"{key!r} is a free parameter of {self.spec.path.name}; a variant can only "
+                    "set constants the spec does not fit"
+                )
+            array = np.array(fixed.get(param.name, param.value), dtype=float)
+            if elements is None:
+                array[...] = float(value)
+            else:
+                array[param.index_of(elements)] = float(value)
+            fixed[param.name] = array
+        new = copy.copy(self)
+        new.fixed = fixed
+        new._targets = [(n, i, fixed.get(n, d)) for n, i, d in self._targets]
+        new.calls = new.runs = 0
+        return new
 
     def parameter_sets(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Columns of ``X`` (runs, k) as the batch engine's name -> (runs, *dims) arrays."""
@@ -98,6 +128,9 @@ class Simulator:
                 sets[name][...] = X[:, j].reshape((n,) + (1,) * default.ndim)
             else:
                 sets[name][(slice(None), *index)] = X[:, j]
+        for name, value in self.fixed.items():
+            if name not in sets:
+                sets[name] = np.array(np.broadcast_to(value, (n, *value.shape)))
         return sets
 
     def run(self, X: np.ndarray) -> Outputs:
