@@ -32,6 +32,10 @@ from nea_sd.errors import InvalidValueError, MissingDependencyError
 FLOOR = -1e100  # log L given to a run that cannot explain the data (UltraNest wants finite)
 RHAT_MAX = 1.01
 ESS_MIN = 400
+# proposals drawn per population (UltraNest adapts between these): large batches keep the
+# batch engine busy; points above the likelihood threshold are kept for later iterations
+NDRAW_MIN = 512
+NDRAW_MAX = 16384
 
 
 def _ultranest():
@@ -78,7 +82,8 @@ class NestedResult:
             error; ``run_log_z``/``run_log_z_err`` per run (UltraNest's own errors).
         rhat, ess_bulk, ess_tail: ArviZ diagnostics per parameter across runs.
         ncall: likelihood evaluations (model runs); ``batches``: engine calls.
-        elapsed: wall seconds; ``simulation_seconds``: inside the batch engine.
+        elapsed: wall seconds of the sampling (diagnostics not included: ArviZ's first
+            import alone takes seconds); ``simulation_seconds``: inside the batch engine.
         live_points, seed: settings.
     """
 
@@ -215,6 +220,7 @@ def nested_sample(
     min_ess: int = ESS_MIN,
     frac_remain: float = 0.01,
     max_ncalls: int | None = None,
+    max_improvement_loops: int = -1,
     seed: int = 0,
     label: str = "",
     on_batch: Callable[[int], None] | None = None,
@@ -223,7 +229,8 @@ def nested_sample(
 
     ``runs`` independent UltraNest runs (seeds ``seed``, ``seed + 1``, ...) with
     ``live_points`` live points each, until the posterior has ``min_ess`` effective draws
-    and the remaining evidence is below ``frac_remain``. Each population of proposals is one
+    and the remaining evidence is below ``frac_remain`` (``max_improvement_loops``: UltraNest's
+    cap on extra passes to reach ``min_ess``; -1 none). Each population of proposals is one
     batch-engine call.
     """
     if runs < 2:
@@ -242,8 +249,8 @@ def nested_sample(
                 loglike,
                 spec.prior_ppf,
                 vectorized=True,
-                ndraw_min=max(live_points // 4, 16),
-                ndraw_max=max(4 * live_points, 1000),
+                ndraw_min=NDRAW_MIN,
+                ndraw_max=NDRAW_MAX,
             )
             sampler.logger.setLevel(logging.WARNING)  # progress goes to on_batch, not the log
             outcome.append(
@@ -252,10 +259,12 @@ def nested_sample(
                     min_ess=min_ess,
                     frac_remain=frac_remain,
                     max_ncalls=max_ncalls,
+                    max_num_improvement_loops=max_improvement_loops,
                     show_status=False,
                     viz_callback=False,
                 )
             )
+    elapsed = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     kish = []
     for res in outcome:
@@ -291,7 +300,7 @@ def nested_sample(
         ess_tail=tuple(float(v) for v in tail),
         ncall=loglike.runs,
         batches=loglike.calls,
-        elapsed=time.perf_counter() - t0,
+        elapsed=elapsed,
         simulation_seconds=loglike.seconds,
         live_points=live_points,
         seed=seed,

@@ -55,16 +55,20 @@ def test_log_evidence_matches_the_closed_form(data_dir):
         + np.log(mass)
         - np.log(10.0)
     )
-    result = nested_sample(rep, runs=2, live_points=200, seed=0)
+    result = nested_sample(rep, runs=2, live_points=100, seed=0)
     assert result.log_z == pytest.approx(log_z, abs=max(4 * result.log_z_err, 0.05))
     assert result.log_z_err > 0
     lo, hi = result.interval("Initial level")
     assert lo < 10.0 < hi
+    a = nested_sample(rep, runs=2, live_points=50, min_ess=50, seed=3)
+    b = nested_sample(rep, runs=2, live_points=50, min_ess=50, seed=3)
+    np.testing.assert_array_equal(a.chains, b.chains)  # the seed is honoured
 
 
+@pytest.mark.slow  # ~25 s
 def test_posterior_recovers_known_parameters_and_reports_diagnostics(small):
     rep = with_spec(small, synthetic_spec(small, TRUTH, np.random.default_rng(0)))
-    result = nested_sample(rep, runs=2, live_points=200, seed=1)
+    result = nested_sample(rep, runs=2, live_points=100, seed=1)
     assert result.chains.shape[0] == 2 and result.chains.shape[2] == 2
     for j, name in enumerate(rep.spec.names):
         lo, hi = result.interval(name)
@@ -74,26 +78,21 @@ def test_posterior_recovers_known_parameters_and_reports_diagnostics(small):
     assert 0 < result.overhead < 1 and result.simulation_seconds > 0
     assert result.ncall >= result.batches > 0
     assert "log Z" in str(result) and "<table>" in result._repr_html_()
-    again = nested_sample(rep, runs=2, live_points=200, seed=1)
-    np.testing.assert_array_equal(result.chains, again.chains)  # the seed is honoured
     with pytest.raises(InvalidValueError, match="at least 2 runs"):
         nested_sample(rep, runs=1)
 
 
 def test_evidence_table_prefers_the_structure_that_made_the_data(small):
     rep = with_spec(small, synthetic_spec(small, TRUTH, np.random.default_rng(2)))
-    variants = [
-        Variant("full"),
-        Variant("no fatigue in X", {"Fatigue coefficient X": 0.0}),
-        Variant("no reaction in Y", {"Defence coefficient Y": 0.0}),
-    ]
-    table = evidence_table(rep, variants, runs=2, live_points=100, min_ess=200, seed=0)
-    print(table)
+    variants = [Variant("full"), Variant("no fatigue in X", {"Fatigue coefficient X": 0.0})]
+    table = evidence_table(
+        rep, variants, runs=2, live_points=50, min_ess=50, max_improvement_loops=0, seed=0
+    )
+    print(table)  # measured: full -199.97 ± 0.25, no fatigue in X -211.25 ± 0.54
     assert table.best == 0
-    for i in (1, 2):
-        d, e = table.delta(i)
-        assert d < -5 and e > 0
-        assert table.rows()[i][5] == "very strong evidence against"
+    d, e = table.delta(1)
+    assert d < -5 and 0 < e < 2
+    assert table.rows()[1][5] == "very strong evidence against"
     doc = table.as_dict()
     assert doc["no fatigue in X"]["constants"] == {"Fatigue coefficient X": 0.0}
     assert "[[Evidence]]" in str(table) and "<table>" in table._repr_html_()
