@@ -512,6 +512,7 @@ def refine(
         best,
         method=result.method,
         starts=tuple(starts),
+        noise=result.noise,
         simulations=result.simulations + new.simulations,
         batches=result.batches + new.batches,
         elapsed=result.elapsed + new.elapsed,

@@ -96,6 +96,8 @@ def result_document(
     draws_file: str | None = None,
     command: str = "",
     refits: int = 0,
+    nested: Any = None,
+    evidence: Any = None,
 ) -> dict[str, Any]:
     """The nested mapping written to the results TOML (``refits``: local refits started from
     a profile point that beat the optimum)."""
@@ -128,6 +130,18 @@ def result_document(
                 "posterior_q975": float(q[2]),
                 "tau": posterior.tau[j],
                 "ess": posterior.ess[j],
+            }
+        if nested is not None:
+            s = nested.samples[:, j]
+            q = np.quantile(s, [0.025, 0.5, 0.975])
+            entry |= {
+                "nested_mean": float(s.mean()),
+                "nested_q025": float(q[0]),
+                "nested_median": float(q[1]),
+                "nested_q975": float(q[2]),
+                "rhat": nested.rhat[j],
+                "ess_bulk": nested.ess_bulk[j],
+                "ess_tail": nested.ess_tail[j],
             }
         params[name] = entry
     doc: dict[str, Any] = {
@@ -212,6 +226,27 @@ def result_document(
         }
     else:
         doc["calibration"]["error_model"] = "spec sigma as given"
+    if nested is not None:
+        doc["nested"] = {
+            "sampler": "ultranest",
+            "log_z": nested.log_z,
+            "log_z_err": nested.log_z_err,
+            "run_log_z": list(nested.run_log_z),
+            "run_log_z_err": list(nested.run_log_z_err),
+            "runs": len(nested.run_log_z),
+            "live_points": nested.live_points,
+            "draws": len(nested.samples),
+            "model_runs": nested.ncall,
+            "batches": nested.batches,
+            "elapsed_seconds": round(nested.elapsed, 2),
+            "simulation_seconds": round(nested.simulation_seconds, 2),
+            "overhead_fraction": round(nested.overhead, 4),
+            "converged": nested.converged,
+            "seed": nested.seed,
+            "draws_file": draws_file if posterior is None else None,
+        }
+    if evidence is not None:
+        doc["evidence"] = evidence.as_dict()
     if posterior is not None:
         doc["posterior"] = {
             "walkers": posterior.walkers,
@@ -236,6 +271,8 @@ def save_result(
     *,
     command: str = "",
     refits: int = 0,
+    nested: Any = None,
+    evidence: Any = None,
 ) -> Path:
     """Write the results TOML (and ``<stem>.draws.csv`` with posterior draws, if any).
 
@@ -253,9 +290,11 @@ def save_result(
             result,
             profiles,
             posterior,
-            draws_file=draws_path.name if posterior is not None else None,
+            draws_file=draws_path.name if posterior is not None or nested is not None else None,
             command=command,
             refits=refits,
+            nested=nested,
+            evidence=evidence,
         )
         header = (
             f"Calibration results for {result.spec} (written by nea-sd calibrate; "
@@ -265,9 +304,13 @@ def save_result(
         for old in (path, draws_path):
             if old.exists():
                 shutil.copy2(old, old.with_name(old.name + ".bak"))
-        if posterior is not None:
-            frame = pd.DataFrame(posterior.samples, columns=list(posterior.names))
-            frame["log_prob"] = posterior.log_prob
+        if posterior is not None or nested is not None:
+            if posterior is not None:  # emcee's draws, with their log posterior
+                frame = pd.DataFrame(posterior.samples, columns=list(posterior.names))
+                frame["log_prob"] = posterior.log_prob
+            else:  # nested sampling's equal-weight draws, with the run they came from
+                frame = pd.DataFrame(nested.samples, columns=list(nested.names))
+                frame["run"] = np.repeat(np.arange(nested.chains.shape[0]), nested.chains.shape[1])
             _atomic(draws_path, lambda tmp: frame.to_csv(tmp, index=False, float_format="%.8g"))
         else:
             draws_path.unlink(missing_ok=True)  # stale: it belonged to the replaced result
@@ -291,7 +334,7 @@ def read_draws(path: str | os.PathLike[str]) -> pd.DataFrame | None:
     """Posterior draws saved beside a results TOML (None when it has none)."""
     path = Path(path)
     doc = read_result(path)
-    name = doc.get("posterior", {}).get("draws_file")
+    name = doc.get("posterior", {}).get("draws_file") or doc.get("nested", {}).get("draws_file")
     if not name:
         return None
     return pd.read_csv(path.parent / name)

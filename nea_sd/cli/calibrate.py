@@ -41,6 +41,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bayes", action="store_true", help="also sample the posterior (emcee)")
     parser.add_argument("--walkers", type=int, help="emcee walkers (default max(4k, 16))")
     parser.add_argument("--steps", type=int, default=2000, help="emcee steps (2000)")
+    parser.add_argument(
+        "--nested",
+        action="store_true",
+        help="also sample the posterior and log evidence by nested sampling (UltraNest)",
+    )
+    parser.add_argument("--live-points", type=int, default=400, help="nested: live points (400)")
+    parser.add_argument(
+        "--nested-runs", type=int, default=4, help="nested: independent runs for R-hat (4)"
+    )
+    parser.add_argument(
+        "--variants",
+        help="TOML of structural variants (constants to set): log evidence of each (nested)",
+    )
     parser.add_argument("--data-dir", help="data folder (default $NEA_SD_DATA)")
     parser.add_argument(
         "--output",
@@ -102,6 +115,10 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--profile-points", str(args.profile_points)]
     if args.bayes:
         parts += ["--bayes", "--steps", str(args.steps)]
+    if args.nested or args.variants:
+        parts += ["--live-points", str(args.live_points), "--nested-runs", str(args.nested_runs)]
+        parts += ["--nested"] if args.nested else []
+        parts += ["--variants", args.variants] if args.variants else []
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -121,6 +138,15 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"--starts must be at least 1, got {args.starts}")
     if args.profile_points < 3:
         raise InvalidValueError(f"--profile-points must be at least 3, got {args.profile_points}")
+    if args.live_points < 10:
+        raise InvalidValueError(f"--live-points must be at least 10, got {args.live_points}")
+    if args.nested_runs < 2:
+        raise InvalidValueError(f"--nested-runs must be at least 2, got {args.nested_runs}")
+    variants = None
+    if args.variants:
+        from nea_sd.calibrate.structures import load_variants
+
+        variants = load_variants(args.variants)
     output = output_path(args.spec, args.output, replace=args.replace)
     t0 = time.perf_counter()
     setup = prepare(args.spec, args.data_dir)
@@ -175,9 +201,29 @@ def run(args: argparse.Namespace) -> int:
             start=np.array(result.estimates),
         )
         print(posterior)
+    nested = evidence = None
+    options = {"runs": args.nested_runs, "live_points": args.live_points, "seed": args.seed}
+    if args.nested:
+        from nea_sd.calibrate.nested import nested_sample
+
+        nested = _stage("nested sampling", nested_sample, setup, **options)
+        print(nested)
+    if variants:
+        from nea_sd.calibrate.structures import evidence_table
+
+        evidence = _stage("evidence", evidence_table, setup, variants, **options)
+        print(evidence)
     command = _command(args)
     path = save_result(
-        output, setup.spec, result, profiles, posterior, command=command, refits=refits
+        output,
+        setup.spec,
+        result,
+        profiles,
+        posterior,
+        command=command,
+        refits=refits,
+        nested=nested,
+        evidence=evidence,
     )
     print(f"results written to {path} ({time.perf_counter() - t0:.1f} s)")
     return 0

@@ -239,3 +239,27 @@ def test_compare_base_is_the_joint_optimum_with_its_likelihood(tmp_path, data_di
     assert again == params and named.endswith("[out/tiny.toml]")
     with pytest.raises(Exception, match="not a calibration result"):
         compare_base({"estimates": {}})
+
+
+def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, capsys):
+    variants = tmp_path / "variants.toml"
+    variants.write_text(
+        '[[variant]]\nname = "as built"\n\n[[variant]]\nname = "faster"\n'
+        'constants = { "Rate b" = 1.5 }\n'
+    )
+    one = TINY.replace('[parameters."Rate a"]\n\n[parameters."Rate b"]\n\n', "")
+    args = ["--starts", "2", "--no-profile", "--nested", "--live-points", "30"]
+    args += ["--nested-runs", "2", "--variants", str(variants)]
+    assert calibrate(tmp_path, one, *args, data_dir=data_dir) == 0
+    out = capsys.readouterr().out
+    assert "[[Nested sampling]]" in out and "[[Evidence]]" in out
+    doc = read_result(tmp_path / "out" / "tiny.toml")
+    nested = doc["nested"]
+    assert nested["runs"] == 2 and nested["live_points"] == 30 and nested["log_z_err"] > 0
+    assert 0 <= nested["overhead_fraction"] < 1
+    assert doc["parameters"]["Initial level"]["rhat"] > 0
+    assert set(doc["evidence"]) == {"as built", "faster"}
+    assert doc["evidence"]["faster"]["constants"] == {"Rate b": 1.5}
+    assert (tmp_path / "out" / nested["draws_file"]).exists()
+    assert "--variants" in doc["provenance"]["command"]
+    assert calibrate(tmp_path, one, "--nested-runs", "1", "--replace", data_dir=data_dir) == 2
