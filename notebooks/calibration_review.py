@@ -81,17 +81,23 @@ def plot_fit(doc, setup, samples, estimate, title):
     for ax, o in zip(axes.flat, obs, strict=False):
         band = bands[o.name]
         years = band["year"].values
-        ax.fill_between(years, band.sel(quantile=0.05), band.sel(quantile=0.95), alpha=0.3,
-                        label="90% predictive")
+        ax.fill_between(
+            years,
+            band.sel(quantile=0.05),
+            band.sel(quantile=0.95),
+            alpha=0.3,
+            label="90% predictive",
+        )
         for part, style in ((fit, "-"), (hold, "--")):
             if o.name in part:
                 y, pred, data, _ = part[o.name]
-                ax.plot(y, pred[0], style, color="C1", label="ML fit" if style == "-" else
-                        "held out")
+                ax.plot(
+                    y, pred[0], style, color="C1", label="ML fit" if style == "-" else "held out"
+                )
                 ax.plot(y, data, "o", color="k", ms=3)
         ax.set_title(o.name, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(obs):]:
+    for ax in list(axes.flat)[len(obs) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(title)
@@ -106,7 +112,7 @@ def plot_residuals(setup, estimate, title):
     fig, ax = plt.subplots(figsize=(8, 3))
     by_name = {o.name: o for o in setup.spec.observations}
     for name, (years, pred, data, flags) in setup.problem.predictions(out, X).items():
-        r = whitened(by_name[name], pred[0], data, flags)
+        r = whitened(by_name[name], pred[0], data, flags, years)
         ax.plot(years, r, "o-", ms=3, label=name)
     ax.axhline(0, color="k", lw=0.5)
     ax.axhspan(-2, 2, color="0.9")
@@ -133,7 +139,7 @@ def plot_profiles(doc, title):
         ax.axhline(threshold, color="r", lw=0.8)
         ax.set_title(f"{name}\n{doc['parameters'][name]['identifiability']}", fontsize=7)
         ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()

@@ -252,12 +252,18 @@ def whitenable(obs: Observation) -> bool:
 
 
 def whitened(
-    obs: Observation, pred: np.ndarray, data: np.ndarray, flags: Mapping, years: np.ndarray
+    obs: Observation,
+    pred: np.ndarray,
+    data: np.ndarray,
+    flags: Mapping,
+    years: np.ndarray | None = None,
 ) -> np.ndarray:
     """Residuals r with −log L = ½ Σ r² + const (weights, scale and AR(1) folded in);
-    PENALTY where impossible."""
+    PENALTY where impossible. ``years`` place the AR(1) lags (default: consecutive)."""
     if not whitenable(obs):
         raise InvalidValueError(f"{type(obs.error).__name__} error has no whitened residuals")
+    if years is None:
+        years = np.arange(np.asarray(data).shape[-1], dtype=float)
     r, _ = obs.innovations(pred, data, flags, years)
     return np.where(np.isfinite(r), np.sqrt(obs.weight) * r, PENALTY)
 
