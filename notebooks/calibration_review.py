@@ -127,7 +127,7 @@ def plot_residuals(setup, estimate, title):
     fig, ax = plt.subplots(figsize=(8, 3))
     by_name = {o.name: o for o in setup.spec.observations}
     for name, (years, pred, data, flags) in setup.problem.predictions(out, X).items():
-        r = whitened(by_name[name], pred[0], data, flags)
+        r = whitened(by_name[name], pred[0], data, flags, years)
         ax.plot(years, r, "o-", ms=3, label=name)
     ax.axhline(0, color="k", lw=0.5)
     ax.axhspan(-2, 2, color="0.9")

@@ -58,7 +58,7 @@ def parameter_table(doc: dict[str, Any]) -> pd.DataFrame:
                 "scaled stderr": p.get("stderr_scaled"),
                 "profile 95%": _span(p.get("profile_lower"), p.get("profile_upper")),
                 "posterior 95%": _span(p.get("posterior_q025"), p.get("posterior_q975")),
-                "identifiability": p.get("identifiability", "not profiled"),
+                "identifiability": p.get("identifiability", "not assessed"),
             }
         )
     return pd.DataFrame(rows)
