@@ -20,6 +20,7 @@ import xarray as xr
 from nea_sd.errors import ModelFileError
 from nea_sd.model.cache import file_sha256, intact, publish, translation_dir, use_temporary_cache
 from nea_sd.model.params import ParameterTable, build_parameter_table
+from nea_sd.model.xmile import is_xmile, parse_abstract_xmile, translate_xmile
 
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 
@@ -34,9 +35,10 @@ def _check_model_path(path: str | os.PathLike[str]) -> Path:
         raise ModelFileError(
             f"model path {str(path)!r} is a directory; give the path of a .mdl file"
         )
-    if model_path.suffix.lower() != ".mdl":
+    if model_path.suffix.lower() != ".mdl" and not is_xmile(model_path):
         raise ModelFileError(
             f"model file {str(path)!r} is not a Vensim .mdl file; nea_sd reads Vensim models"
+            " (.mdl) and XMILE models (.xmile, .stmx)"
         )
     try:
         model_path.read_bytes()
@@ -93,6 +95,8 @@ def _abstract(source: Path, shown: Path | None = None) -> Any:
     """Parse ``source``; errors name ``shown`` (the user's file when ``source`` is a copy)."""
     from pysd.translators.vensim.vensim_file import VensimFile
 
+    if is_xmile(source):  # XMILE: PySD's XMILE translator, same abstract model
+        return parse_abstract_xmile(source, translation_dir(file_sha256(source)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -137,6 +141,14 @@ def source_copy(sha256: str) -> Path | None:
 
 
 def _translate_into(model_path: Path, target: Path, data: bytes) -> None:
+    if is_xmile(model_path):  # XMILE: PySD's XMILE translator, published like a translation
+        staging = target.with_name(f".{target.stem}.{os.getpid()}.xmile.py")
+        try:
+            translate_xmile(model_path, target.parent, staging)
+            publish(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
+        return
     import pysd
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -227,8 +239,8 @@ class Model:
     @cached_property
     def abstract(self) -> Any:
         """PySD's abstract model of exactly the loaded content (parsed once, lazily)."""
-        source = source_copy(self.sha256)
-        if source is None:  # the cache was cleared meanwhile: the file, if still the same
+        source = None if is_xmile(self.path) else source_copy(self.sha256)
+        if source is None:  # XMILE, or the cache was cleared meanwhile: the file, if unchanged
             self.ensure_current()
             source = self.path
         return _abstract(source, self.path)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from nea_sd.errors import InvalidValueError, OutOfRangeError, unknown_name
+from nea_sd.model.xmile import is_xmile, xmile_views
 from nea_sd.sketch.parse import canonical, read_sketch
 
 CONTROL = {"initial time", "final time", "time step", "saveper"}
@@ -191,7 +192,10 @@ def _limit(value: Any) -> float:
 
 def build_parameter_table(model_path: Path, doc: pd.DataFrame, pysd_model: Any) -> ParameterTable:
     """Collect the constants of a loaded PySD model, with views from the sketch."""
-    views = read_sketch(model_path).primary_view()
+    if is_xmile(model_path):  # XMILE (#15): views from its <view> elements
+        views = xmile_views(model_path)
+    else:
+        views = read_sketch(model_path).primary_view()
     params = []
     for row in doc.to_dict("records"):
         real, py_name = row["Real Name"], row["Py Name"]
