@@ -20,6 +20,9 @@ def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
     # the kernel starts in a temporary folder and writes its outputs there, never into the
     # checkout; they import this checkout's package and find the models through it
     monkeypatch.setenv("NEA_SD_OUTPUT", str(tmp_path / "output"))
+    # a kernel shows figures inline as a user's would: no backend inherited from the test
+    # process (CI sets Agg; the CLI, run in-process by other tests, picks Agg for itself)
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     client = nbclient.NotebookClient(
         notebook,
