@@ -59,8 +59,22 @@ def test_random_designs_lose_just_the_diverged_runs(diverging: Path) -> None:
     assert "excluded from the statistics" in result.report()
 
 
-def test_diverged_run_is_not_stage_zero() -> None:
-    dyad = load_model(MODELS / "dyad.mdl")
+@pytest.fixture(scope="module")
+def dyad_dividing(tmp_path_factory) -> Path:
+    """The dyad with a term that is 0 where defined and divides by ``Initial societal trust A``
+    (in range at 0): the shipped model no longer divides by it, so the fault is injected."""
+    text = (MODELS / "dyad.mdl").read_text(encoding="utf-8")
+    head = "Reference societal trust=\n\t"
+    start = text.index(head) + len(head)
+    end = text.index("\n", start)
+    text = text[:end] + " + 0 * (1 / Initial societal trust A)" + text[end:]
+    path = tmp_path_factory.mktemp("dyad_div") / "dyad.mdl"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_diverged_run_is_not_stage_zero(dyad_dividing: Path) -> None:
+    dyad = load_model(dyad_dividing)
     problem = build_problem(dyad, SweepSpec())
     defaults = np.array([[dyad.parameters[label].value for label in problem.labels]] * 2)
     for name in ("Initial societal trust A", "Initial societal trust B"):
@@ -104,21 +118,20 @@ description = "No cooperation programme."
 "Effort budget" = 0
 
 [dyad.strategies.broken]
-description = "In range, but dyad.mdl divides by the initial societal trust."
+description = "In range, but this copy of dyad.mdl divides by the initial societal trust."
 "Effort budget" = 0
 "Initial societal trust A" = 0
-"Initial societal trust B" = 0
 """
 
 
 @pytest.mark.parametrize("engine", ["batch", "pysd"])
 def test_compare_marks_the_diverging_scenario_and_prints_the_rest(
-    capsys, tmp_path: Path, engine: str
+    capsys, tmp_path: Path, engine: str, dyad_dividing: Path
 ) -> None:
     scenarios = tmp_path / "scenarios.toml"
     scenarios.write_text(BROKEN_SCENARIOS)
     code, out, err = call(
-        capsys, "compare", "dyad", "--scenarios-file", scenarios, "--engine", engine,
+        capsys, "compare", dyad_dividing, "--scenarios-file", scenarios, "--engine", engine,
         "--parameters", "defaults", "--output-dir", tmp_path / "out",
     )  # fmt: skip
     assert code == 0, err
@@ -134,10 +147,11 @@ def test_compare_marks_the_diverging_scenario_and_prints_the_rest(
 
 
 @pytest.mark.parametrize("engine", ["batch", "pysd"])
-def test_run_detects_a_non_finite_result_on_either_engine(capsys, engine: str) -> None:
+def test_run_detects_a_non_finite_result_on_either_engine(
+    capsys, engine: str, dyad_dividing: Path
+) -> None:
     code, _, err = call(
-        capsys, "run", "dyad", "--set", "Initial societal trust A=0",
-        "--set", "Initial societal trust B=0", "--engine", engine,
+        capsys, "run", dyad_dividing, "--set", "Initial societal trust A=0", "--engine", engine,
     )  # fmt: skip
     assert_clean_error(code, err, "non-finite" if engine == "batch" else "arithmetic error")
     assert "nonfinite=" not in err  # no Python-only advice on the command line
