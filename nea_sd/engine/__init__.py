@@ -83,6 +83,7 @@ def simulate(
         if on_run_done is not None:
             for _ in resolved:
                 on_run_done()
+    verification = result.attrs.get("verification", "PySD is the reference engine")
     run_labels = list(labels) if labels is not None else [str(i) for i in range(len(runs))]
     result = result.drop_vars([c for c in result.coords if c not in result.dims and c != "time"])
     result = result.assign_coords(run=run_labels)
@@ -92,4 +93,5 @@ def simulate(
         engine=engine,
         overrides=dict(zip(run_labels, [dict(r) for r in runs], strict=True)),
     )
+    result.attrs["verification"] = verification
     return result
