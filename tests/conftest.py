@@ -20,6 +20,9 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.load_profile("nea_sd")
     except ImportError:
         pass
+    # batch runs are not checked against PySD here except by the dedicated tests
+    # (tests/engine/test_verify.py): the suite compares the engines itself
+    os.environ.setdefault("NEA_SD_VERIFY", "off")
     from nea_sd.model.cache import AREAS, configured_cache_dir
 
     for area, variable in AREAS.items():

@@ -93,6 +93,7 @@ def simulate(
         if on_run_done is not None:
             for _ in resolved:
                 on_run_done()
+    verification = result.attrs.get("verification", "PySD is the reference engine")
     run_labels = list(labels) if labels is not None else [str(i) for i in range(len(runs))]
     where = json.loads(result.attrs.get("diverged_at", "{}"))
     described = {run_labels[int(i)]: _describe(v, t) for i, (v, t) in sorted(where.items())}
@@ -117,6 +118,7 @@ def simulate(
     )
     if nonfinite == "nan":
         attrs["diverged"] = json.dumps(described)
+    attrs["verification"] = verification
     result.attrs = attrs
     return result
 

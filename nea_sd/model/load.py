@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import io
 import os
+import pickle
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,6 +133,17 @@ def _translate(model_path: Path, sha256: str, data: bytes) -> Path:
 
 
 SOURCE = "source.mdl"
+ABSTRACT = "abstract.pickle"
+
+
+def _store_abstract(folder: Path, frozen: bytes) -> None:
+    """Keep the abstract model beside its translation (a cache that cannot be written: skip)."""
+    staging = folder / f".{ABSTRACT}.{os.getpid()}"
+    try:
+        staging.write_bytes(frozen)
+        publish(staging, folder / ABSTRACT)
+    except OSError:
+        staging.unlink(missing_ok=True)
 
 
 def source_copy(sha256: str) -> Path | None:
@@ -149,17 +161,25 @@ def _translate_into(model_path: Path, target: Path, data: bytes) -> None:
         finally:
             staging.unlink(missing_ok=True)
         return
-    import pysd
 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{model_path.stem}.{os.getpid()}.mdl"
     staging.write_bytes(data)
     try:
+        from pysd.builders.python.python_model_builder import ModelBuilder
+        from pysd.translators.vensim.vensim_file import VensimFile
+
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            pysd.read_vensim(str(staging), initialize=False)
+            # what pysd.read_vensim does, keeping the abstract model for the batch engine
+            vensim = VensimFile(staging)
+            vensim.parse()
+            abstract = vensim.get_abstract_model()
+            frozen = pickle.dumps(abstract)
+            ModelBuilder(abstract).build_model()
         # atomic publish so that a parallel loader never imports a half-written file
         publish(staging.with_suffix(".py"), target)
+        _store_abstract(target.parent, frozen)
     except OSError:
         raise
     except Exception as exc:
@@ -238,12 +258,24 @@ class Model:
 
     @cached_property
     def abstract(self) -> Any:
-        """PySD's abstract model of exactly the loaded content (parsed once, lazily)."""
+        """PySD's abstract model of exactly the loaded content.
+
+        Kept in the cache by the translation, so the ``.mdl`` is parsed once per content hash
+        (parsing the regional model takes seconds); parsed again only if that entry is gone.
+        """
+        folder = translation_dir(self.sha256)
+        if intact(folder / ABSTRACT):
+            try:
+                return pickle.loads((folder / ABSTRACT).read_bytes())
+            except Exception:  # an entry from another PySD version: parse again
+                pass
         source = None if is_xmile(self.path) else source_copy(self.sha256)
         if source is None:  # XMILE, or the cache was cleared meanwhile: the file, if unchanged
             self.ensure_current()
             source = self.path
-        return _abstract(source, self.path)
+        abstract = _abstract(source, self.path)
+        _store_abstract(folder, pickle.dumps(abstract))
+        return abstract
 
     def owned(self, what: str, build: Callable[[], Any]) -> Any:
         """A derived object kept with this model (e.g. the batch compilation), built once."""

@@ -95,3 +95,46 @@ def test_ageing_chain_older_cohorts_move(tmp_path: Path) -> None:
     assert pop.sel(Cohort="Middle").values[:2].tolist() == pytest.approx([900.0, 902.5])
     reference = pysd_defaults(path, ["Population"])["Population"]
     np.testing.assert_allclose(pop.values, reference.values, rtol=1e-9)
+
+
+# Constructs the batch engine does not compile: PySD runs each model, the pre-flight names the
+# construct and the variable, and no batch run starts (so no result can silently differ).
+REFUSED_BODY = r"""{UTF-8}
+Input=
+	Time * 2
+	~	Dmnl
+	~		|
+
+Order=
+	IF THEN ELSE(Time > 5, 3, 2)
+	~	Dmnl
+	~		|
+
+"""
+REFUSED_CONTROL = CONTROL.replace("SAVEPER  = TIME STEP", "SAVEPER  = {saveper}")
+REFUSED_CASES = {
+    "SAMPLE IF TRUE in 'Held'": "Held=\n\tSAMPLE IF TRUE(Time > 2, Input, 0)\n",
+    "SMOOTH N whose order is not a constant in 'Smoothed'": (
+        "Smoothed=\n\tSMOOTH N(Input, 2, 0, Order)\n"
+    ),
+    "DELAY N whose order is not a constant in 'Delayed'": (
+        "Delayed=\n\tDELAY N(Input, 2, 0, Order)\n"
+    ),
+    "control variable that is not a constant in 'SAVEPER'": "",
+}
+
+
+@pytest.mark.parametrize("finding", sorted(REFUSED_CASES))
+def test_unsupported_construct_is_refused_before_running(tmp_path: Path, finding: str) -> None:
+    from nea_sd.errors import UnsupportedModelError
+    from nea_sd.model import load_model
+
+    equation = REFUSED_CASES[finding]
+    body = REFUSED_BODY + (equation + "\t~\tDmnl\n\t~\t\t|\n" if equation else "")
+    saveper = "IF THEN ELSE(Time > 5, 1, 0.5)" if "SAVEPER" in finding else "TIME STEP"
+    path = write(tmp_path, "refused", body + REFUSED_CONTROL.format(saveper=saveper))
+    assert len(load_model(path).pysd_model().run()) > 1  # PySD runs it
+    batch = compile_model(path)
+    assert finding in {str(f) for f in batch.unsupported()}
+    with pytest.raises(UnsupportedModelError, match="--engine pysd"):
+        batch.simulate()

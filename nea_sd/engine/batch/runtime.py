@@ -84,6 +84,8 @@ class BatchModel:
         self._functions: dict[tuple[str, ...], Callable[..., Any]] = {}
         self._sources: dict[tuple[str, ...], str] = {}
         self._by_key = {key(name): info for name, info in compiled.variables.items()}
+        self.source_model: Model | None = None  # the loaded model it was compiled from
+        self.verification = ""  # provenance: how its results were checked against PySD
 
     def __repr__(self) -> str:
         status = "supported" if not self._compiled.findings else "unsupported"
@@ -93,6 +95,11 @@ class BatchModel:
     def unsupported(self) -> list[Finding]:
         """Constructs the batch engine cannot compile, with the variable using each."""
         return list(self._compiled.findings)
+
+    @property
+    def fixed_parameters(self) -> list[str]:
+        """Constants fixing a SMOOTH N/DELAY N order: compiled in, they cannot vary by run."""
+        return sorted(self._compiled.order_params)
 
     @property
     def parameter_names(self) -> list[str]:
@@ -343,8 +350,12 @@ class BatchModel:
         return step if control.get("saveper_follows_step") else control["saveper"]
 
     def _check_supported(self) -> None:
+        """Refuse unsupported constructs; verify this content against PySD on first use."""
+        from nea_sd.engine.verify import ensure_verified
+
         if self._compiled.findings:
             raise refuse(self.path.name, self._compiled.findings)
+        self.verification = ensure_verified(self, self.source_model)
 
     def _shape(self, info: VariableInfo) -> tuple[int, ...]:
         return tuple(len(info.coords[d]) for d in info.dims)
@@ -530,6 +541,7 @@ class BatchModel:
             "model": self.path.name,
             "model_sha256": self.sha256,
             "engine": "batch",
+            "verification": self.verification,
             "nea_sd_version": __version__,
             "initial_time": grid.initial,
             "final_time": grid.final,
@@ -641,4 +653,7 @@ def batch_model(model: Model) -> BatchModel:
     results carry the model's hash; a file edited since loading is an error, never mixed in.
     """
     model.ensure_current()
-    return model.owned("batch", lambda: _compiled(model.path, model.sha256, model.abstract))
+    batch = model.owned("batch", lambda: _compiled(model.path, model.sha256, model.abstract))
+    if batch.source_model is None:
+        batch.source_model = model
+    return batch
