@@ -47,15 +47,24 @@ def base_parameters(model: Model, choice: str) -> tuple[dict[str, float], str]:
     """
     if choice == "defaults":
         return {}, "model defaults"
-    from nea_sd.calibrate.results import identified_estimates
+    from nea_sd.calibrate.results import _find_result, identified_estimates
     from nea_sd.errors import UnknownNameError
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             values, skipped, file = identified_estimates(model.name, model_path=model.path)
+            doc = _find_result(model.name, None, model.path)[1]
+            fitted_to = doc.get("calibration", {}).get("model_sha256")
     except UnknownNameError:
         return {}, "model defaults (no calibration results)"
+    if fitted_to and fitted_to != model.sha256:
+        print(
+            f"warning: {file} was fitted to another version of {model.path.name} "
+            "(model hash differs); using model defaults: recalibrate to use fitted values",
+            file=sys.stderr,
+        )
+        return {}, f"model defaults ({file} was fitted to another model version)"
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     model.parameters.resolve(values)  # calibrated values must still fit the model's ranges

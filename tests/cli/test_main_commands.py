@@ -203,8 +203,14 @@ def test_compare_uses_only_identified_calibrated_values(capsys, tmp_path: Path) 
     flags = {k: v["identifiability"] for k, v in document["parameters"].items()}
     assert set(values) == {k for k in document["estimates"] if flags[k] == "identified"}
     assert set(skipped) == {k for k in document["estimates"] if flags[k] != "identified"}
-    code, out, _ = call(
+    code, out, err = call(
         capsys, "compare", "--scenarios", "status-quo", "--output-dir", str(tmp_path)
     )
     assert code == 0
-    assert f"parameters: calibrated, {len(values)} identified values" in out
+    from tests.support import bundled
+
+    if document["calibration"]["model_sha256"] == bundled("nea").sha256:
+        assert f"parameters: calibrated, {len(values)} identified values" in out
+    else:  # fitted to an older model: never applied silently
+        assert "parameters: model defaults (results/nea.toml was fitted to another" in out
+        assert err.count("warning:") == 1 and "model hash differs" in err
