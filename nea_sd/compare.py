@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -109,11 +110,12 @@ BASES = ("calibrated", "defaults")
 def base_parameters(model: Model, choice: str = "calibrated") -> tuple[dict[str, float], str]:
     """The parameter base every strategy runs on, and a sentence saying where it came from.
 
-    ``calibrated`` (the default, for Python and the CLI alike): the values the calibration of
-    ``model`` identified (``calibration/results``); a parameter pinned at a bound or with a
-    flat profile keeps the model's value (design: weakly identified parameters are scenario
-    axes); a model without calibration results runs on its defaults.  ``defaults``: the
-    values written in the model.  Warnings about the results file pass through as warnings.
+    ``calibrated`` (the default, for Python and the CLI alike): the joint optimum of the
+    calibration of ``model`` (``calibration/results``) — every fitted value, never identified
+    values mixed with defaults the profiles reject — with its −log L and Δ(−2 log L) to the
+    best fit; a calibration fitted to another version of the model (its hash differs) is never
+    applied: model defaults, with a warning; a model without results runs on its defaults.
+    ``defaults``: the values written in the model.
     """
     if choice not in BASES:
         raise InvalidValueError(
@@ -121,17 +123,24 @@ def base_parameters(model: Model, choice: str = "calibrated") -> tuple[dict[str,
         )
     if choice == "defaults":
         return {}, "model defaults"
-    from nea_sd.calibrate.results import identified_estimates
+    from nea_sd.calibrate.results import compare_base, find_result
 
     try:
-        values, skipped, file = identified_estimates(model.name, model_path=model.path)
+        file, document = find_result(model.name)
     except UnknownNameError:
         return {}, "model defaults (no calibration results)"
+    shown = f"{file.parent.name}/{file.name}"
+    fitted_to = document.get("calibration", {}).get("model_sha256")
+    if fitted_to and fitted_to != model.sha256:
+        warnings.warn(
+            f"{shown} was fitted to another version of {model.path.name} (model hash differs); "
+            "using model defaults: recalibrate to use fitted values",
+            stacklevel=2,
+        )
+        return {}, f"model defaults ({shown} was fitted to another model version)"
+    values, header = compare_base(document)
     model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
-    source = f"calibrated, {len(values)} identified values from {file}"
-    if skipped:
-        source += "; model defaults for the unidentified " + ", ".join(skipped)
-    return values, source
+    return values, f"calibrated, {header.removeprefix('base: ')} [{shown}]"
 
 
 def compare_strategies(

@@ -349,6 +349,17 @@ def _results_dir(results_dir: str | os.PathLike[str] | None) -> Path:
     return Path(__file__).resolve().parents[2] / RESULTS_DIR
 
 
+def find_result(
+    model_name: str,
+    *,
+    results_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """The results file of ``model_name`` and its contents (one per model; see
+    :func:`load_calibrated`)."""
+    return _find_result(model_name, results_dir, model_path)
+
+
 def _find_result(
     model_name: str,
     results_dir: str | os.PathLike[str] | None,

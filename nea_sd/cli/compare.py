@@ -44,8 +44,8 @@ def add_base_argument(parser: argparse.ArgumentParser) -> None:
         "--parameters",
         choices=BASES,
         default="calibrated",
-        help="calibrated: the model's identified fitted values from calibration/results where "
-        "they exist (default); defaults: the values written in the model",
+        help="calibrated: the joint optimum of the model's calibration in calibration/results, "
+        "if fitted to this version of the model (default); defaults: the values in the model",
     )
 
 

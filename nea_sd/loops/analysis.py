@@ -228,11 +228,38 @@ class LoopAnalysis:
                     "polarity": info.polarity if info else self.loopset.loops[members[0]].polarity,
                     "length": len(info.path) if info else self.loopset.loops[members[0]].length,
                     "instances": len(members),
+                    "runtime": self.runtime_polarity(name),
                     "mean |relative|": float(abs(named.sel(name=name)).mean()),
                     "dominant": "; ".join(f"{a:g}-{b:g}" for a, b in periods.get(name, [])),
+                    "dormant": self.dormant_reason(name),
                 }
             )
         return pd.DataFrame(rows).set_index("loop")
+
+    def _member_scores(self, name: str) -> np.ndarray:
+        """Scores (run, time, instance) of the loop instances labelled ``name``."""
+        members = self.data["label"].values == name
+        return self.data["score"].values[..., members]
+
+    def runtime_polarity(self, name: str) -> str:
+        """Sign of the loop score over the runs, times and instances: R (never negative),
+        B (never positive), U (both occur) or 0 (identically zero: dormant)."""
+        scores = self._member_scores(name)
+        if scores.size == 0:
+            return ""
+        pos, neg = bool((scores > 0).any()), bool((scores < 0).any())
+        return "U" if pos and neg else "R" if pos else "B" if neg else "0"
+
+    def dormant_reason(self, name: str) -> str:
+        """Why a named loop is dormant (its score identically zero over the window), else ''."""
+        scores = self._member_scores(name)
+        if scores.size == 0 or np.any(scores != 0):
+            return ""
+        times = self.data["time"].values
+        return (
+            f"score identically 0 over {times[0]:g}-{times[-1]:g} in every run: a link on its "
+            "path carries no change there (a switched-off gain, or a MAX/threshold never crossed)"
+        )
 
     def _repr_html_(self) -> str:
         head = (

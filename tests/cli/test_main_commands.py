@@ -202,7 +202,9 @@ def test_compare_base_parameters_apply_under_every_scenario() -> None:
     assert float(based.outcomes["security_trust"][0]) < float(plain.outcomes["security_trust"][0])
 
 
-def test_compare_uses_only_identified_calibrated_values(capsys, tmp_path: Path) -> None:
+def test_compare_base_is_a_current_calibrations_joint_optimum_never_a_stale_one(
+    capsys, tmp_path: Path
+) -> None:
     from nea_sd.calibrate.results import identified_estimates, read_result
 
     values, skipped, _ = identified_estimates("nea")
@@ -210,11 +212,17 @@ def test_compare_uses_only_identified_calibrated_values(capsys, tmp_path: Path) 
     flags = {k: v["identifiability"] for k, v in document["parameters"].items()}
     assert set(values) == {k for k in document["estimates"] if flags[k] == "identified"}
     assert set(skipped) == {k for k in document["estimates"] if flags[k] != "identified"}
-    code, out, _ = call(
+    code, out, err = call(
         capsys, "compare", "--scenarios", "status-quo", "--output-dir", str(tmp_path)
     )
     assert code == 0
-    assert f"parameters: calibrated, {len(values)} identified values" in out
+    from tests.support import bundled
+
+    if document["calibration"]["model_sha256"] == bundled("nea").sha256:
+        assert "parameters: calibrated, joint optimum of" in out
+    else:  # fitted to an older model: never applied silently
+        assert "parameters: model defaults (results/nea.toml was fitted to another" in out
+        assert err.count("warning:") == 1 and "model hash differs" in err
 
 
 def test_run_on_model_defaults_overrides_only_what_is_set(capsys, tmp_path: Path) -> None:
