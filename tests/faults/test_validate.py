@@ -94,3 +94,14 @@ def test_lint_and_units_take_bundled_names(capsys, command: str) -> None:
     code, out, err = call(capsys, command, "dyad")
     assert code == 0, out + err  # dyad.mdl is clean
     assert "error" not in err
+
+
+@pytest.mark.parametrize("command", ["loops", "sensitivity", "params", "compare"])
+def test_other_commands_refuse_a_broken_model_with_its_line(
+    capsys, tmp_path: Path, command: str
+) -> None:
+    path = _broken(tmp_path, "Rate * Level", "Rat * Level")
+    extra = {"sensitivity": ["--samples", "4", "--output", tmp_path / "s.nc"]}.get(command, [])
+    extra += ["--output-dir", tmp_path / "o"] if command == "compare" else []
+    code, _, err = call(capsys, command, path, *extra)
+    assert_clean_error(code, err, f"{path}:{_line(path, 'Inflow')}", "undefined name 'Rat'")
