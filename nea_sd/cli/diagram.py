@@ -27,10 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nea_sd.cli._common import model_path
+    from nea_sd.model.validate import check_model
     from nea_sd.sketch.diagram import render_diagram
 
-    for path in render_diagram(
-        model_path(args.model), args.output, view=args.view, scale=args.scale
-    ):
+    model = model_path(args.model)
+    check_model(model)  # a model that does not parse has no diagram to draw
+    for path in render_diagram(model, args.output, view=args.view, scale=args.scale):
         print(path)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nea_sd.cli._common import add_model_argument, model_path
+from nea_sd.cli._common import add_model_argument, model_path, open_model
 from nea_sd.errors import InvalidValueError
 from nea_sd.outputs import check_output_dir, safe_name, write_frame
 
@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
 
     from nea_sd.loops.analysis import Comparison, analyze
     from nea_sd.loops.strategies import strategy_parameters
-    from nea_sd.model import load_model
 
     if args.runs is not None and args.runs < 1:
         raise InvalidValueError(f"--runs must be at least 1, got {args.runs}")
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir is not None:  # before the work, not after it
         check_output_dir(args.output_dir)
     path = model_path(args.model)
-    model = load_model(path)
+    model = open_model(str(path))  # validated first: a broken model is one line
     n_runs = args.runs or 1
     # draws whenever --runs or --seed is given; the seed is used as given, 0 included
     seed = args.seed if args.seed is not None else (0 if args.runs is not None else None)

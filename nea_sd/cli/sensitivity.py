@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nea_sd.cli._common import add_model_argument, model_path
+from nea_sd.cli._common import add_model_argument, model_path, open_model
 from nea_sd.errors import InvalidValueError
 
 
@@ -57,7 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nea_sd.model import load_model
     from nea_sd.outputs import check_output_file
     from nea_sd.sensitivity.checkpoint import checkpoint_dir
     from nea_sd.sensitivity.evaluators import make_evaluator
@@ -80,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         paired = [p.strip() for p in args.paired.split(",")]
         if len(paired) != 2:
             raise InvalidValueError(f"--paired takes A,B (two scenarios), got {args.paired!r}")
-    model = load_model(path)
+    model = open_model(str(path))  # validated first: a broken model is one line
     problem = build_problem(
         model, spec, scenario=args.scenario, paired=paired, backend=args.backend
     )

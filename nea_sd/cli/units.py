@@ -24,10 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nea_sd.cli._common import model_path
+    from nea_sd.model.validate import check_model
     from nea_sd.sketch.units import check_units
 
     failed = False
     for model in map(model_path, args.models):
+        check_model(model)  # a model that does not parse has no units to check
         findings = check_units(model)
         for finding in findings:
             print(finding.format(model))

@@ -96,7 +96,10 @@ def simulate(
     verification = result.attrs.get("verification", "PySD is the reference engine")
     run_labels = list(labels) if labels is not None else [str(i) for i in range(len(runs))]
     where = json.loads(result.attrs.get("diverged_at", "{}"))
-    described = {run_labels[int(i)]: _describe(v, t) for i, (v, t) in sorted(where.items())}
+    described = {
+        run_labels[int(i)]: _describe(v, t)
+        for i, (v, t) in sorted(where.items(), key=lambda kv: int(kv[0]))
+    }
     if described and nonfinite == "raise":
         label, what = next(iter(described.items()))
         others = len(described) - 1

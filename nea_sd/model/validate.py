@@ -28,6 +28,7 @@ from nea_sd.sketch.lint import ERROR, WARNING, Finding, check_model_file
 from nea_sd.sketch.parse import canonical
 
 SYNTAX = "syntax error"
+_PARSE_ERRORS: dict[str, str] = {}  # resolved path -> the parser's one-line message
 PORTABILITY = "used without its subscripts"
 REQUIRED_CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP")
 BUILTIN = frozenset({"time"})
@@ -69,11 +70,8 @@ def check_model(path: str | os.PathLike[str]) -> None:
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more; list them with 'nea-sd lint')" if errors[1:] else ""
-        if first.message.startswith(SYNTAX):
-            rest = first.message[len(SYNTAX) :]
-            raise ModelFileError(
-                f"model file {str(path)!r} cannot be parsed at line {first.line}{rest}"
-            )
+        if first.message.startswith(SYNTAX):  # PySD's parser's own message, as load gives it
+            raise ModelFileError(_PARSE_ERRORS.get(str(Path(path).resolve()), first.message))
         raise ModelFileError(f"{path}:{first.line}: {first.message}{more}")
 
 
@@ -91,9 +89,18 @@ def _validate(path: str, _mtime: int, _size: int) -> tuple[Finding, ...]:
     try:
         abstract = parse_abstract_model(path)
     except ModelFileError as exc:
-        found = re.search(r"at line (\d+)", str(exc))
-        variable = re.search(r"in the equation of ('.*?'): ", str(exc))
-        message = str(exc).split(": ", 1)[-1] if found else str(exc)
+        error = str(exc)
+        try:
+            Path(path).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as bad:
+            error = (
+                f"model file {path!r} is not text (byte {bad.start} is not UTF-8); "
+                "save the model from Vensim as a text .mdl"
+            )
+        _PARSE_ERRORS[path] = error
+        found = re.search(r"at line (\d+)", error)
+        variable = re.search(r"in the equation of ('.*?'): ", error)
+        message = error.split(": ", 1)[-1] if found else error.split("cannot be parsed: ")[-1]
         where = f" in the equation of {variable.group(1)}" if variable else ""
         line = int(found.group(1)) if found else 1
         return (Finding(line, ERROR, f"{SYNTAX}{where}: {message}"),)

@@ -99,8 +99,10 @@ def fuzz(models: list[Path], n: int, seed: int, folder: Path) -> dict:
             mutant_text, what = mutate(text, names, rng)
             path = folder / f"{model.stem}_m{k}.mdl"
             path.write_text(mutant_text, encoding="utf-8")
+            codes = {}
             for argv in (["check", path], ["lint", path]):
                 code, _, err, crash = _call(*argv)
+                codes[argv[0]] = code
                 counts["inputs"] += 1
                 if crash or "Traceback" in err:
                     counts["tracebacks"] += 1
@@ -109,6 +111,9 @@ def fuzz(models: list[Path], n: int, seed: int, folder: Path) -> dict:
                     counts["clean errors" if _clean(code, err, crash) else "unclean errors"] += 1
                 else:
                     counts["ran"] += 1
+            if codes["check"] == 2 and codes["lint"] == 0:
+                counts["lint passed a model check refused"] += 1
+                problems.append(f"lint passed {what} ({model.name}), check refused it")
             batch, pysd = folder / f"b{k}.nc", folder / f"p{k}.nc"
             results = {}
             for engine, target in (("batch", batch), ("pysd", pysd)):
@@ -132,7 +137,12 @@ def fuzz(models: list[Path], n: int, seed: int, folder: Path) -> dict:
                 counts["batch ran, PySD refused"] += 1
             for file in (batch, pysd):
                 file.unlink(missing_ok=True)
-    for key in ("tracebacks", "silent wrong", "unclean errors"):
+    for key in (
+        "tracebacks",
+        "silent wrong",
+        "unclean errors",
+        "lint passed a model check refused",
+    ):
         counts.setdefault(key, 0)
     return {"counts": dict(counts), "problems": problems}
 

@@ -15,6 +15,7 @@ def _check(report: dict) -> None:
     assert counts["tracebacks"] == 0, report["problems"]
     assert counts["silent wrong"] == 0, report["problems"]
     assert counts["unclean errors"] == 0, report["problems"]
+    assert counts["lint passed a model check refused"] == 0, report["problems"]
     assert counts.get("clean errors", 0) > 0  # the mutations did break something
 
 

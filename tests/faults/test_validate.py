@@ -94,3 +94,30 @@ def test_lint_and_units_take_bundled_names(capsys, command: str) -> None:
     code, out, err = call(capsys, command, "dyad")
     assert code == 0, out + err  # dyad.mdl is clean
     assert "error" not in err
+
+
+@pytest.mark.parametrize("command", ["loops", "sensitivity", "params", "compare"])
+def test_other_commands_refuse_a_broken_model_with_its_line(
+    capsys, tmp_path: Path, command: str
+) -> None:
+    path = _broken(tmp_path, "Rate * Level", "Rat * Level")
+    extra = {"sensitivity": ["--samples", "4", "--output", tmp_path / "s.nc"]}.get(command, [])
+    extra += ["--output-dir", tmp_path / "o"] if command == "compare" else []
+    code, _, err = call(capsys, command, path, *extra)
+    assert_clean_error(code, err, f"{path}:{_line(path, 'Inflow')}", "undefined name 'Rat'")
+
+
+@pytest.mark.parametrize("content", [b"", bytes(range(256)) * 4], ids=["empty", "binary"])
+@pytest.mark.parametrize("command", ["run", "check", "params", "units", "diagram", "lint"])
+def test_empty_or_binary_model_file(capsys, tmp_path: Path, content: bytes, command: str) -> None:
+    if command in ("units", "diagram"):
+        pytest.importorskip("simlin")
+    path = tmp_path / "m.mdl"
+    path.write_bytes(content)
+    extra = ["--output", tmp_path / "d.svg"] if command == "diagram" else []
+    code, out, err = call(capsys, command, path, *extra)
+    if command == "lint":
+        assert code == 1 and "error:" in out and "Traceback" not in err
+    else:
+        assert_clean_error(code, err, str(path))
+    assert not (tmp_path / "d.svg").exists()

@@ -148,6 +148,21 @@ def test_calibrate_checks_its_output_before_the_fit(capsys, tmp_path: Path) -> N
     assert out == ""
 
 
+def test_concurrent_writers_of_one_file_never_collide(tmp_path: Path) -> None:
+    """Twenty threads write the same netCDF at once: every write succeeds, the file is whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = tmp_path / "compare_dyad_trajectories.nc"
+    datasets = [_dataset() * k for k in range(20)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda ds: write_dataset(ds, target), datasets))
+    with xr.open_dataset(target) as written:
+        k = written["x"].values[1]
+        assert written["x"].values.tolist() == (np.arange(5.0) * k).tolist()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
 def test_two_concurrent_compares_into_one_folder_both_succeed(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "nea_sd", "compare", "dyad", "--scenarios",
