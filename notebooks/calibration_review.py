@@ -40,7 +40,15 @@ import nea_sd
 from nea_sd.calibrate.bayes import predictive
 from nea_sd.calibrate.problem import prepare, whitened
 from nea_sd.calibrate.results import read_draws
-from nea_sd.calibrate.review import load_review, parameter_table, theil_table, verdicts
+from nea_sd.calibrate.review import (
+    error_model_table,
+    evidence_frame,
+    load_review,
+    parameter_table,
+    theil_table,
+    verdicts,
+    with_error_model,
+)
 
 CANDIDATES = (Path.cwd(), *Path.cwd().parents, Path(nea_sd.__file__).resolve().parents[1])
 ROOT = next(p for p in CANDIDATES if (p / "calibration").is_dir())
@@ -71,7 +79,7 @@ def review(stem: str):
     """Load one result with its spec (re-read against the data) and posterior draws."""
     path = RESULTS / f"{stem}.toml"
     doc = load_review(path)
-    setup = prepare(ROOT / "calibration" / doc["calibration"]["spec"], DATA)
+    setup = with_error_model(prepare(ROOT / "calibration" / doc["calibration"]["spec"], DATA), doc)
     draws = read_draws(path)
     names = list(setup.spec.names)
     if draws is not None:
@@ -261,6 +269,25 @@ if len(samples_n) > 1:
 
 # %%
 print(verdicts(doc_n).to_string(index=False))
+# %% [markdown]
+# ### Error model, nested-sampling posterior and structural evidence
+#
+# Shown when the result has them (`nea-sd calibrate SPEC --nested --variants FILE`): the
+# estimated scale and AR(1) per series, log Z with its Monte Carlo error, and log evidence per
+# structural variant with the verdict against the best.
+
+# %%
+for label, doc in (("Richardson", doc_r), ("nea.mdl", doc_n)):
+    print(f"{label}: error model {doc['calibration'].get('error_model', 'spec sigma as given')}")
+    if not error_model_table(doc).empty:
+        print(error_model_table(doc).round(3).to_string(index=False))
+    if "nested" in doc:
+        z = doc["nested"]
+        print(f"  log Z = {z['log_z']:.2f} ± {z['log_z_err']:.2f}, converged {z['converged']}")
+    if not evidence_frame(doc).empty:
+        print(evidence_frame(doc).round(3).to_string(index=False))
+
+# %%
 post = doc_n.get("posterior")
 if post:
     print(

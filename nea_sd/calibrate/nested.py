@@ -36,6 +36,7 @@ ESS_MIN = 400
 # batch engine busy; points above the likelihood threshold are kept for later iterations
 NDRAW_MIN = 512
 NDRAW_MAX = 16384
+SLICE_ABOVE = 8  # parameters above which "auto" moves walkers by slice sampling
 
 
 def _ultranest():
@@ -221,6 +222,7 @@ def nested_sample(
     frac_remain: float = 0.01,
     max_ncalls: int | None = None,
     max_improvement_loops: int = -1,
+    step_sampler: str = "auto",
     seed: int = 0,
     label: str = "",
     on_batch: Callable[[int], None] | None = None,
@@ -231,8 +233,15 @@ def nested_sample(
     ``live_points`` live points each, until the posterior has ``min_ess`` effective draws
     and the remaining evidence is below ``frac_remain`` (``max_improvement_loops``: UltraNest's
     cap on extra passes to reach ``min_ess``; -1 none). Each population of proposals is one
-    batch-engine call.
+    batch-engine call. ``step_sampler``: ``"region"`` draws new points from UltraNest's
+    MLFriends region (efficient in few dimensions), ``"slice"`` moves a population of
+    ``live_points`` walkers by vectorised slice sampling (2k steps; UltraNest's advice above
+    ~10 parameters, where region rejection fails); ``"auto"``: slice when k > SLICE_ABOVE.
     """
+    if step_sampler not in ("auto", "region", "slice"):
+        raise InvalidValueError(
+            f"step_sampler must be 'auto', 'region' or 'slice', got {step_sampler!r}"
+        )
     if runs < 2:
         raise InvalidValueError(f"nested sampling needs at least 2 runs for R-hat, got {runs}")
     if live_points < 10:
@@ -253,6 +262,15 @@ def nested_sample(
                 ndraw_max=NDRAW_MAX,
             )
             sampler.logger.setLevel(logging.WARNING)  # progress goes to on_batch, not the log
+            k = len(spec.names)
+            if step_sampler == "slice" or (step_sampler == "auto" and k > SLICE_ABOVE):
+                from ultranest import popstepsampler as pss
+
+                sampler.stepsampler = pss.PopulationSliceSampler(
+                    popsize=live_points,
+                    nsteps=2 * k,
+                    generate_direction=pss.generate_region_oriented_direction,
+                )
             outcome.append(
                 sampler.run(
                     min_num_live_points=live_points,

@@ -87,6 +87,19 @@ def _stats(st: Any) -> dict[str, Any] | None:
     )
 
 
+def optima_within(result: FitResult, threshold: float | None = None) -> int:
+    """Distinct optima (start groups) whose Δ(−2 log L) to the best start is below the
+    profile threshold (χ²₁ 3.84 when none is given): competing explanations of the data."""
+    from nea_sd.calibrate.profile import THRESHOLD
+
+    limit = THRESHOLD if threshold is None else threshold
+    groups = result.optima()
+    if not groups:
+        return 0
+    best = min(result.starts[g[0]].neg_log_likelihood for g in groups)
+    return sum(2 * (result.starts[g[0]].neg_log_likelihood - best) <= limit for g in groups)
+
+
 def result_document(
     spec: CalibrationSpec,
     result: FitResult,
@@ -153,6 +166,9 @@ def result_document(
             "seed": result.seed,
             "starts": len(result.starts),
             "distinct_optima": len(result.optima()),
+            "distinct_optima_within_threshold": optima_within(
+                result, profiles.threshold if profiles is not None else None
+            ),
             "log_likelihood": result.log_likelihood,
             "holdout_log_likelihood": result.holdout_log_likelihood,
             "n_points": result.n_points,

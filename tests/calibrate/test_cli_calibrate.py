@@ -57,6 +57,7 @@ def test_calibrate_writes_results_and_load_calibrated_reads_them(tmp_path, data_
     assert noise["n"] == 13 and noise["scale"] > 0 and -1 < noise["ar1"] < 1
     assert doc["calibration"]["profile_threshold"] > 3.84  # F(1, nu), not chi2_1
     assert isinstance(doc["calibration"]["profile_beat_optimum"], bool)
+    assert 1 <= doc["calibration"]["distinct_optima_within_threshold"] <= cal["distinct_optima"]
     values = load_calibrated("tiny", results_dir=tmp_path / "out")
     assert set(values) == {"Rate a", "Rate b", "Initial level"}
     assert values["Initial level"] == pytest.approx(doc["estimates"]["Initial level"])

@@ -110,6 +110,8 @@ def test_variants_file_and_errors(small, tmp_path):
     sets = sim.parameter_sets(np.array([TRUTH, TRUTH]))
     assert np.all(sets["Grievance Y"] == 0.0) and np.all(sets["Grievance X"] == 10.0)
     assert "Grievance Y" not in small.simulator.parameter_sets(TRUTH[None])  # original intact
+    with pytest.raises(InvalidValueError, match="step_sampler must be"):
+        nested_sample(small, step_sampler="walk")
     with pytest.raises(InvalidValueError, match="is a free parameter"):
         variant_setup(small, Variant("bad", {"Grievance X": 1.0}))
     path.write_text('[[variant]]\nname = "a"\n[[variant]]\nname = "a"\n')
