@@ -24,7 +24,7 @@ import xarray as xr
 
 from nea_sd.errors import OutputPathError
 
-SUFFIXES = (".nc", ".csv")
+SUFFIXES = (".nc", ".csv", ".tab")
 MIN_FREE_BYTES = 1 << 20  # refuse to start a job whose results could not even be written
 _TEMP_PREFIX = ".nea_sd-"
 _TEMP_NAME_ROOM = 8 + len(_TEMP_PREFIX) + 4  # random part of mkstemp + prefix + ".tmp"
@@ -180,10 +180,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, what: str =
 
 
 def write_dataset(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
-    """Write ``dataset`` as netCDF (``.nc``) or as a long CSV table (``.csv``)."""
+    """Write ``dataset`` as netCDF (``.nc``), a long CSV table (``.csv``) or a Vensim ``.tab``."""
     target = check_output_file(path, needed=0)
     if target.suffix.lower() == ".nc":
         atomic_write(target, lambda tmp: dataset.to_netcdf(tmp, engine="netcdf4"))
+    elif target.suffix.lower() == ".tab":  # Vensim dataset layout
+        from nea_sd.data.vensim import write_tab
+
+        write_tab(dataset, target)
     else:
         frame = wide_frame(dataset)
         atomic_write(target, lambda tmp: frame.to_csv(tmp, index=False))

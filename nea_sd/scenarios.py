@@ -30,7 +30,10 @@ class Scenario:
 
 
 def default_scenario_file(model: Model) -> Path:
-    return model.path.parent / DEFAULT_FILE
+    """``scenarios.toml`` beside the model, else one folder up (``models/xmile/``)."""
+    beside = model.path.parent / DEFAULT_FILE
+    above = model.path.parent.parent / DEFAULT_FILE
+    return above if not beside.exists() and above.exists() else beside
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="override a parameter (repeatable); elements as 'Name[US,CN]=0.9'",
     )
-    parser.add_argument("--output", help="write the trajectories to FILE.nc or FILE.csv")
+    parser.add_argument(
+        "--output", help="write the trajectories to FILE.nc, FILE.csv or FILE.tab (Vensim dataset)"
+    )
     parser.add_argument(
         "--outputs",
         help="comma-separated variables to keep, or 'all' (default: stocks and outcomes, "

@@ -269,6 +269,8 @@ def load_series(
     ``span`` restricts to ``[start, end]`` and lists the years missing inside it in the notes;
     ``complete=True`` makes any missing year there a :class:`DataError` instead.
     """
+    if selector.strip().startswith("vensim:"):  # a Vensim .tab/.csv dataset (#15)
+        return _vensim(selector.strip(), data_dir, span, complete)
     selector = _canonical_selector(selector.strip())
     parts = selector.split(":")
     source = parts[0]
@@ -294,6 +296,26 @@ def load_series(
                 f"a series has one unit — request a span ending by {src.COW_GBP_LAST_YEAR}"
             )
     return _finish(series, selector, span, complete)
+
+
+def _vensim(selector: str, data_dir: Dir, span: tuple[int, int] | None, complete: bool) -> Series:
+    """``vensim:FILE:NAME``: a column of a Vensim dataset (FILE as given, else in data_dir)."""
+    from pathlib import Path
+
+    from nea_sd.data.vensim import dataset_series
+
+    parts = selector.split(":")
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise DataError(
+            f"series {selector!r}: write a Vensim dataset column as vensim:FILE.tab:Variable"
+        )
+    path = Path(parts[1])
+    if not path.is_absolute() and not path.exists():
+        path = find_data_dir(data_dir) / path
+    series = dataset_series(path, parts[2])
+    if span is not None:
+        span = (int(span[0]), int(span[1]))
+    return _finish(series, series.name, span, complete)
 
 
 SUMMABLE = ("sipri", "cow", "cow_prewwi", "trade", "jnto")

@@ -21,7 +21,7 @@ import xarray as xr
 from nea_sd.errors import ModelFileError
 from nea_sd.model.cache import file_sha256, intact, publish, translation_dir, use_temporary_cache
 from nea_sd.model.params import ParameterTable, build_parameter_table
-from nea_sd.model.xmile import is_xmile, parse_abstract_xmile, translate_xmile
+from nea_sd.model.xmile import is_xmile, parse_abstract_xmile, translated_xmile
 
 CONTROL_NAMES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 
@@ -114,6 +114,8 @@ def _translate(model_path: Path, sha256: str, data: bytes) -> Path:
     ``data`` are the bytes that were hashed: the translation and the copy kept beside it
     (:func:`source_copy`) are made from them, never from a file that may have changed since.
     """
+    if is_xmile(model_path):  # XMILE: PySD's XMILE translator, its own cache subfolder
+        return translated_xmile(model_path, translation_dir(sha256))
     for _ in range(2):
         folder = translation_dir(sha256)
         target = folder / (model_path.stem + ".py")
@@ -153,15 +155,6 @@ def source_copy(sha256: str) -> Path | None:
 
 
 def _translate_into(model_path: Path, target: Path, data: bytes) -> None:
-    if is_xmile(model_path):  # XMILE: PySD's XMILE translator, published like a translation
-        staging = target.with_name(f".{target.stem}.{os.getpid()}.xmile.py")
-        try:
-            translate_xmile(model_path, target.parent, staging)
-            publish(staging, target)
-        finally:
-            staging.unlink(missing_ok=True)
-        return
-
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{model_path.stem}.{os.getpid()}.mdl"
     staging.write_bytes(data)

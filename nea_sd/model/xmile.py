@@ -17,6 +17,7 @@ from typing import Any
 
 from nea_sd.errors import ModelFileError
 
+REWRITE_VERSION = 1  # bump when the rewriting for PySD changes (cached translations)
 XMILE_SUFFIXES = (".xmile", ".stmx", ".xml", ".itmx")
 NS = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
 _VARIABLE_TAGS = ("stock", "flow", "aux", "gf", "module")
@@ -267,6 +268,9 @@ def parse_abstract_xmile(path: Path, folder: Path) -> Any:
     finally:
         staged.unlink(missing_ok=True)
     _apply_copies(abstract, _copies(path))
+    for section in abstract.sections:  # XMILE's Arms_control is Vensim's Arms control
+        for element in section.elements:
+            element.name = " ".join(element.name.replace("_", " ").split())
     interval = _save_interval(path)
     if interval is not None:
         for section in abstract.sections:
@@ -274,6 +278,19 @@ def parse_abstract_xmile(path: Path, folder: Path) -> Any:
                 if _key(element.name) == "saveper":
                     element.components[0].ast = interval
     return abstract
+
+
+def translated_xmile(path: Path, folder: Path) -> Path:
+    """PySD translation of ``path``, made once per content hash and version of the rewriting.
+
+    ``folder`` is the model's cache folder; the rewriting version names a subfolder, so a
+    translation made by an older rewriting is never reused.
+    """
+    folder = folder / f"xmile-v{REWRITE_VERSION}"
+    target = folder / (path.stem + ".py")
+    if not target.exists():
+        translate_xmile(path, folder, target)
+    return target
 
 
 def translate_xmile(path: Path, folder: Path, target: Path) -> None:

@@ -58,7 +58,12 @@ def check_model_file(path: str | os.PathLike[str]) -> Path:
             f"model path {str(path)!r} is not a file; give the path of a .mdl file"
         )
     if model_path.suffix.lower() != ".mdl":
-        raise ModelFileError(f"model file {str(path)!r} is not a Vensim .mdl file")
+        hint = (
+            "; lint and diagram read the Vensim sketch, so lint the .mdl the XMILE came from"
+            if model_path.suffix.lower() in (".xmile", ".stmx", ".itmx", ".xml")
+            else ""
+        )
+        raise ModelFileError(f"model file {str(path)!r} is not a Vensim .mdl file{hint}")
     try:
         model_path.read_bytes()
     except OSError as exc:
