@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -9,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from nea_sd.engine import simulate
+from nea_sd.errors import InvalidValueError, SimulationError, UnknownNameError
 from nea_sd.model import Model
 from nea_sd.outcomes import Vocabulary, headline_outcomes, vocabulary_for
 from nea_sd.provenance import to_json
@@ -44,14 +47,35 @@ class Comparison:
     year: float
     base: dict[str, float] = field(default_factory=dict)
     base_source: str = "model defaults"
+    diverged: dict[str, str] = field(default_factory=dict)  # scenario -> where it went non-finite
 
-    def table(self) -> pd.DataFrame:
-        """Outcomes as a table, one row per scenario, readable column names."""
+    def table(self, *, years: bool = False) -> pd.DataFrame:
+        """Outcomes as a table, one row per scenario, readable column names (with ``years``,
+        each name says the year or span it is read at: levels at ``year``, the rest at the end).
+        A diverged scenario's row is all NaN (see :attr:`diverged`)."""
         frame = self.outcomes.to_dataframe()[list(COLUMNS)]
         frame["arms_burden"] = frame["arms_burden"] * 100
-        frame = frame.rename(columns=COLUMNS)
+        frame = frame.rename(columns=self.column_labels() if years else COLUMNS)
         frame.index.name = "scenario"
         return frame
+
+    def column_labels(self) -> dict[str, str]:
+        """Column names that say their year: ``sec. trust 2040``, ``stage 2050``, ... (``since``
+        is itself a year)."""
+        times = self.trajectories["time"].values
+        start, end = f"{float(times[0]):g}", f"{float(times[-1]):g}"
+        year = f"{self.year:g}"
+        at = {
+            "security_trust_final": end,
+            "stage_reached": end,
+            "backfire_episodes": f"{start}-{end}",
+        }
+        labels = {}
+        for key, label in COLUMNS.items():
+            if key == "security_trust_final":
+                label = "sec. trust"
+            labels[key] = label if key == "stage_date" else f"{label} {at.get(key, year)}"
+        return labels
 
     def report(self) -> str:
         header = (
@@ -59,13 +83,64 @@ class Comparison:
             f"equal total effort; engine {self.trajectories.attrs.get('engine', '?')}; "
             f"parameters: {self.base_source})"
         )
-        body = self.table().to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
-        return f"{header}\n{body}"
+        table = self.table(years=True)
+        table.index = [f"{s} [diverged]" if s in self.diverged else s for s in table.index]
+        body = table.to_string(float_format=lambda x: f"{x:.3f}", na_rep="-")
+        return f"{header}\n{body}" + "".join(f"\n{line}" for line in self.divergence_notes())
+
+    def divergence_notes(self) -> list[str]:
+        """One line per diverged scenario, naming it and where it went non-finite."""
+        return [
+            f"warning: scenario {name!r} diverged ({where}); its outcomes are left blank"
+            for name, where in self.diverged.items()
+        ]
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.report().splitlines()[0]}</p>" + self.table().to_html(
-            float_format=lambda x: f"{x:.3f}", na_rep="-"
+        notes = "".join(f"<p><b>{line}</b></p>" for line in self.divergence_notes())
+        return (
+            f"<p>{self.report().splitlines()[0]}</p>"
+            + self.table(years=True).to_html(float_format=lambda x: f"{x:.3f}", na_rep="-")
+            + notes
         )
+
+
+BASES = ("calibrated", "defaults")
+
+
+def base_parameters(model: Model, choice: str = "calibrated") -> tuple[dict[str, float], str]:
+    """The parameter base every strategy runs on, and a sentence saying where it came from.
+
+    ``calibrated`` (the default, for Python and the CLI alike): the joint optimum of the
+    calibration of ``model`` (``calibration/results``) — every fitted value, never identified
+    values mixed with defaults the profiles reject — with its −log L and Δ(−2 log L) to the
+    best fit; a calibration fitted to another version of the model (its hash differs) is never
+    applied: model defaults, with a warning; a model without results runs on its defaults.
+    ``defaults``: the values written in the model.
+    """
+    if choice not in BASES:
+        raise InvalidValueError(
+            f"parameter base {choice!r} is not one of " + ", ".join(repr(b) for b in BASES)
+        )
+    if choice == "defaults":
+        return {}, "model defaults"
+    from nea_sd.calibrate.results import compare_base, find_result
+
+    try:
+        file, document = find_result(model.name)
+    except UnknownNameError:
+        return {}, "model defaults (no calibration results)"
+    shown = f"{file.parent.name}/{file.name}"
+    fitted_to = document.get("calibration", {}).get("model_sha256")
+    if fitted_to and fitted_to != model.sha256:
+        warnings.warn(
+            f"{shown} was fitted to another version of {model.path.name} (model hash differs); "
+            "using model defaults: recalibrate to use fitted values",
+            stacklevel=2,
+        )
+        return {}, f"model defaults ({shown} was fitted to another model version)"
+    values, header = compare_base(document)
+    model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
+    return values, f"calibrated, {header.removeprefix('base: ')} [{shown}]"
 
 
 def compare_strategies(
@@ -74,17 +149,21 @@ def compare_strategies(
     *,
     year: float = 2040,
     engine: str = "batch",
+    parameters: str = "calibrated",
     base: Mapping[str, float] | None = None,
-    base_source: str = "model defaults",
+    base_source: str = "given",
     on_run_done: Callable[[], None] | None = None,
 ) -> Comparison:
     """Run each scenario once (same engine, same outputs) and compute the headline outcomes.
 
-    ``base`` (e.g. calibrated values) is applied under every scenario's own overrides, so all
-    strategies share it; ``base_source`` says where it came from, for the report.
+    The strategies share one parameter base under their own overrides: by default the one
+    :func:`base_parameters` chooses for ``parameters`` (as ``nea-sd compare`` does); an
+    explicit ``base`` replaces it, ``base_source`` saying where it came from, for the report.
     """
     vocabulary = vocabulary_for(model)
-    base = dict(base or {})
+    if base is None:
+        base, base_source = base_parameters(model, parameters)
+    base = dict(base)
     trajectories = simulate(
         model,
         [{**base, **s.overrides} for s in scenarios],
@@ -92,12 +171,31 @@ def compare_strategies(
         labels=[s.name for s in scenarios],
         engine=engine,
         on_run_done=on_run_done,
+        nonfinite="nan",
     )
+    diverged = json.loads(trajectories.attrs.get("diverged", "{}"))
+    if len(diverged) == len(scenarios):
+        raise SimulationError(
+            "every scenario diverged ("
+            + "; ".join(f"{k}: {v}" for k, v in diverged.items())
+            + "); the model is not defined at these parameter values"
+        )
     trajectories.attrs["scenarios"] = to_json({s.name: s.overrides for s in scenarios})
     trajectories.attrs["base_parameters"] = to_json(base)
     trajectories.attrs["base_parameters_source"] = base_source
     outcomes = headline_outcomes(trajectories, vocabulary, year)
+    # a diverged run has no outcome (its NaN flags would otherwise read as "stage 0")
+    outcomes = outcomes.where(~trajectories["diverged"])
     outcomes.attrs.update(trajectories.attrs)
+    outcomes.attrs["outcome_year"] = float(year)
     return Comparison(
-        model, tuple(scenarios), vocabulary, trajectories, outcomes, year, base, base_source
+        model,
+        tuple(scenarios),
+        vocabulary,
+        trajectories,
+        outcomes,
+        year,
+        base,
+        base_source,
+        diverged,
     )

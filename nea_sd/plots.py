@@ -1,18 +1,17 @@
-"""Figures. matplotlib with the Agg backend: no display needed, nothing global changed."""
+"""Figures. Nothing global is changed on import: the CLI chooses the Agg backend itself, and a
+notebook keeps its inline backend, so figures show where they are made."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from nea_sd.compare import Comparison  # noqa: E402
-from nea_sd.outcomes import total_over_subscripts  # noqa: E402
+from nea_sd.compare import Comparison
+from nea_sd.outcomes import total_over_subscripts
+from nea_sd.outputs import atomic_write
 
 
 def comparison_figure(comparison: Comparison) -> Figure:
@@ -38,7 +37,8 @@ def comparison_figure(comparison: Comparison) -> Figure:
                 color=colours[scenario.strategy or scenario.name],
                 linestyle="--" if scenario.variant else "-",
                 linewidth=1.6,
-                label=scenario.name,
+                label=scenario.name
+                + (" (diverged)" if scenario.name in comparison.diverged else ""),
             )
         axis.set_title(title)
         axis.axvline(comparison.year, color="0.7", linewidth=0.8)
@@ -47,16 +47,17 @@ def comparison_figure(comparison: Comparison) -> Figure:
         axis.set_xlabel("Year")
     axes[0, 0].legend(fontsize=8, ncol=2)
     figure.suptitle(f"Sequencing strategies, {comparison.model.name} model (equal total effort)")
+    plt.close(figure)  # not left to pyplot: a notebook shows the returned figure once
     return figure
 
 
 def save_figure(figure: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``figure`` (format from the suffix) atomically and close it."""
     target = Path(path)
-    temp = target.with_name(f".{target.stem}.partial{target.suffix}")
+    fmt = target.suffix.lstrip(".").lower() or "png"
     try:
-        figure.savefig(temp, dpi=110)
-        os.replace(temp, target)
+        return atomic_write(
+            target, lambda tmp: figure.savefig(tmp, dpi=110, format=fmt), what="figure"
+        )
     finally:
-        temp.unlink(missing_ok=True)
         plt.close(figure)
-    return target

@@ -36,18 +36,41 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+import nea_sd
 from nea_sd.calibrate.bayes import predictive
 from nea_sd.calibrate.problem import prepare, whitened
 from nea_sd.calibrate.results import read_draws
-from nea_sd.calibrate.review import load_review, parameter_table, theil_table, verdicts
+from nea_sd.calibrate.review import (
+    error_model_table,
+    evidence_frame,
+    load_review,
+    parameter_table,
+    theil_table,
+    verdicts,
+    with_error_model,
+)
 
-ROOT = Path.cwd() if (Path.cwd() / "calibration").is_dir() else Path.cwd().parent
+CANDIDATES = (Path.cwd(), *Path.cwd().parents, Path(nea_sd.__file__).resolve().parents[1])
+ROOT = next(p for p in CANDIDATES if (p / "calibration").is_dir())
 RESULTS = ROOT / "calibration" / "results"
 DATA = Path(os.environ.get("NEA_SD_DATA", ROOT.parent / "shared" / "data"))
 FIGURES = Path(os.environ["FIGURES"]) if os.environ.get("FIGURES") else None  # to save PNGs
 if FIGURES is not None:
     FIGURES.mkdir(parents=True, exist_ok=True)
 N_BAND = int(os.environ.get("N_BAND", 150))
+
+
+def show(fig) -> None:
+    """Show a figure once (inline in Jupyter; nothing as a script), then close it."""
+    if fig is None:
+        return
+    if "ipykernel" in sys.modules:
+        from IPython.display import display
+
+        display(fig)
+    plt.close(fig)
+
+
 pd.set_option("display.width", 160)
 pd.set_option("display.max_colwidth", 120)
 
@@ -56,7 +79,7 @@ def review(stem: str):
     """Load one result with its spec (re-read against the data) and posterior draws."""
     path = RESULTS / f"{stem}.toml"
     doc = load_review(path)
-    setup = prepare(ROOT / "calibration" / doc["calibration"]["spec"], DATA)
+    setup = with_error_model(prepare(ROOT / "calibration" / doc["calibration"]["spec"], DATA), doc)
     draws = read_draws(path)
     names = list(setup.spec.names)
     if draws is not None:
@@ -81,17 +104,23 @@ def plot_fit(doc, setup, samples, estimate, title):
     for ax, o in zip(axes.flat, obs, strict=False):
         band = bands[o.name]
         years = band["year"].values
-        ax.fill_between(years, band.sel(quantile=0.05), band.sel(quantile=0.95), alpha=0.3,
-                        label="90% predictive")
+        ax.fill_between(
+            years,
+            band.sel(quantile=0.05),
+            band.sel(quantile=0.95),
+            alpha=0.3,
+            label="90% predictive",
+        )
         for part, style in ((fit, "-"), (hold, "--")):
             if o.name in part:
                 y, pred, data, _ = part[o.name]
-                ax.plot(y, pred[0], style, color="C1", label="ML fit" if style == "-" else
-                        "held out")
+                ax.plot(
+                    y, pred[0], style, color="C1", label="ML fit" if style == "-" else "held out"
+                )
                 ax.plot(y, data, "o", color="k", ms=3)
         ax.set_title(o.name, fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(obs):]:
+    for ax in list(axes.flat)[len(obs) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(title)
@@ -106,7 +135,7 @@ def plot_residuals(setup, estimate, title):
     fig, ax = plt.subplots(figsize=(8, 3))
     by_name = {o.name: o for o in setup.spec.observations}
     for name, (years, pred, data, flags) in setup.problem.predictions(out, X).items():
-        r = whitened(by_name[name], pred[0], data, flags)
+        r = whitened(by_name[name], pred[0], data, flags, years)
         ax.plot(years, r, "o-", ms=3, label=name)
     ax.axhline(0, color="k", lw=0.5)
     ax.axhspan(-2, 2, color="0.9")
@@ -133,7 +162,7 @@ def plot_profiles(doc, title):
         ax.axhline(threshold, color="r", lw=0.8)
         ax.set_title(f"{name}\n{doc['parameters'][name]['identifiability']}", fontsize=7)
         ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
@@ -180,17 +209,18 @@ print(parameter_table(doc_r).to_string(index=False))
 fig = plot_fit(doc_r, setup_r, samples_r, est_r, "Richardson 1900-1913: data, fit, 90% band")
 if FIGURES is not None:
     fig.savefig(FIGURES / "calibration_richardson_fit.png", dpi=110)
-plot_residuals(setup_r, est_r, "Richardson: whitened residuals (fit years)")
+show(fig)
+show(plot_residuals(setup_r, est_r, "Richardson: whitened residuals (fit years)"))
 
 # %%
 print(theil_table(doc_r).round(3).to_string(index=False))
 
 # %%
-plot_profiles(doc_r, "Richardson: profile likelihoods")
+show(plot_profiles(doc_r, "Richardson: profile likelihoods"))
 
 # %%
 if len(samples_r) > 1:
-    plot_pairs(doc_r, samples_r, list(setup_r.spec.names), "Richardson: posterior pairs")
+    show(plot_pairs(doc_r, samples_r, list(setup_r.spec.names), "Richardson: posterior pairs"))
 
 # %%
 print(verdicts(doc_r).to_string(index=False))
@@ -211,7 +241,8 @@ print(parameter_table(doc_n).to_string(index=False))
 fig = plot_fit(doc_n, setup_n, samples_n, est_n, "nea.mdl: data, fit, 90% predictive band")
 if FIGURES is not None:
     fig.savefig(FIGURES / "calibration_nea_fit.png", dpi=110)
-plot_residuals(setup_n, est_n, "nea.mdl: whitened residuals (fit years)")
+show(fig)
+show(plot_residuals(setup_n, est_n, "nea.mdl: whitened residuals (fit years)"))
 
 # %% [markdown]
 # ### Theil table and held-out performance
@@ -227,17 +258,36 @@ print("\nMAPE, fit vs held out:")
 print(pd.DataFrame({"fit": fitted, "held out": held}).round(1).to_string())
 
 # %%
-plot_profiles(doc_n, "nea.mdl: profile likelihoods")
+show(plot_profiles(doc_n, "nea.mdl: profile likelihoods"))
 
 # %%
 if len(samples_n) > 1:
-    plot_pairs(doc_n, samples_n, list(setup_n.spec.names), "nea.mdl: posterior pairs")
+    show(plot_pairs(doc_n, samples_n, list(setup_n.spec.names), "nea.mdl: posterior pairs"))
 
 # %% [markdown]
 # ### Verdict per series
 
 # %%
 print(verdicts(doc_n).to_string(index=False))
+# %% [markdown]
+# ### Error model, nested-sampling posterior and structural evidence
+#
+# Shown when the result has them (`nea-sd calibrate SPEC --nested --variants FILE`): the
+# estimated scale and AR(1) per series, log Z with its Monte Carlo error, and log evidence per
+# structural variant with the verdict against the best.
+
+# %%
+for label, doc in (("Richardson", doc_r), ("nea.mdl", doc_n)):
+    print(f"{label}: error model {doc['calibration'].get('error_model', 'spec sigma as given')}")
+    if not error_model_table(doc).empty:
+        print(error_model_table(doc).round(3).to_string(index=False))
+    if "nested" in doc:
+        z = doc["nested"]
+        print(f"  log Z = {z['log_z']:.2f} ± {z['log_z_err']:.2f}, converged {z['converged']}")
+    if not evidence_frame(doc).empty:
+        print(evidence_frame(doc).round(3).to_string(index=False))
+
+# %%
 post = doc_n.get("posterior")
 if post:
     print(

@@ -1,8 +1,10 @@
-"""Suite-wide set-up: an isolated translation cache, and the shared data beside the checkout."""
+"""Suite-wide set-up: an isolated translation cache (PySD reference runs kept across runs),
+and the shared data beside the checkout."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,6 +12,23 @@ import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    sys.dont_write_bytecode = True  # no __pycache__ in the checkout (CI sets it before start)
+    try:  # hypothesis keeps no example database in the checkout
+        from hypothesis import settings
+
+        settings.register_profile("nea_sd", database=None)
+        settings.load_profile("nea_sd")
+    except ImportError:
+        pass
+    # batch runs are not checked against PySD here except by the dedicated tests
+    # (tests/engine/test_verify.py): the suite compares the engines itself
+    os.environ.setdefault("NEA_SD_VERIFY", "off")
+    from nea_sd.model.cache import AREAS, configured_cache_dir
+
+    for area, variable in AREAS.items():
+        # PySD's reference runs and numba's kernels (keyed by content) outlive the isolated
+        # cache of one run: they cost minutes for the regional model
+        os.environ.setdefault(variable, str(configured_cache_dir() / area))
     if "NEA_SD_CACHE" not in os.environ:
         os.environ["NEA_SD_CACHE"] = tempfile.mkdtemp(prefix="nea_sd_test_cache_")
 
@@ -24,7 +43,10 @@ def shared_data_dir() -> Path | None:
 def data_dir() -> Path:
     path = shared_data_dir()
     if path is None:
-        pytest.skip("shared data not found (set NEA_SD_DATA or put it at ../shared/data)")
+        from tests.support import SHARED, require_shared
+
+        require_shared(SHARED / "data", "shared data (or set NEA_SD_DATA)")
+    assert path is not None
     return path
 
 

@@ -5,10 +5,15 @@ An :class:`Observation` scores model output shaped (runs, times) against a data
 :func:`fit` (multi-start maximum likelihood), :func:`profile` (profile-likelihood intervals)
 and :func:`sample` (emcee posterior) estimate the free parameters. Results are saved with
 :func:`save_result`; :func:`load_calibrated` gives other commands the calibrated values.
+:func:`honest_fit` estimates per-series error scales and AR(1) residuals and refits under them;
+:func:`nested_sample` gives the posterior and log evidence (UltraNest), :func:`evidence_table`
+the evidence per structural variant; :func:`compare_base` the joint optimum for ``compare``.
 """
 
 from nea_sd.calibrate.bayes import Posterior, parameter_draws, predictive, sample
 from nea_sd.calibrate.fit import FitResult, SeriesFit, StartResult, fit, refine
+from nea_sd.calibrate.nested import NestedResult, nested_sample
+from nea_sd.calibrate.noise import SeriesNoise, estimate_noise, honest_fit
 from nea_sd.calibrate.observation import (
     Binomial,
     Identity,
@@ -25,7 +30,13 @@ from nea_sd.calibrate.observation import (
 from nea_sd.calibrate.priors import Prior
 from nea_sd.calibrate.problem import Setup, prepare
 from nea_sd.calibrate.profile import ParameterProfile, Profiles, profile
-from nea_sd.calibrate.results import load_calibrated, read_result, save_result
+from nea_sd.calibrate.results import (
+    calibrated_base,
+    compare_base,
+    load_calibrated,
+    read_result,
+    save_result,
+)
 from nea_sd.calibrate.spec import (
     CalibrationSpec,
     FreeParameter,
@@ -34,8 +45,20 @@ from nea_sd.calibrate.spec import (
     parse_variable,
 )
 from nea_sd.calibrate.stats import FitStatistics, batch_fit_statistics, fit_statistics
+from nea_sd.calibrate.structures import EvidenceTable, Variant, evidence_table, load_variants
 
 __all__ = [
+    "EvidenceTable",
+    "NestedResult",
+    "SeriesNoise",
+    "Variant",
+    "calibrated_base",
+    "compare_base",
+    "estimate_noise",
+    "evidence_table",
+    "honest_fit",
+    "load_variants",
+    "nested_sample",
     "Binomial",
     "CalibrationSpec",
     "FitResult",

@@ -115,6 +115,8 @@ class FitResult:
         series: per-observation fit statistics (RMSE, MAPE, R², Theil) for both periods.
         seed: the seed of the Latin hypercube (recorded even when 0).
         simulations, batches, elapsed: cost (model runs, engine calls, seconds).
+        noise: the estimated error model (:mod:`nea_sd.calibrate.noise`), empty when the
+            spec's σ were used as given.
     """
 
     spec: str
@@ -137,6 +139,7 @@ class FitResult:
     elapsed: float
     data_files: dict[str, str] = field(default_factory=dict)
     reduced_chi2: float = float("nan")
+    noise: tuple[Any, ...] = ()  # SeriesNoise per observation when the error model was estimated
 
     @property
     def stderr_scaled(self) -> tuple[float, ...]:
@@ -231,6 +234,7 @@ class FitResult:
             f"[[Parameters]] (± Wald standard error; scaled: x sqrt(reduced chi2 = "
             f"{self.reduced_chi2:.3g}) for misfit)",
             text_table(self.PARAM_HEADER, self._parameter_rows()),
+            *([_noise_report(self.noise)] if self.noise else []),
             "[[Series]] fit statistics (Theil: U^M bias, U^S variation, U^C covariation)",
             text_table(self.SERIES_HEADER, self._series_rows()),
             f"[[Starts]] best {min(max_starts, len(self.starts))} of {len(self.starts)}",
@@ -261,6 +265,12 @@ class FitResult:
                 "Starts (best first)",
             )
         )
+
+
+def _noise_report(noise: tuple[Any, ...]) -> str:
+    from nea_sd.calibrate.noise import noise_table
+
+    return noise_table(noise)
 
 
 # -- the optimisers -----------------------------------------------------------------------------
@@ -502,6 +512,7 @@ def refine(
         best,
         method=result.method,
         starts=tuple(starts),
+        noise=result.noise,
         simulations=result.simulations + new.simulations,
         batches=result.batches + new.batches,
         elapsed=result.elapsed + new.elapsed,

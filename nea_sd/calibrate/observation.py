@@ -258,6 +258,10 @@ class Normal:
         s = _per_point(self.sigma, keep)
         return _total(-0.5 * LOG_2PI - np.log(s) - 0.5 * ((obs - pred) / s) ** 2)
 
+    def standardized(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        """(data − prediction) / σ per point (NaN where the data are missing)."""
+        return (np.asarray(obs, float) - np.asarray(pred, float)) / np.asarray(self.sigma, float)
+
 
 @dataclass(frozen=True)
 class LogNormal:
@@ -295,6 +299,14 @@ class LogNormal:
             terms = -np.log(obs) - np.log(s) - 0.5 * LOG_2PI - 0.5 * z**2
         return _total(np.where(pred > 0, terms, np.nan))
 
+    def standardized(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        """(log data − log prediction) / σ per point (NaN where impossible or missing)."""
+        obs = np.asarray(obs, float)
+        s = self.sigmas(obs.shape[-1], flags)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (np.log(obs) - np.log(np.asarray(pred, float))) / s
+        return np.where(np.isfinite(z), z, np.nan)
+
 
 def _proportions(obs: np.ndarray, scale: float, what: str) -> np.ndarray:
     p = obs / scale
@@ -324,6 +336,14 @@ class LogitNormal:
             z = (logit(p) - logit(pred / self.scale)) / s
             terms = -0.5 * LOG_2PI - np.log(s) - 0.5 * z**2 - np.log(p * (1 - p))
         return _total(np.where(np.isinf(z), -np.inf, terms))
+
+    def standardized(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        """(logit data − logit prediction) / σ per point (NaN where impossible or missing)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (logit(np.asarray(obs, float) / self.scale) - logit(pred / self.scale)) / (
+                np.asarray(self.sigma, float)
+            )
+        return np.where(np.isfinite(z), z, np.nan)
 
 
 @dataclass(frozen=True)
@@ -366,6 +386,23 @@ class Poisson:
 
 
 ErrorModel = Normal | LogNormal | LogitNormal | Binomial | Poisson
+GAUSSIAN = (Normal, LogNormal, LogitNormal)  # error models with standardized residuals
+
+
+def ar1_whiten(
+    z: np.ndarray, years: np.ndarray, scale: float = 1.0, rho: float = 0.0
+) -> tuple[np.ndarray, float]:
+    """Innovations of standardized residuals ``z`` (…, n) under a stationary AR(1) with
+    marginal sd ``scale`` and lag-one-year correlation ``rho`` (a gap of d years: rho**d),
+    and the log-determinant term: log L = −½ Σ e² − n log scale − ``logdet`` + const."""
+    z = np.asarray(z, dtype=float) / scale
+    if rho == 0.0 or z.shape[-1] < 2:
+        return z, 0.0
+    r = np.power(rho, np.diff(np.asarray(years, dtype=float)))
+    root = np.sqrt(1.0 - r**2)
+    e = z.copy()
+    e[..., 1:] = (z[..., 1:] - r * z[..., :-1]) / root
+    return e, float(np.sum(np.log(root)))
 
 
 # -- one comparison -------------------------------------------------------------------------
@@ -384,6 +421,9 @@ class Observation:
             (annual totals) instead of its value at the start of the year.
         fit_period, holdout_period: this observation's own periods, overriding the spec's
             (a series that starts after the spec's fit period ends, e.g. JNTO 2019-).
+        scale, ar1: the error model's σ times ``scale``, residuals AR(1) with lag-one-year
+            correlation ``ar1`` (Gaussian errors only; estimated by
+            :func:`nea_sd.calibrate.noise.estimate_noise`, not written in specs).
     """
 
     name: str
@@ -395,6 +435,23 @@ class Observation:
     average: bool = False
     fit_period: tuple[int, int] | None = None
     holdout_period: tuple[int, int] | None = None
+    scale: float = 1.0
+    ar1: float = 0.0
+
+    @property
+    def rescaled(self) -> bool:
+        return self.scale != 1.0 or self.ar1 != 0.0
+
+    def innovations(self, pred, obs, flags, years) -> tuple[np.ndarray, float]:
+        """Whitened residuals (…, points) under this observation's scale and AR(1), NaN at
+        missing or impossible points, and the log-determinant term (see :func:`ar1_whiten`)."""
+        z = np.atleast_1d(self.error.standardized(pred, obs, flags))
+        keep = np.isfinite(np.asarray(obs, dtype=float))
+        z = np.broadcast_to(z, np.broadcast_shapes(z.shape, keep.shape)).copy()
+        e, logdet = ar1_whiten(z[..., keep], np.asarray(years)[keep], self.scale, self.ar1)
+        out = np.full(z.shape, np.nan)
+        out[..., keep] = e
+        return out, logdet
 
     def points(self, period: tuple[int, int] | None = None) -> np.ndarray:
         """Observed years inside ``period`` (all when None); gaps are simply absent."""
@@ -418,7 +475,21 @@ class Observation:
         """Weighted log-likelihood per run for model output (runs, times) or (times,)."""
         years = self.points(period)
         pred, obs, flags = self.predict(model, model_years, years, params)
-        return self.weight * self.error.log_likelihood(pred, obs, flags)
+        ll = self.error.log_likelihood(pred, obs, flags)
+        if self.rescaled:  # swap the iid quadratic form for the scaled AR(1) one
+            z = self.error.standardized(pred, obs, flags)[..., np.isfinite(obs)]
+            e, logdet = self.innovations(pred, obs, flags, years)
+            e = e[..., np.isfinite(obs)]
+            with np.errstate(invalid="ignore"):
+                new = (
+                    ll
+                    + 0.5 * np.sum(z**2, axis=-1)
+                    - 0.5 * np.sum(e**2, axis=-1)
+                    - z.shape[-1] * np.log(self.scale)
+                    - logdet
+                )
+            ll = np.where(np.isfinite(ll), new, ll)
+        return self.weight * ll
 
     def predict(
         self,

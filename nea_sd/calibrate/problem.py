@@ -9,12 +9,12 @@ studies, simulation-based calibration) can share one simulation batch.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import logit
 
 from nea_sd.calibrate.observation import LogitNormal, LogNormal, Normal, Observation
 from nea_sd.calibrate.spec import CalibrationSpec, parse_variable
@@ -86,6 +86,35 @@ class Simulator:
         self.saveper = saveper
         self.calls = 0
         self.runs = 0
+        self.fixed: dict[str, np.ndarray] = {}  # constants set by a structural variant
+
+    def with_constants(
+        self, overrides: Mapping[str, float], parameters: ParameterTable
+    ) -> Simulator:
+        """A copy that runs with ``overrides`` (``"Name"`` or ``"Name[el]"`` → value) in place
+        of the model's constants: a structural variant switched by constants. A constant the
+        spec fits cannot be fixed here (drop it from the spec's parameters instead)."""
+        free = {p.name for p in self.spec.parameters}
+        fixed = {k: v.copy() for k, v in self.fixed.items()}
+        for key, value in overrides.items():
+            name, elements = split_element_key(key)
+            param = parameters[name]
+            if key in free or param.name in free:
+                raise InvalidValueError(
+                    f"{key!r} is a free parameter of {self.spec.path.name}; a variant can only "
+                    "set constants the spec does not fit"
+                )
+            array = np.array(fixed.get(param.name, param.value), dtype=float)
+            if elements is None:
+                array[...] = float(value)
+            else:
+                array[param.index_of(elements)] = float(value)
+            fixed[param.name] = array
+        new = copy.copy(self)
+        new.fixed = fixed
+        new._targets = [(n, i, fixed.get(n, d)) for n, i, d in self._targets]
+        new.calls = new.runs = 0
+        return new
 
     def parameter_sets(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Columns of ``X`` (runs, k) as the batch engine's name -> (runs, *dims) arrays."""
@@ -99,6 +128,9 @@ class Simulator:
                 sets[name][...] = X[:, j].reshape((n,) + (1,) * default.ndim)
             else:
                 sets[name][(slice(None), *index)] = X[:, j]
+        for name, value in self.fixed.items():
+            if name not in sets:
+                sets[name] = np.array(np.broadcast_to(value, (n, *value.shape)))
         return sets
 
     def run(self, X: np.ndarray) -> Outputs:
@@ -219,22 +251,21 @@ def whitenable(obs: Observation) -> bool:
     return isinstance(obs.error, Normal | LogNormal | LogitNormal)
 
 
-def whitened(obs: Observation, pred: np.ndarray, data: np.ndarray, flags: Mapping) -> np.ndarray:
-    """Residuals r with −log L = ½ Σ r² + const (weights folded in); PENALTY where impossible."""
-    err = obs.error
-    w = np.sqrt(obs.weight)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if isinstance(err, LogNormal):
-            s = err.sigmas(data.size, flags)
-            r = (np.log(data) - np.log(pred)) / s
-        elif isinstance(err, LogitNormal):
-            s = np.asarray(err.sigma, dtype=float)
-            r = (logit(data / err.scale) - logit(pred / err.scale)) / s
-        elif isinstance(err, Normal):
-            r = (data - pred) / np.asarray(err.sigma, dtype=float)
-        else:
-            raise InvalidValueError(f"{type(err).__name__} error has no whitened residuals")
-    return np.where(np.isfinite(r), w * r, PENALTY)
+def whitened(
+    obs: Observation,
+    pred: np.ndarray,
+    data: np.ndarray,
+    flags: Mapping,
+    years: np.ndarray | None = None,
+) -> np.ndarray:
+    """Residuals r with −log L = ½ Σ r² + const (weights, scale and AR(1) folded in);
+    PENALTY where impossible. ``years`` place the AR(1) lags (default: consecutive)."""
+    if not whitenable(obs):
+        raise InvalidValueError(f"{type(obs.error).__name__} error has no whitened residuals")
+    if years is None:
+        years = np.arange(np.asarray(data).shape[-1], dtype=float)
+    r, _ = obs.innovations(pred, data, flags, years)
+    return np.where(np.isfinite(r), np.sqrt(obs.weight) * r, PENALTY)
 
 
 class Problem:
@@ -270,8 +301,8 @@ class Problem:
     def residuals(self, outputs: Outputs, X: np.ndarray) -> np.ndarray:
         """Whitened residuals (runs, n_points) on the fit period."""
         parts = [
-            whitened(self._obs(name), pred, data, flags)
-            for name, (_, pred, data, flags) in self.predictions(outputs, X).items()
+            whitened(self._obs(name), pred, data, flags, years)
+            for name, (years, pred, data, flags) in self.predictions(outputs, X).items()
         ]
         return np.concatenate(parts, axis=1)
 

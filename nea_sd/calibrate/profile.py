@@ -1,9 +1,18 @@
 """Profile-likelihood intervals: fix one parameter on a grid, re-optimise all the others.
 
-The 95 % interval is where Δ(−2 log L) against the best fit stays below χ²₁(0.95) = 3.84
-(Wilks). A profile that never rises that far on one side is *one-sided*, on neither side
-*flat*: the data do not identify that parameter, and it belongs with the scenario axes. All
-grid points of all parameters are re-optimised together, sharing one batch per iteration.
+The 95 % interval is where Δ(−2 log L) against the best fit stays below the threshold:
+χ²₁(0.95) = 3.84 (Wilks) with the spec's σ, F(1, ν) on the effective degrees of freedom when
+the error model was estimated (:mod:`nea_sd.calibrate.noise`). Labels:
+
+- ``identified``: the profile crosses on both sides, Wald CV ≤ 50 %, ≥ 3 grid points inside;
+- ``weakly identified (...)``: it crosses on both sides but the Wald CV is above 50 % or
+  fewer than 3 grid points lie inside (an interval interpolated across a coarse grid), or it
+  crosses on one side only while the estimate is inside the bounds;
+- ``bound-active (...)``: the estimate sits on a bound and the data push against it (the
+  profile rises away from it): a sign of wrong structure or a wrong bound, not a fitted value;
+- ``flat``: no crossing on either side; the parameter belongs with the scenario axes.
+
+All grid points of all parameters are re-optimised together, sharing one batch per iteration.
 """
 
 from __future__ import annotations
@@ -116,11 +125,22 @@ def profile(
     names: Sequence[str] | None = None,
     points: int = 11,
     max_nfev: int | None = None,
+    threshold: float | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> Profiles:
     """Profile each named parameter (default all) over ``points`` grid values plus points
     at multiples of its Wald standard error; the others are re-optimised at each point,
-    walking outward from the estimate. All parameters' walks share the batches."""
+    walking outward from the estimate. All parameters' walks share the batches.
+
+    ``threshold``: Δ(−2 log L) of the 95 % interval; default F(1, ν) when ``result`` carries
+    an estimated error model (see :func:`nea_sd.calibrate.noise.profile_threshold`), else 3.84.
+    """
+    if threshold is None:
+        from nea_sd.calibrate.noise import profile_threshold
+
+        threshold = (
+            profile_threshold(result.noise, len(result.names)) if result.noise else THRESHOLD
+        )
     spec, problem = setup.spec, setup.problem
     names = list(names or spec.names)
     for n in names:
@@ -159,8 +179,9 @@ def profile(
         grid, delta = grid[order], np.where(np.isfinite(delta[order]), delta[order], np.inf)
         grid, keep = np.unique(grid, return_index=True)
         delta = delta[keep]
-        out.append(_interval(name, x0[j], grid, delta, bounds[j]))
-    return Profiles(spec.path.name, THRESHOLD, tuple(out), best, bool(improved), best_point)
+        se = result.stderr_scaled[j]
+        out.append(_interval(name, x0[j], grid, delta, bounds[j], threshold, se))
+    return Profiles(spec.path.name, threshold, tuple(out), best, bool(improved), best_point)
 
 
 def _chain_task(problem, bounds, x0, j, values, local, max_nfev):
@@ -185,39 +206,67 @@ def _chain_task(problem, bounds, x0, j, values, local, max_nfev):
     return task
 
 
+MIN_INSIDE = 3  # grid points inside an interval for it to be more than an interpolation
+MAX_CV = 0.5  # Wald standard error over |estimate| above which a value is weakly identified
+
+
 def _interval(
-    name: str, est: float, grid: np.ndarray, delta: np.ndarray, bounds
+    name: str,
+    est: float,
+    grid: np.ndarray,
+    delta: np.ndarray,
+    bounds,
+    threshold: float = THRESHOLD,
+    se: float = float("nan"),
 ) -> ParameterProfile:
-    """Crossings of the threshold on each side of the profile's minimum (linear interpolation)."""
+    """Crossings of the threshold on each side of the profile's minimum (linear
+    interpolation) and the label (module docstring)."""
     i0 = int(np.argmin(delta))
     lower = upper = None
     for i in range(i0, 0, -1):
-        if delta[i - 1] >= THRESHOLD:
-            lower = _cross(grid[i - 1], grid[i], delta[i - 1], delta[i])
+        if delta[i - 1] >= threshold:
+            lower = _cross(grid[i - 1], grid[i], delta[i - 1], delta[i], threshold)
             break
     for i in range(i0, len(grid) - 1):
-        if delta[i + 1] >= THRESHOLD:
-            upper = _cross(grid[i + 1], grid[i], delta[i + 1], delta[i])
+        if delta[i + 1] >= threshold:
+            upper = _cross(grid[i + 1], grid[i], delta[i + 1], delta[i], threshold)
             break
+    lo_b, hi_b = float(bounds[0]), float(bounds[1])
+    near = 1e-3 * (hi_b - lo_b)
     if lower is not None and upper is not None:
-        status = "identified"
+        inside = int(np.sum((grid > lower) & (grid < upper) & (np.abs(grid - est) > 1e-12)))
+        cv = abs(se / est) if est != 0 and math.isfinite(se) else float("inf")
+        if not math.isfinite(se) or cv > MAX_CV:
+            status = "weakly identified (Wald CV " + (
+                f"{100 * cv:.0f}%)" if math.isfinite(cv) else "undefined)"
+            )
+        elif inside < MIN_INSIDE:
+            status = f"weakly identified (only {inside} profile points inside the interval)"
+        else:
+            status = "identified"
     elif lower is None and upper is None:
-        status = "not identifiable (flat)"
+        status = "flat"
+    elif lower is None and est - lo_b <= near:
+        status = f"bound-active (lower bound {lo_b:g}; the data push below it)"
+    elif upper is None and hi_b - est <= near:
+        status = f"bound-active (upper bound {hi_b:g}; the data push above it)"
     else:
-        status = f"not identifiable (one-sided: no {'lower' if lower is None else 'upper'} limit)"
+        status = f"weakly identified (one-sided: no {'lower' if lower is None else 'upper'} limit)"
     return ParameterProfile(
         name=name,
         estimate=float(est),
         grid=tuple(float(g) for g in grid),
         delta=tuple(float(d) for d in delta),
-        lower=float(bounds[0] if lower is None else lower),
-        upper=float(bounds[1] if upper is None else upper),
+        lower=float(lo_b if lower is None else lower),
+        upper=float(hi_b if upper is None else upper),
         status=status,
     )
 
 
-def _cross(x_out: float, x_in: float, d_out: float, d_in: float) -> float:
+def _cross(
+    x_out: float, x_in: float, d_out: float, d_in: float, threshold: float = THRESHOLD
+) -> float:
     if not math.isfinite(d_out) or d_out == d_in:
         return float(x_out if not math.isfinite(d_out) else x_in)
-    t = (THRESHOLD - d_in) / (d_out - d_in)
+    t = (threshold - d_in) / (d_out - d_in)
     return float(x_in + min(max(t, 0.0), 1.0) * (x_out - x_in))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shutil
 import tomllib
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,13 @@ from nea_sd.calibrate.fit import FitResult
 from nea_sd.calibrate.profile import Profiles
 from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import DataError, InvalidValueError, OutputPathError, UnknownNameError
+from nea_sd.outputs import atomic_write_text, write_frame
 from nea_sd.provenance import package_versions
 
 RESULTS_DIR = Path("calibration") / "results"
+
+
+NOT_ASSESSED = "not assessed"  # label of every parameter of a result without profiles
 
 
 def default_output(spec_path: str | os.PathLike[str]) -> Path:
@@ -36,10 +42,62 @@ def default_output(spec_path: str | os.PathLike[str]) -> Path:
     return spec_path.parent / "results" / f"{spec_path.stem}.toml"
 
 
+def new_output(path: str | os.PathLike[str]) -> Path:
+    """``path`` if it is free, else the first free ``<stem>-N.toml`` (N = 2, 3, ...) beside it:
+    a committed result is never overwritten by a new run."""
+    path = Path(path)
+    if not path.exists():
+        return path
+    n = 2
+    while (candidate := path.with_name(f"{path.stem}-{n}{path.suffix}")).exists():
+        n += 1
+    return candidate
+
+
+def output_path(
+    spec_path: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    replace: bool = False,
+) -> Path:
+    """Where ``nea-sd calibrate`` writes, decided before the fit starts.
+
+    Default: ``calibration/results/<stem>.toml``, or ``<stem>-N.toml`` when that exists. An
+    explicit ``output`` that exists is refused unless ``replace`` (which keeps a ``.bak``).
+    """
+    if output is None:
+        target = default_output(spec_path)
+        return target if replace else new_output(target)
+    target = Path(output)
+    if target.suffix.lower() != ".toml":
+        raise OutputPathError(f"results file {str(output)!r} must end in .toml")
+    if target.is_dir():
+        raise OutputPathError(f"results path {str(output)!r} is a directory; give a .toml file")
+    if target.exists() and not replace:
+        raise OutputPathError(
+            f"results file {str(output)!r} exists; pass --replace to overwrite it (a .bak copy "
+            f"is kept) or choose another --output (e.g. {new_output(target).name})"
+        )
+    return target
+
+
 def _stats(st: Any) -> dict[str, Any] | None:
     return (
         None if st is None else {k: float(v) if k != "n" else int(v) for k, v in asdict(st).items()}
     )
+
+
+def optima_within(result: FitResult, threshold: float | None = None) -> int:
+    """Distinct optima (start groups) whose Δ(−2 log L) to the best start is below the
+    profile threshold (χ²₁ 3.84 when none is given): competing explanations of the data."""
+    from nea_sd.calibrate.profile import THRESHOLD
+
+    limit = THRESHOLD if threshold is None else threshold
+    groups = result.optima()
+    if not groups:
+        return 0
+    best = min(result.starts[g[0]].neg_log_likelihood for g in groups)
+    return sum(2 * (result.starts[g[0]].neg_log_likelihood - best) <= limit for g in groups)
 
 
 def result_document(
@@ -50,8 +108,12 @@ def result_document(
     *,
     draws_file: str | None = None,
     command: str = "",
+    refits: int = 0,
+    nested: Any = None,
+    evidence: Any = None,
 ) -> dict[str, Any]:
-    """The nested mapping written to the results TOML."""
+    """The nested mapping written to the results TOML (``refits``: local refits started from
+    a profile point that beat the optimum)."""
     model_names = {p.name for p in spec.parameters}
     params: dict[str, Any] = {}
     for j, name in enumerate(result.names):
@@ -70,6 +132,8 @@ def result_document(
                 "profile_upper": pr.upper,
                 "identifiability": pr.status,
             }
+        else:  # no profile, no verdict: never "identified" by default
+            entry["identifiability"] = NOT_ASSESSED
         if posterior is not None:
             q = np.quantile(posterior.samples[:, j], [0.025, 0.5, 0.975])
             entry |= {
@@ -79,6 +143,18 @@ def result_document(
                 "posterior_q975": float(q[2]),
                 "tau": posterior.tau[j],
                 "ess": posterior.ess[j],
+            }
+        if nested is not None:
+            s = nested.samples[:, j]
+            q = np.quantile(s, [0.025, 0.5, 0.975])
+            entry |= {
+                "nested_mean": float(s.mean()),
+                "nested_q025": float(q[0]),
+                "nested_median": float(q[1]),
+                "nested_q975": float(q[2]),
+                "rhat": nested.rhat[j],
+                "ess_bulk": nested.ess_bulk[j],
+                "ess_tail": nested.ess_tail[j],
             }
         params[name] = entry
     doc: dict[str, Any] = {
@@ -90,6 +166,9 @@ def result_document(
             "seed": result.seed,
             "starts": len(result.starts),
             "distinct_optima": len(result.optima()),
+            "distinct_optima_within_threshold": optima_within(
+                result, profiles.threshold if profiles is not None else None
+            ),
             "log_likelihood": result.log_likelihood,
             "holdout_log_likelihood": result.holdout_log_likelihood,
             "n_points": result.n_points,
@@ -144,6 +223,46 @@ def result_document(
             p.name: {"grid": list(p.grid), "delta": list(p.delta)} for p in profiles.profiles
         }
         doc["calibration"]["profile_threshold"] = profiles.threshold
+        doc["calibration"]["profile_beat_optimum"] = refits > 0 or profiles.improved
+        doc["calibration"]["refits_from_profile"] = refits
+        doc["calibration"]["profile_still_better"] = profiles.improved
+        doc["calibration"]["profile_best_neg_log_likelihood"] = profiles.best_neg_log_likelihood
+    if result.noise:
+        from nea_sd.calibrate.noise import effective_dof, interval_quantile
+
+        k = len(result.names)
+        doc["calibration"]["error_model"] = "estimated: per-series scale and AR(1)"
+        doc["calibration"]["effective_dof"] = effective_dof(result.noise, k)
+        doc["calibration"]["wald_quantile"] = interval_quantile(result.noise, k)
+        doc["error_model"] = {
+            s.name: {"n": s.n, "dof": s.dof, "scale": s.scale, "ar1": s.ar1}
+            if s.estimated
+            else {"n": s.n, "estimated": False}
+            for s in result.noise
+        }
+    else:
+        doc["calibration"]["error_model"] = "spec sigma as given"
+    if nested is not None:
+        doc["nested"] = {
+            "sampler": "ultranest",
+            "log_z": nested.log_z,
+            "log_z_err": nested.log_z_err,
+            "run_log_z": list(nested.run_log_z),
+            "run_log_z_err": list(nested.run_log_z_err),
+            "runs": len(nested.run_log_z),
+            "live_points": nested.live_points,
+            "draws": len(nested.samples),
+            "model_runs": nested.ncall,
+            "batches": nested.batches,
+            "elapsed_seconds": round(nested.elapsed, 2),
+            "simulation_seconds": round(nested.simulation_seconds, 2),
+            "overhead_fraction": round(nested.overhead, 4),
+            "converged": nested.converged,
+            "seed": nested.seed,
+            "draws_file": draws_file if posterior is None else None,
+        }
+    if evidence is not None:
+        doc["evidence"] = evidence.as_dict()
     if posterior is not None:
         doc["posterior"] = {
             "walkers": posterior.walkers,
@@ -167,25 +286,51 @@ def save_result(
     posterior: Posterior | None = None,
     *,
     command: str = "",
+    refits: int = 0,
+    nested: Any = None,
+    evidence: Any = None,
 ) -> Path:
-    """Write the results TOML (and ``<stem>.draws.csv`` with posterior draws, if any)."""
+    """Write the results TOML (and ``<stem>.draws.csv`` with posterior draws, if any).
+
+    Both files are written to a temporary name and renamed (never half-written). An existing
+    file at ``path`` is kept as ``<name>.bak`` (its draws as ``<draws>.bak``); draws left from
+    an earlier result at ``path`` are removed when the new result has none, so a TOML and its
+    draws always belong together. Choose ``path`` with :func:`output_path`.
+    """
     path = Path(path)
+    draws_path = path.with_name(f"{path.stem}.draws.csv")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        draws_file = None
-        if posterior is not None:
-            draws_file = f"{path.stem}.draws.csv"
-            frame = pd.DataFrame(posterior.samples, columns=list(posterior.names))
-            frame["log_prob"] = posterior.log_prob
-            frame.to_csv(path.parent / draws_file, index=False, float_format="%.8g")
         doc = result_document(
-            spec, result, profiles, posterior, draws_file=draws_file, command=command
+            spec,
+            result,
+            profiles,
+            posterior,
+            draws_file=draws_path.name if posterior is not None or nested is not None else None,
+            command=command,
+            refits=refits,
+            nested=nested,
+            evidence=evidence,
         )
         header = (
             f"Calibration results for {result.spec} (written by nea-sd calibrate; "
             "regenerate rather than edit)."
         )
-        path.write_text(dumps(doc, header), encoding="utf-8")
+        text = dumps(doc, header)
+        for old in (path, draws_path):
+            if old.exists():
+                shutil.copy2(old, old.with_name(old.name + ".bak"))
+        if posterior is not None or nested is not None:
+            if posterior is not None:  # emcee's draws, with their log posterior
+                frame = pd.DataFrame(posterior.samples, columns=list(posterior.names))
+                frame["log_prob"] = posterior.log_prob
+            else:  # nested sampling's equal-weight draws, with the run they came from
+                frame = pd.DataFrame(nested.samples, columns=list(nested.names))
+                frame["run"] = np.repeat(np.arange(nested.chains.shape[0]), nested.chains.shape[1])
+            write_frame(frame, draws_path, index=False, float_format="%.8g")
+        else:
+            draws_path.unlink(missing_ok=True)  # stale: it belonged to the replaced result
+        atomic_write_text(path, text, what="calibration results")
     except OSError as exc:
         raise OutputPathError(f"cannot write calibration results to {str(path)!r}: {exc}") from None
     return path
@@ -205,7 +350,7 @@ def read_draws(path: str | os.PathLike[str]) -> pd.DataFrame | None:
     """Posterior draws saved beside a results TOML (None when it has none)."""
     path = Path(path)
     doc = read_result(path)
-    name = doc.get("posterior", {}).get("draws_file")
+    name = doc.get("posterior", {}).get("draws_file") or doc.get("nested", {}).get("draws_file")
     if not name:
         return None
     return pd.read_csv(path.parent / name)
@@ -218,6 +363,17 @@ def _results_dir(results_dir: str | os.PathLike[str] | None) -> Path:
     if local.is_dir():
         return local
     return Path(__file__).resolve().parents[2] / RESULTS_DIR
+
+
+def find_result(
+    model_name: str,
+    *,
+    results_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """The results file of ``model_name`` and its contents (one per model; see
+    :func:`load_calibrated`)."""
+    return _find_result(model_name, results_dir, model_path)
 
 
 def _find_result(
@@ -295,8 +451,62 @@ def identified_estimates(
     details = doc.get("parameters", {})
     kept, skipped = {}, []
     for name, value in doc.get("estimates", {}).items():
-        if details.get(name, {}).get("identifiability", "identified") == "identified":
+        if details.get(name, {}).get("identifiability", NOT_ASSESSED) == "identified":
             kept[str(name)] = float(value)
         else:
             skipped.append(str(name))
     return kept, skipped, f"{file.parent.name}/{file.name}"
+
+
+def _best_neg_log_likelihood(doc: Mapping[str, Any]) -> float:
+    """The best −log L the result knows of: its optimum, any start, any profile point."""
+    cal = doc.get("calibration", {})
+    values = [-float(cal["log_likelihood"])]
+    values += [float(s["neg_log_likelihood"]) for s in doc.get("starts", [])]
+    if "profile_best_neg_log_likelihood" in cal:
+        values.append(float(cal["profile_best_neg_log_likelihood"]))
+    finite = [v for v in values if np.isfinite(v)]
+    return min(finite) if finite else float("nan")
+
+
+def compare_base(
+    result: Mapping[str, Any] | str | os.PathLike[str],
+) -> tuple[dict[str, float], str]:
+    """The parameter base for ``compare``: the joint optimum of a calibration result.
+
+    Every fitted model parameter at its jointly estimated value (never identified values
+    mixed with model defaults that the profiles reject), and a header line giving the base's
+    −log L and its Δ(−2 log L) to the best fit the result knows of (a start or a profile point
+    that beat the optimum shows as Δ > 0). ``result``: a results TOML path or its contents.
+    """
+    name = "calibration result"
+    if not isinstance(result, Mapping):
+        name = Path(result).name
+        result = read_result(result)
+    cal = result.get("calibration", {})
+    if "log_likelihood" not in cal or "estimates" not in result:
+        raise DataError(f"{name}: not a calibration result (no [calibration] log_likelihood)")
+    params = {str(k): float(v) for k, v in result["estimates"].items()}
+    nll = -float(cal["log_likelihood"])
+    delta = 2.0 * (nll - _best_neg_log_likelihood(result))
+    spec = cal.get("spec", name)
+    header = (
+        f"base: joint optimum of {spec} ({len(params)} fitted values), -log L = {nll:.2f}, "
+        f"delta(-2 log L) to the best fit = {delta:.2f}"
+    )
+    if delta > 1e-6:
+        header += " (a better point is known: recalibrate)"
+    return params, header
+
+
+def calibrated_base(
+    model_name: str,
+    *,
+    results_dir: str | os.PathLike[str] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+) -> tuple[dict[str, float], str]:
+    """:func:`compare_base` of the results file of ``model_name`` (found as by
+    :func:`load_calibrated`); the header names the file."""
+    file, doc = _find_result(model_name, results_dir, model_path)
+    params, header = compare_base(doc)
+    return params, f"{header} [{file.parent.name}/{file.name}]"

@@ -58,10 +58,54 @@ def parameter_table(doc: dict[str, Any]) -> pd.DataFrame:
                 "scaled stderr": p.get("stderr_scaled"),
                 "profile 95%": _span(p.get("profile_lower"), p.get("profile_upper")),
                 "posterior 95%": _span(p.get("posterior_q025"), p.get("posterior_q975")),
-                "identifiability": p.get("identifiability", "not profiled"),
+                "nested 95%": _span(p.get("nested_q025"), p.get("nested_q975")),
+                "R-hat": p.get("rhat"),
+                "identifiability": p.get("identifiability", "not assessed"),
             }
         )
     return pd.DataFrame(rows)
+
+
+def error_model_table(doc: dict[str, Any]) -> pd.DataFrame:
+    """The estimated error model per series (empty when the spec's σ were used)."""
+    return pd.DataFrame(
+        [{"series": n, **e} for n, e in doc.get("error_model", {}).items()],
+        columns=["series", "n", "dof", "scale", "ar1"],
+    )
+
+
+def evidence_frame(doc: dict[str, Any]) -> pd.DataFrame:
+    """Log evidence per structural variant (empty when none was computed)."""
+    rows = [
+        {
+            "variant": n,
+            "log Z": e["log_z"],
+            "± MC": e["log_z_err"],
+            "Δ log Z": e["delta_log_z"],
+            "Δ ± MC": e["delta_log_z_err"],
+            "verdict": e["verdict"],
+            "converged": e["converged"],
+        }
+        for n, e in doc.get("evidence", {}).items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def with_error_model(setup: Any, doc: dict[str, Any]) -> Any:
+    """``setup`` scored with the error model the result estimated (scales, AR(1)), so its
+    residuals are those the fit saw; unchanged when the result used the spec's σ."""
+    from nea_sd.calibrate.noise import SeriesNoise, with_noise
+    from nea_sd.calibrate.synthetic import with_spec
+
+    table = doc.get("error_model", {})
+    if not table:
+        return setup
+    noise = [
+        SeriesNoise(n, int(e["n"]), float(e.get("dof", 0.0)), float(e["scale"]), float(e["ar1"]))
+        for n, e in table.items()
+        if "scale" in e
+    ]
+    return with_spec(setup, with_noise(setup.spec, noise))
 
 
 def _span(lo: float | None, hi: float | None) -> str:

@@ -39,12 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
+    for command in subparsers.choices.values():  # every command may run the batch engine
+        command.add_argument(
+            "--allow-unverified",
+            action="store_true",
+            help="run a model even if the batch engine's results differ from PySD's on it "
+            "(marked unverified in the provenance; NEA_SD_VERIFY=off skips the check)",
+        )
     return parser
 
 
+def _agg_backend() -> None:
+    """Figures from the command line go to files: the Agg backend, chosen here (not on import
+    of the plotting modules, so notebooks keep their inline backend)."""
+    os.environ["MPLBACKEND"] = "Agg"
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _agg_backend()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "allow_unverified", False):
+        from nea_sd.engine.verify import allow_unverified
+
+        allow_unverified()
     try:
         return int(args.handler(args) or 0)
     except NeaSdError as exc:

@@ -32,7 +32,13 @@ def model_path(argument: str | None, default: str = "nea") -> Path:
 
 
 def open_model(argument: str | None, default: str = "nea") -> Model:
-    return load_model(model_path(argument, default))
+    """The model, validated first (a broken model is one ``error:`` line naming its line)."""
+    from nea_sd.model.validate import check_model
+
+    path = model_path(argument, default)
+    if path.is_file() and path.suffix.lower() == ".mdl":
+        check_model(path)
+    return load_model(path)
 
 
 def add_model_argument(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
@@ -89,3 +95,14 @@ def progress(total: int, description: str) -> Iterator[Any]:
         yield bar
     finally:
         bar.close()
+
+
+def check_year(model: Model, year: float) -> float:
+    """Refuse an outcome year outside the simulated period before anything runs."""
+    first, last = model.time["initial"], model.time["final"]
+    if not first - 1e-9 <= year <= last + 1e-9:
+        raise InvalidValueError(
+            f"--year {year:g} is outside the simulated period of {model.name} "
+            f"({first:g}-{last:g}); choose a year in it"
+        )
+    return year

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from nea_sd.errors import InvalidValueError
+from nea_sd.outputs import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,13 +30,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="optimiser (default: least_squares when all errors are Gaussian on some scale)",
     )
     parser.add_argument("--max-nfev", type=int, help="iteration cap per start")
+    parser.add_argument(
+        "--error-model",
+        choices=("estimated", "spec"),
+        default="estimated",
+        help="estimated (default): per-series error scales and AR(1) residuals estimated at "
+        "the optimum and the fit repeated under them; spec: the spec's sigma as given",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip profile likelihoods")
     parser.add_argument("--profile-points", type=int, default=11, help="grid points (11)")
     parser.add_argument("--bayes", action="store_true", help="also sample the posterior (emcee)")
     parser.add_argument("--walkers", type=int, help="emcee walkers (default max(4k, 16))")
     parser.add_argument("--steps", type=int, default=2000, help="emcee steps (2000)")
+    parser.add_argument(
+        "--nested",
+        action="store_true",
+        help="also sample the posterior and log evidence by nested sampling (UltraNest)",
+    )
+    parser.add_argument("--live-points", type=int, default=400, help="nested: live points (400)")
+    parser.add_argument(
+        "--nested-runs", type=int, default=4, help="nested: independent runs for R-hat (4)"
+    )
+    parser.add_argument(
+        "--variants",
+        help="TOML of structural variants (constants to set): log evidence of each (nested)",
+    )
     parser.add_argument("--data-dir", help="data folder (default $NEA_SD_DATA)")
-    parser.add_argument("--output", help="results file (default calibration/results/<spec>.toml)")
+    parser.add_argument(
+        "--output",
+        help="results file (default calibration/results/<spec>.toml, or <spec>-N.toml when "
+        "that exists: results are never overwritten)",
+    )
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite the results file (the old one is kept as <file>.bak)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -78,29 +108,73 @@ def _command(args: argparse.Namespace) -> str:
     for flag in ("method", "max_nfev", "walkers"):
         if getattr(args, flag) is not None:
             parts += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    if args.error_model != "estimated":
+        parts += ["--error-model", args.error_model]
     if args.no_profile:
         parts.append("--no-profile")
     elif args.profile_points != 11:
         parts += ["--profile-points", str(args.profile_points)]
     if args.bayes:
         parts += ["--bayes", "--steps", str(args.steps)]
+    if args.nested or args.variants:
+        parts += ["--live-points", str(args.live_points), "--nested-runs", str(args.nested_runs)]
+        parts += ["--nested"] if args.nested else []
+        parts += ["--variants", args.variants] if args.variants else []
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _data_gaps(spec) -> list[str]:  # type: ignore[no-untyped-def]
+    """A note per observation whose series lacks years inside its fit or held-out period
+    (those years are left out of the likelihood, never filled: said, not silent)."""
+    notes = []
+    for obs in spec.observations:
+        for label, holdout in (("fit", False), ("held-out", True)):
+            period = spec.period_of(obs, holdout=holdout)
+            if period is None or not len(obs.series):
+                continue
+            missing = obs.series.missing_years(*period)
+            if missing:
+                years = ", ".join(str(y) for y in missing[:12]) + (", ..." if missing[12:] else "")
+                notes.append(
+                    f"note: observation {obs.name!r}: {obs.series.source} has no value for "
+                    f"{years} in the {label} period {period[0]}-{period[1]}; those years are "
+                    "left out, not filled"
+                )
+    return notes
+
+
+def _honest(setup, result, max_nfev, on_batch=None):
+    from nea_sd.calibrate.noise import honest_fit
+
+    return honest_fit(setup, result, max_nfev=max_nfev, on_batch=on_batch)
 
 
 def run(args: argparse.Namespace) -> int:
     from nea_sd.calibrate.fit import fit, refine
     from nea_sd.calibrate.problem import prepare
     from nea_sd.calibrate.profile import profile
-    from nea_sd.calibrate.results import default_output, save_result
+    from nea_sd.calibrate.results import output_path, save_result
 
     if args.starts < 1:
         raise InvalidValueError(f"--starts must be at least 1, got {args.starts}")
     if args.profile_points < 3:
         raise InvalidValueError(f"--profile-points must be at least 3, got {args.profile_points}")
-    output = args.output or default_output(args.spec)
+    if args.live_points < 10:
+        raise InvalidValueError(f"--live-points must be at least 10, got {args.live_points}")
+    if args.nested_runs < 2:
+        raise InvalidValueError(f"--nested-runs must be at least 2, got {args.nested_runs}")
+    variants = None
+    if args.variants:
+        from nea_sd.calibrate.structures import load_variants
+
+        variants = load_variants(args.variants)
+    output = output_path(args.spec, args.output, replace=args.replace)
+    check_output_file(output, (".toml",))  # before the fit, not after it
     t0 = time.perf_counter()
     setup = prepare(args.spec, args.data_dir)
     print(setup.spec, file=sys.stderr)
+    for note in _data_gaps(setup.spec):
+        print(note, file=sys.stderr)
     result = _stage(
         "fit",
         fit,
@@ -110,7 +184,10 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         max_nfev=args.max_nfev,
     )
+    if args.error_model == "estimated":
+        setup, result, _ = _stage("error model", _honest, setup, result, args.max_nfev)
     profiles = None
+    refits = 0
     if not args.no_profile:
         profiles = _stage(
             "profiles", profile, setup, result, points=args.profile_points, max_nfev=args.max_nfev
@@ -119,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             if not profiles.improved:
                 break
             print("a profile point beat the fit: refining from it", file=sys.stderr)
+            refits += 1
             result = _stage(
                 "refine", refine, setup, result, profiles.best_point, max_nfev=args.max_nfev
             )
@@ -147,7 +225,29 @@ def run(args: argparse.Namespace) -> int:
             start=np.array(result.estimates),
         )
         print(posterior)
+    nested = evidence = None
+    options = {"runs": args.nested_runs, "live_points": args.live_points, "seed": args.seed}
+    if args.nested:
+        from nea_sd.calibrate.nested import nested_sample
+
+        nested = _stage("nested sampling", nested_sample, setup, **options)
+        print(nested)
+    if variants:
+        from nea_sd.calibrate.structures import evidence_table
+
+        evidence = _stage("evidence", evidence_table, setup, variants, **options)
+        print(evidence)
     command = _command(args)
-    path = save_result(output, setup.spec, result, profiles, posterior, command=command)
+    path = save_result(
+        output,
+        setup.spec,
+        result,
+        profiles,
+        posterior,
+        command=command,
+        refits=refits,
+        nested=nested,
+        evidence=evidence,
+    )
     print(f"results written to {path} ({time.perf_counter() - t0:.1f} s)")
     return 0

@@ -7,8 +7,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from nea_sd.cli._common import add_engine_argument, add_model_argument, open_model, progress
-from nea_sd.compare import compare_strategies
+from nea_sd.cli._common import (
+    add_engine_argument,
+    add_model_argument,
+    check_year,
+    open_model,
+    progress,
+)
+from nea_sd.compare import BASES, base_parameters, compare_strategies
 from nea_sd.model import Model
 from nea_sd.outcomes import vocabulary_for
 from nea_sd.outputs import check_output_dir, write_dataset
@@ -28,40 +34,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--output-dir", default=DEFAULT_DIR, help=f"where to write results (default {DEFAULT_DIR})"
     )
-    parser.add_argument(
-        "--parameters",
-        choices=("calibrated", "defaults"),
-        default="calibrated",
-        help="calibrated: the model's fitted values from calibration/results where they exist "
-        "(default); defaults: the values written in the model",
-    )
+    add_base_argument(parser)
     add_engine_argument(parser)
     parser.set_defaults(handler=run)
 
 
-def base_parameters(model: Model, choice: str) -> tuple[dict[str, float], str]:
-    """Calibrated values of ``model`` (if asked for and available) and where they came from.
+def add_base_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--parameters",
+        choices=BASES,
+        default="calibrated",
+        help="calibrated: the joint optimum of the model's calibration in calibration/results, "
+        "if fitted to this version of the model (default); defaults: the values in the model",
+    )
 
-    Only parameters the calibration identified are used; one pinned at a bound or with a flat
-    profile keeps the model's value (design: weakly identified parameters are scenario axes).
-    """
-    if choice == "defaults":
-        return {}, "model defaults"
-    from nea_sd.calibrate.results import identified_estimates
-    from nea_sd.errors import UnknownNameError
 
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            values, skipped, file = identified_estimates(model.name, model_path=model.path)
-    except UnknownNameError:
-        return {}, "model defaults (no calibration results)"
+def chosen_base(model: Model, choice: str) -> tuple[dict[str, float], str]:
+    """:func:`nea_sd.compare.base_parameters`, its warnings printed as ``warning:`` lines."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        values, source = base_parameters(model, choice)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
-    model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
-    source = f"calibrated, {len(values)} identified values from {file}"
-    if skipped:
-        source += "; model defaults for the unidentified " + ", ".join(skipped)
     return values, source
 
 
@@ -69,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
     folder = check_output_dir(args.output_dir)
     model = open_model(args.model)
     vocabulary_for(model)  # refuse a model without sequencing outcomes before anything runs
+    check_year(model, args.year)
     names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
     scenarios = select(load_scenarios(model, args.scenarios_file), names)
-    base, source = base_parameters(model, args.parameters)
+    base, source = chosen_base(model, args.parameters)
     with progress(len(scenarios), f"{model.name} strategies") as bar:
         comparison = compare_strategies(
             model,

@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "model with several views gets one file per view, named <stem>-<view><suffix>."
         ),
     )
-    parser.add_argument("model", metavar="MODEL", help="path of a Vensim .mdl file")
+    parser.add_argument("model", metavar="MODEL", help="a .mdl file or a bundled model's name")
     parser.add_argument(
         "--output", "-o", required=True, metavar="FILE", help="output file, .svg or .png"
     )
@@ -26,8 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nea_sd.cli._common import model_path
+    from nea_sd.model.validate import check_model
     from nea_sd.sketch.diagram import render_diagram
 
-    for path in render_diagram(args.model, args.output, view=args.view, scale=args.scale):
+    model = model_path(args.model)
+    check_model(model)  # a model that does not parse has no diagram to draw
+    for path in render_diagram(model, args.output, view=args.view, scale=args.scale):
         print(path)
     return 0

@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Exit status 1 when there are errors, 0 otherwise (warnings alone included)."
         ),
     )
-    parser.add_argument("models", nargs="+", metavar="MODEL", help="path of a Vensim .mdl file")
+    parser.add_argument(
+        "models", nargs="+", metavar="MODEL", help="a .mdl file or a bundled model's name"
+    )
     parser.add_argument(
         "--units",
         action="store_true",
@@ -26,9 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nea_sd.cli._common import model_path
+    from nea_sd.model.validate import validate_model
+
     failed = False
-    for model in args.models:
-        findings = lint_model(model)
+    for name in args.models:
+        model = model_path(name)
+        findings = sorted(set(lint_model(model)) | set(validate_model(model)))
         if args.units:
             from nea_sd.sketch.units import check_units
 

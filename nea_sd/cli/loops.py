@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nea_sd.cli._common import add_model_argument, model_path
-from nea_sd.errors import InvalidValueError, OutputPathError
+from nea_sd.cli._common import add_model_argument, model_path, open_model
+from nea_sd.errors import InvalidValueError
+from nea_sd.outputs import check_output_dir, safe_name, write_frame
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
 
     from nea_sd.loops.analysis import Comparison, analyze
     from nea_sd.loops.strategies import strategy_parameters
-    from nea_sd.model import load_model
 
     if args.runs is not None and args.runs < 1:
         raise InvalidValueError(f"--runs must be at least 1, got {args.runs}")
@@ -40,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"--saveper must be positive, got {args.saveper}")
     if args.compare and not args.scenario:
         raise InvalidValueError("--compare needs --scenario (the first strategy)")
+    if args.output_dir is not None:  # before the work, not after it
+        check_output_dir(args.output_dir)
     path = model_path(args.model)
-    model = load_model(path)
+    model = open_model(str(path))  # validated first: a broken model is one line
     n_runs = args.runs or 1
     # draws whenever --runs or --seed is given; the seed is used as given, 0 included
     seed = args.seed if args.seed is not None else (0 if args.runs is not None else None)
@@ -79,15 +81,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _write(folder: Path, results: list, comparison, seed: int | None) -> None:
     from nea_sd.loops.plot import plot_dominance
+    from nea_sd.outputs import write_dataset
     from nea_sd.provenance import provenance_attrs
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputPathError(f"cannot create {str(folder)!r}: {exc.strerror}") from None
+    check_output_dir(folder)
     for result in results:
-        stem = f"loops-{result.model}-{result.scenario}"
-        result.table().to_csv(folder / f"{stem}.csv")
+        stem = safe_name(f"loops-{result.model}-{result.scenario}")
+        write_frame(result.table(), folder / f"{stem}.csv")
         data = result.data.copy()
         model = result.loopset.graph.program.model
         data.attrs.update(
@@ -101,8 +101,9 @@ def _write(folder: Path, results: list, comparison, seed: int | None) -> None:
         )
         if seed is not None:
             data.attrs["seed"] = int(seed)
-        data.to_netcdf(folder / f"{stem}.nc")
+        write_dataset(data, folder / f"{stem}.nc")
     if comparison is not None:
-        comparison.summary().to_csv(folder / f"loops-{results[0].model}-comparison.csv")
-    plot_dominance(results, folder / f"loops-{results[0].model}.png")
+        name = safe_name(f"loops-{results[0].model}-comparison.csv")
+        write_frame(comparison.summary(), folder / name)
+    plot_dominance(results, folder / safe_name(f"loops-{results[0].model}.png"))
     print(f"\nwritten to {folder}")

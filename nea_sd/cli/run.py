@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from nea_sd.api import default_outputs
 from nea_sd.cli._common import (
     add_engine_argument,
     add_model_argument,
+    check_year,
     open_model,
     parse_assignments,
     progress,
 )
+from nea_sd.cli.compare import add_base_argument, chosen_base
 from nea_sd.engine import simulate
 from nea_sd.errors import NeaSdError
 from nea_sd.outcomes import headline_outcomes, vocabulary_for
 from nea_sd.outputs import check_output_file, write_dataset
+from nea_sd.provenance import to_json
 from nea_sd.scenarios import load_scenarios, select
 
 
@@ -33,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--output", help="write the trajectories to FILE.nc, FILE.csv or FILE.tab (Vensim dataset)"
     )
     parser.add_argument(
-        "--outputs", help="comma-separated variables to keep (default: stocks and outcomes)"
+        "--outputs",
+        help="comma-separated variables to keep, or 'all' (default: stocks and outcomes, "
+        "or every variable of a model that has neither)",
     )
     parser.add_argument("--year", type=float, default=2040, help="year of the outcome levels")
     parser.add_argument(
@@ -41,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accept values outside the ranges declared in the model",
     )
+    add_base_argument(parser)
     add_engine_argument(parser)
     parser.set_defaults(handler=run)
 
@@ -50,20 +57,20 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.output)
     overrides = parse_assignments(args.set)
     model = open_model(args.model)
+    base, source = chosen_base(model, args.parameters)
     label = "default"
     if args.scenario:
         (scenario,) = select(load_scenarios(model, args.scenarios_file), [args.scenario])
         overrides = {**scenario.overrides, **overrides}
         label = scenario.name
+    overrides = {**base, **overrides}
     try:
         vocabulary = vocabulary_for(model)
     except NeaSdError:
         vocabulary = None
-    if args.outputs:
-        outputs = [name.strip() for name in args.outputs.split(",") if name.strip()]
-    else:
-        outputs = list(model.stocks) + (vocabulary.outputs() if vocabulary else [])
-        outputs = list(dict.fromkeys(outputs))
+    if vocabulary is not None:
+        check_year(model, args.year)  # before the run, not after it
+    outputs = default_outputs(model, args.outputs)
     with progress(1, f"{model.name}") as bar:
         result = simulate(
             model,
@@ -74,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
             allow_out_of_range=args.allow_out_of_range,
             on_run_done=lambda: bar.update(1),
         )
+    result.attrs["base_parameters"] = to_json(base)
+    result.attrs["base_parameters_source"] = source
+    print(f"parameters: {source}")
     if vocabulary is not None and all(v in result for v in vocabulary.outputs()):
         table = headline_outcomes(result, vocabulary, args.year).to_dataframe().T
         print(f"{model.name} ({label}), outcomes in {args.year:g}:")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nea_sd.cli._common import add_model_argument, model_path
+from nea_sd.cli._common import add_model_argument, model_path, open_model
 from nea_sd.errors import InvalidValueError
 
 
@@ -57,7 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nea_sd.model import load_model
     from nea_sd.outputs import check_output_file
     from nea_sd.sensitivity.checkpoint import checkpoint_dir
     from nea_sd.sensitivity.evaluators import make_evaluator
@@ -65,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
     from nea_sd.sensitivity.spec import SweepSpec, load_spec
     from nea_sd.sensitivity.sweep import planned_runs, run_sweep
 
+    if args.workers is not None and args.workers < 1:
+        raise InvalidValueError(
+            f"--workers must be at least 1, got {args.workers} (omit it to run in this process)"
+        )
+    if args.samples < 1:
+        raise InvalidValueError(f"--samples must be at least 1, got {args.samples}")
     path = model_path(args.model)
     output = Path(args.output or f"sensitivity_{path.stem}_{args.method}.nc")
     check_output_file(output, (".nc",))
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         paired = [p.strip() for p in args.paired.split(",")]
         if len(paired) != 2:
             raise InvalidValueError(f"--paired takes A,B (two scenarios), got {args.paired!r}")
-    model = load_model(path)
+    model = open_model(str(path))  # validated first: a broken model is one line
     problem = build_problem(
         model, spec, scenario=args.scenario, paired=paired, backend=args.backend
     )
@@ -125,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plots(result, output: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+    from nea_sd.outputs import safe_name
     from nea_sd.plots import save_figure
     from nea_sd.sensitivity.plots import index_bars, time_heatmap
 
@@ -134,10 +140,10 @@ def _plots(result, output: Path) -> list[Path]:  # type: ignore[no-untyped-def]
         for name in ds["output"].values:
             if not result.has_indices(str(name)):
                 continue
-            target = output.with_name(f"{output.stem}_{name}.png")
+            target = output.with_name(safe_name(f"{output.stem}_{name}.png"))
             written.append(save_figure(index_bars(result, str(name)), target))
     if "indices_t" in ds:
         for name in ds["trajectory"].values:
-            target = output.with_name(f"{output.stem}_{name}_time.png")
+            target = output.with_name(safe_name(f"{output.stem}_{name}_time.png"))
             written.append(save_figure(time_heatmap(result, str(name)), target))
     return written

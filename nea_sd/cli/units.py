@@ -16,15 +16,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Exit status 1 when there are errors, 0 otherwise."
         ),
     )
-    parser.add_argument("models", nargs="+", metavar="MODEL", help="path of a Vensim .mdl file")
+    parser.add_argument(
+        "models", nargs="+", metavar="MODEL", help="a .mdl file or a bundled model's name"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from nea_sd.cli._common import model_path
+    from nea_sd.model.validate import check_model
     from nea_sd.sketch.units import check_units
 
     failed = False
-    for model in args.models:
+    for model in map(model_path, args.models):
+        check_model(model)  # a model that does not parse has no units to check
         findings = check_units(model)
         for finding in findings:
             print(finding.format(model))

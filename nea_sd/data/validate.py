@@ -29,6 +29,11 @@ def read_table(path: Path, columns: Sequence[str]) -> tuple[pd.DataFrame, str]:
     """
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path.name}: the file is empty (no header, no rows); restore it from the data "
+            "release (see SOURCES.md)"
+        ) from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path.name}: cannot be read as CSV ({exc})") from None
     missing = [c for c in columns if c not in frame.columns]
@@ -36,6 +41,11 @@ def read_table(path: Path, columns: Sequence[str]) -> tuple[pd.DataFrame, str]:
         raise DataError(
             f"{path.name}: missing column(s) {', '.join(repr(c) for c in missing)}; "
             f"header has {list(frame.columns)!r}"
+        )
+    if frame.empty:
+        raise DataError(
+            f"{path.name}: has a header but no rows; restore it from the data release "
+            "(see SOURCES.md)"
         )
     frame = frame[list(columns)].copy()
     frame["_line"] = np.arange(2, len(frame) + 2)

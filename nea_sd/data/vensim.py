@@ -31,7 +31,7 @@ def write_tab(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
 
     Numbers are written with ``repr`` so that reading the file back gives the same floats.
     """
-    from nea_sd.outputs import _atomic, wide_frame
+    from nea_sd.outputs import atomic_write_text, wide_frame
 
     target = Path(path)
     if "run" in dataset.dims:
@@ -48,7 +48,7 @@ def write_tab(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     for row in zip(*columns, strict=True):
         lines.append("\t".join(_number(v) for v in row))
     text = "\n".join(lines) + "\n"
-    _atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write_text(target, text, what="Vensim dataset")
     return target
 
 

@@ -7,13 +7,14 @@ Dataset with dims (run, time, subscripts...) and provenance in its attributes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from nea_sd.errors import InvalidValueError
+from nea_sd.errors import InvalidValueError, SimulationError
 from nea_sd.model import Model
 from nea_sd.provenance import provenance_attrs
 
@@ -62,9 +63,19 @@ def simulate(
     engine: str = "batch",
     allow_out_of_range: bool = False,
     on_run_done: Callable[[], None] | None = None,
+    nonfinite: str = "raise",
 ) -> xr.Dataset:
-    """Simulate one run per override mapping; returns a Dataset with a labelled ``run`` dim."""
+    """Simulate one run per override mapping; returns a Dataset with a labelled ``run`` dim.
+
+    A run that goes non-finite (on either engine) raises a :class:`SimulationError` naming its
+    label, the variable and the time (``nonfinite="raise"``), or (``"nan"``) is kept as NaN,
+    flagged in the boolean ``diverged`` variable and described in ``attrs["diverged"]`` (JSON:
+    label -> "variable at time").
+    """
     _check_engine(engine)
+    model.ensure_current()
+    if nonfinite not in ("raise", "nan"):
+        raise InvalidValueError(f"nonfinite must be 'raise' or 'nan', got {nonfinite!r}")
     outputs = check_outputs(model, outputs)
     resolved = [
         model.parameters.resolve(run, allow_out_of_range=allow_out_of_range) for run in runs
@@ -74,21 +85,51 @@ def simulate(
 
         result = run_pysd(model, resolved, outputs, on_run_done=on_run_done)
     else:
-        from nea_sd.engine.batch import compile_model
+        from nea_sd.engine.batch import batch_model
 
-        batch = compile_model(model.path)
-        result = batch.simulate(_stack_for_batch(model, resolved), outputs=outputs)
-        result = result[list(outputs)]
+        batch = batch_model(model)
+        result = batch.simulate(_stack_for_batch(model, resolved), outputs=outputs, nonfinite="nan")
+        result = result[[*outputs, "diverged"]]
         if on_run_done is not None:
             for _ in resolved:
                 on_run_done()
+    verification = result.attrs.get("verification", "PySD is the reference engine")
     run_labels = list(labels) if labels is not None else [str(i) for i in range(len(runs))]
+    where = json.loads(result.attrs.get("diverged_at", "{}"))
+    described = {
+        run_labels[int(i)]: _describe(v, t)
+        for i, (v, t) in sorted(where.items(), key=lambda kv: int(kv[0]))
+    }
+    if described and nonfinite == "raise":
+        label, what = next(iter(described.items()))
+        others = len(described) - 1
+        raise SimulationError(
+            f"run {label!r} went non-finite ({what})"
+            + (f", and {others} more of {len(runs)}" if others else "")
+            + "; the model is not defined at these parameter values (a division by zero or a "
+            "logarithm of a non-positive number?): change the values or fix the equation"
+        )
     result = result.drop_vars([c for c in result.coords if c not in result.dims and c != "time"])
     result = result.assign_coords(run=run_labels)
-    result.attrs = provenance_attrs(
+    if nonfinite == "raise":
+        result = result.drop_vars("diverged")
+    attrs = provenance_attrs(
         model_path=model.path.name,
         model_sha256=model.sha256,
         engine=engine,
         overrides=dict(zip(run_labels, [dict(r) for r in runs], strict=True)),
     )
+    if nonfinite == "nan":
+        attrs["diverged"] = json.dumps(described)
+    attrs["verification"] = verification
+    result.attrs = attrs
     return result
+
+
+def _describe(variable: str, time: float | None) -> str:
+    """``'Arms control' at 2000.25``, or the equation that raised in PySD."""
+    if time is None:
+        return (
+            f"arithmetic error in the equation of {variable!r}" if variable else "arithmetic error"
+        )
+    return f"{variable!r} at {time:g}"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from nea_sd.engine.batch import batch_model, compile_model
 from nea_sd.engine.batch.ltm import LoopScorer, run_scored
 from nea_sd.engine.batch.runtime import TimeGrid
 from nea_sd.errors import InvalidValueError
@@ -29,8 +30,9 @@ from nea_sd.loops.enumerate import (
     path_instances,
     strongest_paths,
 )
-from nea_sd.loops.graph import CausalGraph, cycle_partitions, load_graph
+from nea_sd.loops.graph import CausalGraph, cycle_partitions, graph_of
 from nea_sd.loops.named import NamedLoop, default_loops_file, match, read_named_loops
+from nea_sd.model import Model
 
 DOMINANCE = 0.5
 EXHAUSTIVE_LIMIT = 5000
@@ -40,12 +42,16 @@ SMALL = 1000  # element links: a graph this small is searched at every saved ste
 _GRAPHS: dict[str, CausalGraph] = {}
 
 
-def causal_graph(path: str | os.PathLike[str]) -> CausalGraph:
-    """The causal graph of a model file (cached per resolved path in this process)."""
-    key = str(Path(path).resolve())
-    if key not in _GRAPHS:
-        _GRAPHS[key] = load_graph(path)
-    return _GRAPHS[key]
+def causal_graph(source: str | os.PathLike[str] | Model) -> CausalGraph:
+    """The causal graph of a model file or loaded model (cached per content hash).
+
+    Keyed by the file's SHA-256, not its path, so an edited file gets a new graph; a loaded
+    :class:`~nea_sd.model.Model` whose file changed since loading is an error.
+    """
+    batch = batch_model(source) if isinstance(source, Model) else compile_model(source)
+    if batch.sha256 not in _GRAPHS:
+        _GRAPHS[batch.sha256] = graph_of(batch)
+    return _GRAPHS[batch.sha256]
 
 
 @dataclass(frozen=True)
@@ -222,11 +228,38 @@ class LoopAnalysis:
                     "polarity": info.polarity if info else self.loopset.loops[members[0]].polarity,
                     "length": len(info.path) if info else self.loopset.loops[members[0]].length,
                     "instances": len(members),
+                    "runtime": self.runtime_polarity(name),
                     "mean |relative|": float(abs(named.sel(name=name)).mean()),
                     "dominant": "; ".join(f"{a:g}-{b:g}" for a, b in periods.get(name, [])),
+                    "dormant": self.dormant_reason(name),
                 }
             )
         return pd.DataFrame(rows).set_index("loop")
+
+    def _member_scores(self, name: str) -> np.ndarray:
+        """Scores (run, time, instance) of the loop instances labelled ``name``."""
+        members = self.data["label"].values == name
+        return self.data["score"].values[..., members]
+
+    def runtime_polarity(self, name: str) -> str:
+        """Sign of the loop score over the runs, times and instances: R (never negative),
+        B (never positive), U (both occur) or 0 (identically zero: dormant)."""
+        scores = self._member_scores(name)
+        if scores.size == 0:
+            return ""
+        pos, neg = bool((scores > 0).any()), bool((scores < 0).any())
+        return "U" if pos and neg else "R" if pos else "B" if neg else "0"
+
+    def dormant_reason(self, name: str) -> str:
+        """Why a named loop is dormant (its score identically zero over the window), else ''."""
+        scores = self._member_scores(name)
+        if scores.size == 0 or np.any(scores != 0):
+            return ""
+        times = self.data["time"].values
+        return (
+            f"score identically 0 over {times[0]:g}-{times[-1]:g} in every run: a link on its "
+            "path carries no change there (a switched-off gain, or a MAX/threshold never crossed)"
+        )
 
     def _repr_html_(self) -> str:
         head = (
@@ -273,7 +306,7 @@ def _count_times(program: Any, saveper: float | None) -> int:
         control["initial_time"],
         control["final_time"],
         step,
-        float(saveper) if saveper is not None else program.model._default_saveper(step),
+        float(saveper) if saveper is not None else program.model.default_saveper(step),
     )
     return int(grid.save.sum())
 
@@ -411,7 +444,7 @@ def pilot_links(
 
 
 def analyze(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Model,
     params: dict[str, np.ndarray] | None = None,
     n_runs: int = 1,
     *,
@@ -423,17 +456,18 @@ def analyze(
     chunk: int = 500,
     workers: int | None = None,
 ) -> LoopAnalysis:
-    """Score the loops of ``path`` over ``n_runs`` parameter sets (batch-engine values).
+    """Score the loops of ``path`` (a file or a loaded model) over ``n_runs`` parameter sets.
 
     ``workers``: processes (forked) sharing the runs; default: one per CPU, at most 2 here.
     """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     graph = causal_graph(path)
-    params, n_params, _ = graph.program.model._parameters(params or {})
+    params, n_params, _ = graph.program.model.parameter_arrays(params or {})
     if n_params > 1 and n_params != n_runs:
         raise InvalidValueError(f"parameter sets hold {n_params} runs, not {n_runs}")
     if loopset is None:
-        file = Path(loops_file) if loops_file else default_loops_file(path)
+        where = path.path if isinstance(path, Model) else path
+        file = Path(loops_file) if loops_file else default_loops_file(where)
         named = (
             read_named_loops(file, graph.name, graph.variables)
             if loops_file or file.exists()
@@ -446,7 +480,7 @@ def analyze(
     program = graph.program
     idents = {}
     for name in outputs or []:
-        info = program.model._by_key.get(" ".join(name.lower().split()))
+        info = program.model.variable(name)
         if info is None:
             raise InvalidValueError(f"unknown output variable {name!r}")
         idents[name] = program.alias.get(info.ident, info.ident), info.ident

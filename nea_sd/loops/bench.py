@@ -32,7 +32,7 @@ def main(runs: int = 1000, workers: int = 2, saveper: float = 1.0) -> dict[str, 
     params = strategy_parameters(model, ["functional-first"], runs, 0)["functional-first"]
     t0, c0 = time.perf_counter(), _cpu()
     named = read_named_loops("models/loops.toml", "nea", graph.variables)
-    base = graph.program.model._parameters(params)[0]
+    base = graph.program.model.parameter_arrays(params)[0]
     loopset = find_loops(graph, named, pilot_links(graph, base, saveper))
     t1, c1 = time.perf_counter(), _cpu()
     result = analyze(MODEL, params, runs, loopset=loopset, saveper=saveper, workers=workers)

@@ -21,7 +21,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from nea_sd.engine.batch import compile_model
+from nea_sd.engine.batch import BatchModel, compile_model
 from nea_sd.engine.batch.ltm import LtmProgram, build_program
 
 
@@ -138,7 +138,12 @@ def build_graph(program: LtmProgram) -> CausalGraph:
 
 def load_graph(path: str | os.PathLike[str]) -> CausalGraph:
     """Compile ``path`` (batch engine) and build its causal graph."""
-    return build_graph(build_program(compile_model(path)))
+    return graph_of(compile_model(path))
+
+
+def graph_of(batch: BatchModel) -> CausalGraph:
+    """The causal graph of a batch-compiled model."""
+    return build_graph(build_program(batch))
 
 
 def cycle_partitions(graph: nx.DiGraph) -> dict[Any, int]:

@@ -8,10 +8,9 @@ from typing import Any
 
 def plot_dominance(results: list[Any], target: Path | None = None, run: int | None = None) -> Any:
     """Stacked |relative score| of the named loops (median over runs unless ``run``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from nea_sd.outputs import atomic_write
 
     fig, axes = plt.subplots(len(results), 1, figsize=(10, 3.2 * len(results)), squeeze=False)
     for ax, result in zip(axes[:, 0], results, strict=True):
@@ -32,7 +31,8 @@ def plot_dominance(results: list[Any], target: Path | None = None, run: int | No
     axes[0, 0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     axes[-1, 0].set_xlabel("time")
     fig.tight_layout()
+    plt.close(fig)  # not left to pyplot: a notebook shows the returned figure once
     if target is not None:
-        fig.savefig(target, dpi=100)
-        plt.close(fig)
+        fmt = Path(target).suffix.lstrip(".").lower() or "png"
+        atomic_write(target, lambda tmp: fig.savefig(tmp, dpi=100, format=fmt), what="figure")
     return fig

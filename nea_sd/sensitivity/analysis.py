@@ -71,6 +71,51 @@ class SensitivityResult:
         """False where the output did not vary (or went non-finite): its indices are NaN."""
         return bool(self.dataset["indices"].sel(output=output).notnull().any())
 
+    @property
+    def diverged_runs(self) -> list[int]:
+        """Sample rows whose run went non-finite (excluded from every statistic)."""
+        if "diverged" not in self.dataset:
+            return []
+        return [int(i) for i in np.flatnonzero(self.dataset["diverged"].values)]
+
+    def divergence_note(self) -> str:
+        """One line on the diverged runs: how many, which, what was excluded; "" if none."""
+        rows = self.diverged_runs
+        if not rows:
+            return ""
+        ds = self.dataset
+        total = ds.sizes["run"]
+        shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+        by = json.loads(ds.attrs.get("diverged_by_scenario", "{}") or "{}")
+        where = ""
+        if len(by) > 1:
+            where = " (" + ", ".join(f"{k}: {v}" for k, v in by.items()) + ")"
+        excluded = int(ds.attrs.get("excluded_runs", len(rows)))
+        if self.method == "fast":
+            how = "FAST's design cannot lose runs: no indices computed"
+        elif excluded > len(rows):
+            unit = "Sobol blocks" if self.method == "sobol" else "Morris trajectories"
+            how = f"excluded from the statistics with their {unit} ({excluded} rows in all)"
+        else:
+            how = "excluded from the statistics"
+        return (
+            f"warning: {len(rows)} of {total} samples diverged (non-finite){where}, "
+            f"rows {shown}; {how}"
+        )
+
+    def _why_no_indices(self, output: str) -> str:
+        ds = self.dataset
+        kept = ~ds["excluded"].values if "excluded" in ds else np.ones(ds.sizes["run"], bool)
+        y = ds["Y"].sel(output=output).values[kept]
+        if len(y) < 2:
+            return "no indices: every usable run diverged (see the warning above)"
+        if np.ptp(y) == 0:
+            return "the same in every run that did not diverge (no variance to apportion)"
+        return (
+            f"no indices: {self.method} could not estimate them from the {len(y)} usable runs; "
+            "use more samples"
+        )
+
     def report(self, top: int = 10) -> str:
         ds = self.dataset
         lines = [
@@ -78,10 +123,13 @@ class SensitivityResult:
             f"{ds.attrs['runs']} runs, seed {ds.attrs['seed']}"
             + (f", paired {ds.attrs['paired']}" if ds.attrs.get("paired") else "")
         ]
+        note = self.divergence_note()
+        if note:
+            lines.append(note)
         if "indices" in ds:
             for output in ds["output"].values:
                 if not self.has_indices(str(output)):
-                    lines.append(f"\n{output}: the same in every run (no variance to apportion)")
+                    lines.append(f"\n{output}: {self._why_no_indices(str(output))}")
                     continue
                 table = self.table(str(output)).head(top)
                 lines.append(f"\n{output}:\n{table.to_string(float_format=lambda x: f'{x:.3f}')}")
@@ -100,9 +148,14 @@ class SensitivityResult:
             f"{html.escape(ds.attrs['model_file'])}: {ds.attrs['samples']} samples, "
             f"{ds.attrs['runs']} runs, seed {ds.attrs['seed']}</p>"
         ]
+        if self.divergence_note():
+            parts.append(f"<p><b>{html.escape(self.divergence_note())}</b></p>")
         if "indices" in ds:
             for output in ds["output"].values:
                 parts.append(f"<p>{html.escape(str(output))}</p>")
+                if not self.has_indices(str(output)):
+                    parts.append(f"<p>{html.escape(self._why_no_indices(str(output)))}</p>")
+                    continue
                 parts.append(self.table(str(output)).to_html(float_format=lambda x: f"{x:.3f}"))
         return "".join(parts)
 
@@ -119,6 +172,35 @@ def _first_total_layout(Y: np.ndarray, d: int) -> np.ndarray:
     return np.concatenate([blocks[:, : d + 1], blocks[:, -1:]], axis=1).reshape(-1)
 
 
+def diverged_rows(values: np.ndarray) -> np.ndarray:
+    """Sample rows whose run went non-finite in any scenario (values: runs, scenarios, cols)."""
+    return ~np.isfinite(values).all(axis=(1, 2))
+
+
+def kept_rows(method: Method, diverged: np.ndarray, n_names: int, options: Mapping[str, Any]):
+    """Rows the statistics may use once the diverged runs are excluded.
+
+    Sobol's estimators average over independent blocks of N*(D+2) (or 2D+2) rows and Morris's
+    over trajectories of D+1 rows, so a diverged run takes its whole block or trajectory with
+    it; random designs (LHS, MC, RBD-FAST's ordering estimator) lose just the run. FAST's
+    periodic design cannot lose a run: it keeps nothing when any diverged. Returns the boolean
+    mask of rows kept (``None`` when the design cannot be analysed).
+    """
+    if not diverged.any():
+        return np.ones(len(diverged), dtype=bool)
+    if method.name == "fast":
+        return None
+    block = 1
+    if method.name == "sobol":
+        block = 2 * n_names + 2 if options.get("calc_second_order", True) else n_names + 2
+    elif method.name == "morris":
+        block = n_names + 1
+    if block == 1:
+        return ~diverged
+    bad_blocks = diverged.reshape(-1, block).any(axis=1)
+    return np.repeat(~bad_blocks, block)
+
+
 def _analyze_column(
     method: Method,
     salib: dict[str, Any],
@@ -129,10 +211,11 @@ def _analyze_column(
     n_names: int,
     pairwise: bool,
 ) -> dict[str, np.ndarray]:
-    """SALib's indices for one output column; NaN where the output is constant or non-finite
-    (no variance to apportion), instead of SALib's divide-by-zero warnings."""
+    """SALib's indices for one output column (rows of diverged runs already excluded); NaN
+    where the output is constant or nothing is left (no variance to apportion), instead of
+    SALib's divide-by-zero warnings."""
     nan = np.full(n_names, np.nan)
-    if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
+    if len(y) < 2 or not np.all(np.isfinite(y)) or np.ptp(y) == 0:
         out = {}
         for index, conf in method.indices:
             out[index] = nan
@@ -144,7 +227,10 @@ def _analyze_column(
         return out
     with warnings.catch_warnings(), global_rng_kept():
         warnings.simplefilter("ignore")
-        result = method.analyze(salib, X, y, analysis_seed(seed), options)
+        try:
+            result = method.analyze(salib, X, y, analysis_seed(seed), options)
+        except (ZeroDivisionError, FloatingPointError, ValueError, IndexError):
+            return _analyze_column(method, salib, X, y[:0], seed, options, n_names, pairwise)
     wanted = {k for pair in method.indices + method.pairwise for k in pair if k}
     return {k: np.asarray(v, dtype=float) for k, v in dict(result).items() if k in wanted}
 
@@ -167,6 +253,11 @@ def analyze(
     Y = analysed_values(problem, values)
     index_names = [i for i, _ in method.indices]
     pairwise = method.pairwise_for(options)
+    diverged = diverged_rows(values)
+    keep = kept_rows(method, diverged, n_names, options)
+    if keep is None:  # FAST: no index can be computed honestly
+        keep = np.zeros(len(diverged), dtype=bool)
+    Xk = np.asarray(X)[keep]
 
     scalar, trajectories = [], []
     offset = 0
@@ -187,7 +278,7 @@ def analyze(
     if scalar:
         results = [
             _analyze_column(
-                method, salib, X, Y[:, cols.start], seed, options, n_names, bool(pairwise)
+                method, salib, Xk, Y[keep, cols.start], seed, options, n_names, bool(pairwise)
             )
             for _, cols in scalar
         ]
@@ -206,14 +297,14 @@ def analyze(
         t_options = dict(options)
         per_time = []
         for metric, cols in trajectories:
-            columns = Y[:, cols]
+            columns = Y[keep][:, cols]
             if method.name == "sobol" and pairwise:
                 t_options["calc_second_order"] = False
                 columns = np.column_stack(
                     [_first_total_layout(columns[:, k], n_names) for k in range(columns.shape[1])]
                 )
             results = [
-                _analyze_column(method, salib, X, columns[:, k], seed, t_options, n_names, False)
+                _analyze_column(method, salib, Xk, columns[:, k], seed, t_options, n_names, False)
                 for k in range(columns.shape[1])
             ]
             value, conf = collect(results)
@@ -235,6 +326,8 @@ def analyze(
         coords["time"] = stacked["time"].values
         coords["trajectory"] = stacked["trajectory"].values
     data_vars["X"] = (("run", "factor"), np.asarray(X, dtype=float))
+    data_vars["diverged"] = (("run",), diverged)
+    data_vars["excluded"] = (("run",), ~keep)
     coords["factor"] = problem.labels
     if problem.paired or problem.scenarios != ("",):
         labels: list[str] = []
@@ -269,7 +362,18 @@ def _attrs(
         scenarios=scenarios,
         seed=seed,
     )
-    diverged = int(np.sum(~np.isfinite(values).all(axis=(1, 2))))
+    diverged = int(np.sum(diverged_rows(values)))
+    per_scenario = {
+        s or "model defaults": int(np.sum(~np.isfinite(values[:, k, :]).all(axis=1)))
+        for k, s in enumerate(problem.scenarios)
+    }
+    keep = kept_rows(
+        method,
+        diverged_rows(values),
+        len(problem.groups if problem.grouped else problem.labels),
+        dict(problem.settings),
+    )
+    excluded = int(len(X)) if keep is None else int(np.sum(~keep))
     attrs.update(
         {
             "method": method.name,
@@ -284,6 +388,8 @@ def _attrs(
                 [{"kind": type(m).__name__, **asdict(m)} for m in problem.metrics], default=str
             ),
             "diverged_runs": diverged,
+            "diverged_by_scenario": to_json(per_scenario),
+            "excluded_runs": excluded,
             "conf_meaning": "half-width of the confidence interval at conf_level",
         }
     )

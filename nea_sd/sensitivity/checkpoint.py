@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from nea_sd.errors import CheckpointError
+from nea_sd.outputs import atomic_write
 
 MANIFEST = "manifest.json"
 
@@ -53,13 +53,7 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def _atomic_write(target: Path, write: Any) -> None:
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, target)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    atomic_write(target, write, what="a sweep checkpoint")
 
 
 @dataclass(frozen=True)

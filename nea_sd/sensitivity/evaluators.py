@@ -79,6 +79,8 @@ def evaluate_chunk(problem: Problem, X: np.ndarray) -> np.ndarray:
         )
         columns = [np.asarray(m.evaluate(result), dtype=float) for m in problem.metrics]
         out[:, s, :] = np.column_stack([c.reshape(X.shape[0], -1) for c in columns])
+        # a diverged run has no outcome: NaN in every column (never "stage 0", "never reached")
+        out[np.asarray(result["diverged"].values, dtype=bool), s, :] = np.nan
     return out
 
 
@@ -186,6 +188,9 @@ def _import_distributed() -> Any:
     return distributed
 
 
+MAX_RESUBMITS = 3
+
+
 class DaskEvaluator(Evaluator):
     """Dask distributed: a scheduler address or an existing ``Client``.
 
@@ -228,13 +233,26 @@ class DaskEvaluator(Evaluator):
         distributed = _import_distributed()
         client = self._client
         shared = client.scatter(self.problem, broadcast=True)
-        futures = {}
-        for index, X in chunks:
-            future = client.submit(evaluate_chunk, shared, X, pure=False)
-            futures[future] = index
+        rows = dict(chunks)
+        futures = {client.submit(evaluate_chunk, shared, X, pure=False): i for i, X in rows.items()}
+        tries: dict[int, int] = {}
         try:
-            for future, value in distributed.as_completed(futures, with_results=True):
-                yield futures[future], value
+            running = distributed.as_completed(list(futures))
+            for future in running:
+                index = futures[future]
+                if future.cancelled():  # a lost worker or data: not a result, run it again
+                    tries[index] = tries.get(index, 0) + 1
+                    if tries[index] > MAX_RESUBMITS:
+                        raise NeaSdError(
+                            f"the Dask cluster cancelled chunk {index} {tries[index]} times; "
+                            "check the workers, then continue with --resume"
+                        )
+                    shared = client.scatter(self.problem, broadcast=True)
+                    again = client.submit(evaluate_chunk, shared, rows[index], pure=False)
+                    futures[again] = index
+                    running.add(again)
+                    continue
+                yield index, future.result()  # the task's own error is raised, not yielded
         finally:
             client.cancel(list(futures))
 

@@ -6,6 +6,7 @@ state is touched; save them with :func:`nea_sd.plots.save_figure`.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +27,24 @@ def _choose(kind: str, name: str | None, choices: Sequence[str]) -> str:
     return name
 
 
+class InlineFigure(Figure):
+    """A pyplot-free figure that still shows itself in Jupyter (as PNG), whatever backend is
+    active: no pyplot state, so it is shown exactly once, where it is the cell's value."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
+def _excluded(ds) -> str:  # type: ignore[no-untyped-def]
+    """Title suffix stating the diverged runs left out of the statistics."""
+    diverged = int(ds["diverged"].sum()) if "diverged" in ds else 0
+    if not diverged:
+        return ""
+    return f"\n({diverged} of {ds.sizes['run']} samples diverged, excluded)"
+
+
 def index_bars(
     result: SensitivityResult,
     output: str | None = None,
@@ -43,7 +62,7 @@ def index_bars(
     for name in indices:
         _choose("index", name, available)
     table = result.table(output).head(top)
-    figure = Figure(figsize=(8, 0.35 * len(table) + 1.6), layout="constrained")
+    figure = InlineFigure(figsize=(8, 0.35 * len(table) + 1.6), layout="constrained")
     FigureCanvasAgg(figure)
     axis = figure.add_subplot()
     positions = np.arange(len(table))
@@ -62,7 +81,7 @@ def index_bars(
     axis.invert_yaxis()
     axis.axvline(0, color="0.5", linewidth=0.8)
     axis.set_xlabel("index (bars: estimate; whiskers: confidence interval)")
-    axis.set_title(f"{ds.attrs['method']}: {output}", fontsize=10)
+    axis.set_title(f"{ds.attrs['method']}: {output}{_excluded(ds)}", fontsize=10)
     axis.legend(fontsize=8)
     axis.grid(axis="x", alpha=0.3)
     return figure
@@ -86,7 +105,7 @@ def time_heatmap(
     data = data.dropna("time", how="all")
     order = np.argsort(-np.nan_to_num(data.max("time").values, nan=-np.inf))[:top]
     data = data.isel(parameter=order)
-    figure = Figure(figsize=(10, 0.35 * data.sizes["parameter"] + 1.8), layout="constrained")
+    figure = InlineFigure(figsize=(10, 0.35 * data.sizes["parameter"] + 1.8), layout="constrained")
     FigureCanvasAgg(figure)
     axis = figure.add_subplot()
     times = data["time"].values
@@ -96,6 +115,8 @@ def time_heatmap(
     axis.set_yticks(np.arange(data.sizes["parameter"]), [str(p) for p in data["parameter"].values])
     axis.invert_yaxis()
     axis.set_xlabel("time")
-    axis.set_title(f"{ds.attrs['method']} {index} over time: {trajectory}", fontsize=10)
+    axis.set_title(
+        f"{ds.attrs['method']} {index} over time: {trajectory}{_excluded(ds)}", fontsize=10
+    )
     figure.colorbar(mesh, ax=axis, label=index)
     return figure

@@ -24,6 +24,7 @@ from nea_sd.errors import (
     OutputPathError,
     unknown_name,
 )
+from nea_sd.outputs import atomic_write_bytes, check_output_file, check_output_name
 from nea_sd.sketch.lint import check_model_file
 from nea_sd.sketch.parse import read_sketch
 
@@ -215,6 +216,7 @@ def render_diagram(
         )
     if not out.parent.is_dir():
         raise OutputPathError(f"output folder {str(out.parent)!r} does not exist")
+    check_output_file(out, FORMATS)
     if not scale > 0:
         raise InvalidValueError(f"scale {scale!r} must be positive")
     names = [v.name for v in read_sketch(model_path).views]
@@ -227,6 +229,8 @@ def render_diagram(
     boxes = view_boxes(project)
     written: list[Path] = []
     targets = output_paths(out, names or [""], several=view is None and len(names) > 1)
+    for path in targets.values():
+        check_output_name(path)
     svg = project.render_svg_string()
     whole = _svg_box(svg)
     png = b""
@@ -238,9 +242,5 @@ def render_diagram(
             data = (crop_svg(svg, box) if box else svg).encode("utf-8")
         else:
             data = crop_png(png, whole, box) if box else png
-        try:
-            path.write_bytes(data)
-        except OSError as exc:
-            raise OutputPathError(f"cannot write {str(path)!r}: {exc.strerror}") from None
-        written.append(path)
+        written.append(atomic_write_bytes(path, data, what="the diagram"))
     return written

@@ -94,9 +94,9 @@ def _set_range(element: object, low: float, high: float) -> None:
 
 def write_xmile(path: str | os.PathLike[str], output: str | os.PathLike[str]) -> Path:
     """Write the XMILE of ``path`` to ``output`` atomically; returns the path written."""
-    from nea_sd.outputs import _atomic, check_output_file
+    from nea_sd.outputs import atomic_write_bytes, check_output_file
 
     target = check_output_file(output, (".xmile", ".stmx"))
     data = mdl_to_xmile(path)
-    _atomic(target, lambda tmp: tmp.write_bytes(data))
+    atomic_write_bytes(target, data, what="XMILE model")
     return target

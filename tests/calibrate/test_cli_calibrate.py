@@ -49,8 +49,15 @@ def test_calibrate_writes_results_and_load_calibrated_reads_them(tmp_path, data_
     assert prov["data_files"]["sipri_milex_northeast_asia.csv"]
     assert "numpy" in prov["packages"] and prov["command"].startswith("nea-sd calibrate")
     # real JP spending in place of a level: a poor model, but the file must say so
-    assert doc["parameters"]["Rate a"]["identifiability"].startswith("not identifiable")
+    assert doc["parameters"]["Rate a"]["identifiability"] != "identified"
     assert set(doc["series"]["level"]["fit"]) >= {"rmse", "mape", "r2", "um", "us", "uc"}
+    # the error model was estimated (default): its scale and AR(1) are in the file
+    assert doc["calibration"]["error_model"].startswith("estimated")
+    noise = doc["error_model"]["level"]
+    assert noise["n"] == 13 and noise["scale"] > 0 and -1 < noise["ar1"] < 1
+    assert doc["calibration"]["profile_threshold"] > 3.84  # F(1, nu), not chi2_1
+    assert isinstance(doc["calibration"]["profile_beat_optimum"], bool)
+    assert 1 <= doc["calibration"]["distinct_optima_within_threshold"] <= cal["distinct_optima"]
     values = load_calibrated("tiny", results_dir=tmp_path / "out")
     assert set(values) == {"Rate a", "Rate b", "Initial level"}
     assert values["Initial level"] == pytest.approx(doc["estimates"]["Initial level"])
@@ -163,3 +170,97 @@ def test_review_verdicts():
     assert "timing of the swings" in verdict({"fit": st(300, 0.1, 0.1, 0.8)})
     text = verdict({"fit": st(5, 0.1, 0.1, 0.8), "holdout": st(20, 0.1, 0.8, 0.1)})
     assert "misses the trend" in text and "does not carry forward" in text
+
+
+def test_results_are_never_overwritten_and_replace_keeps_a_backup(tmp_path, data_dir, capsys):
+    spec = spec_file(tmp_path, TINY)
+    base = ["calibrate", str(spec), "--data-dir", str(data_dir), "--starts", "2", "--no-profile"]
+    first = tmp_path / "results" / "spec.toml"
+    assert main(base) == 0 and first.exists()
+    original = first.read_bytes()
+    assert main([*base, "--seed", "1"]) == 0  # default output taken: a new numbered file
+    second = tmp_path / "results" / "spec-2.toml"
+    assert second.exists() and first.read_bytes() == original
+    assert read_result(second)["calibration"]["seed"] == 1
+    capsys.readouterr()
+    # an explicit --output that exists is refused before anything runs
+    assert main([*base, "--output", str(first)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: results file") and "--replace" in err
+    assert first.read_bytes() == original
+    # --replace overwrites and keeps the old file as .bak
+    assert main([*base, "--output", str(first), "--replace", "--seed", "2"]) == 0
+    assert (tmp_path / "results" / "spec.toml.bak").read_bytes() == original
+    assert read_result(first)["calibration"]["seed"] == 2
+    assert not list((tmp_path / "results").glob(".*partial"))  # nothing half-written left
+
+
+def test_no_profile_marks_nothing_identified(tmp_path, data_dir):
+    from nea_sd.calibrate.results import identified_estimates
+
+    assert calibrate(tmp_path, TINY, "--starts", "2", "--no-profile", data_dir=data_dir) == 0
+    doc = read_result(tmp_path / "out" / "tiny.toml")
+    labels = {k: v["identifiability"] for k, v in doc["parameters"].items()}
+    assert labels == dict.fromkeys(["Rate a", "Rate b", "Initial level"], "not assessed")
+    kept, skipped, _ = identified_estimates("tiny", results_dir=tmp_path / "out")
+    assert kept == {} and sorted(skipped) == ["Initial level", "Rate a", "Rate b"]
+
+
+def test_replacing_a_bayesian_result_removes_its_stale_draws(tmp_path, data_dir):
+    out = tmp_path / "out"
+    bayes = ("--starts", "2", "--no-profile", "--bayes", "--walkers", "8", "--steps", "40")
+    assert calibrate(tmp_path, TINY, *bayes, data_dir=data_dir) == 0
+    draws = out / "tiny.draws.csv"
+    assert read_result(out / "tiny.toml")["posterior"]["draws_file"] == draws.name
+    assert draws.exists()
+    old_draws = draws.read_bytes()
+    args = ("--starts", "2", "--no-profile", "--replace")
+    assert calibrate(tmp_path, TINY, *args, data_dir=data_dir) == 0
+    assert "posterior" not in read_result(out / "tiny.toml")
+    assert not draws.exists()  # would otherwise pass for the new result's draws
+    assert (out / "tiny.draws.csv.bak").read_bytes() == old_draws
+
+
+def test_compare_base_is_the_joint_optimum_with_its_likelihood(tmp_path, data_dir):
+    from nea_sd.calibrate.results import calibrated_base, compare_base
+
+    assert calibrate(tmp_path, TINY, "--starts", "3", "--seed", "0", data_dir=data_dir) == 0
+    path = tmp_path / "out" / "tiny.toml"
+    doc = read_result(path)
+    params, header = compare_base(path)
+    # all fitted values, flat (not identified) ones included: a point the data were fitted at
+    assert params == doc["estimates"] and set(params) == {"Rate a", "Rate b", "Initial level"}
+    nll = -doc["calibration"]["log_likelihood"]
+    assert f"-log L = {nll:.2f}" in header and "delta(-2 log L) to the best fit = 0.00" in header
+    # a start better than the reported optimum shows as a positive delta
+    doc["starts"][0]["neg_log_likelihood"] = nll - 2.5
+    _, worse = compare_base(doc)
+    assert "delta(-2 log L) to the best fit = 5.00" in worse and "recalibrate" in worse
+    again, named = calibrated_base("tiny", results_dir=tmp_path / "out")
+    assert again == params and named.endswith("[out/tiny.toml]")
+    with pytest.raises(Exception, match="not a calibration result"):
+        compare_base({"estimates": {}})
+
+
+def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, capsys):
+    variants = tmp_path / "variants.toml"
+    variants.write_text(
+        '[[variant]]\nname = "as built"\n\n[[variant]]\nname = "faster"\n'
+        'constants = { "Rate b" = 1.5 }\n'
+    )
+    one = TINY.replace('[parameters."Rate a"]\n\n[parameters."Rate b"]\n\n', "")
+    args = ["--starts", "2", "--no-profile", "--nested", "--live-points", "30"]
+    args += ["--nested-runs", "2", "--variants", str(variants)]
+    assert calibrate(tmp_path, one, *args, data_dir=data_dir) == 0
+    out = capsys.readouterr().out
+    assert "[[Nested sampling]]" in out and "[[Evidence]]" in out
+    doc = read_result(tmp_path / "out" / "tiny.toml")
+    nested = doc["nested"]
+    assert nested["runs"] == 2 and nested["live_points"] == 30 and nested["log_z_err"] > 0
+    assert 0 <= nested["overhead_fraction"] < 1
+    assert doc["parameters"]["Initial level"]["rhat"] > 0
+    assert set(doc["evidence"]) == {"as built", "faster"}
+    assert doc["evidence"]["faster"]["constants"] == {"Rate b": 1.5}
+    assert (tmp_path / "out" / nested["draws_file"]).exists()
+    assert "--variants" in doc["provenance"]["command"]
+    assert calibrate(tmp_path, one, "--nested-runs", "1", "--replace", data_dir=data_dir) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -51,8 +52,13 @@ def test_run_prints_final_values_and_writes_netcdf(capsys, tmp_path: Path) -> No
     )
     assert code == 0
     assert "Arms X =" in out and f"wrote {target}" in out
+    assert "parameters: calibrated, " in out  # the same base as nea-sd compare
     data = xr.open_dataset(target)
-    assert data.attrs["parameter_overrides"] == '{"default": {"Grievance X": 5.0}}'
+    overrides = json.loads(data.attrs["parameter_overrides"])["default"]
+    assert overrides["Grievance X"] == 5.0
+    base = json.loads(data.attrs["base_parameters"])
+    assert base and all(overrides[k] == v for k, v in base.items() if k != "Grievance X")
+    assert data.attrs["base_parameters_source"].startswith("calibrated, ")
     assert len(data.attrs["model_sha256"]) == 64
     assert "pysd" in data.attrs["package_versions"]
 
@@ -118,7 +124,8 @@ def test_run_scenario_prints_outcomes_and_writes_csv(capsys, tmp_path: Path) -> 
         (["params", "dyad", "--view", "Arm"], "error: unknown view 'Arm'; did you mean 'Arms'?"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys, argv, message) -> None:
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # compare creates its default output folder in the cwd
     code, out, err = call(capsys, *argv)
     assert code == 2
     assert err.startswith(message), err
@@ -195,7 +202,9 @@ def test_compare_base_parameters_apply_under_every_scenario() -> None:
     assert float(based.outcomes["security_trust"][0]) < float(plain.outcomes["security_trust"][0])
 
 
-def test_compare_uses_only_identified_calibrated_values(capsys, tmp_path: Path) -> None:
+def test_compare_base_is_a_current_calibrations_joint_optimum_never_a_stale_one(
+    capsys, tmp_path: Path
+) -> None:
     from nea_sd.calibrate.results import identified_estimates, read_result
 
     values, skipped, _ = identified_estimates("nea")
@@ -203,8 +212,32 @@ def test_compare_uses_only_identified_calibrated_values(capsys, tmp_path: Path) 
     flags = {k: v["identifiability"] for k, v in document["parameters"].items()}
     assert set(values) == {k for k in document["estimates"] if flags[k] == "identified"}
     assert set(skipped) == {k for k in document["estimates"] if flags[k] != "identified"}
-    code, out, _ = call(
+    code, out, err = call(
         capsys, "compare", "--scenarios", "status-quo", "--output-dir", str(tmp_path)
     )
     assert code == 0
-    assert f"parameters: calibrated, {len(values)} identified values" in out
+    from tests.support import bundled
+
+    if document["calibration"]["model_sha256"] == bundled("nea").sha256:
+        assert "parameters: calibrated, joint optimum of" in out
+    else:  # fitted to an older model: never applied silently
+        assert "parameters: model defaults (results/nea.toml was fitted to another" in out
+        assert err.count("warning:") == 1 and "model hash differs" in err
+
+
+def test_run_on_model_defaults_overrides_only_what_is_set(capsys, tmp_path: Path) -> None:
+    target = tmp_path / "r.nc"
+    code, out, _ = call(
+        capsys,
+        "run",
+        str(MODELS / "richardson.mdl"),
+        "--parameters",
+        "defaults",
+        "--set",
+        "Grievance X=5",
+        "--output",
+        str(target),
+    )
+    assert code == 0 and "parameters: model defaults" in out
+    data = xr.open_dataset(target)
+    assert data.attrs["parameter_overrides"] == '{"default": {"Grievance X": 5.0}}'

@@ -16,6 +16,6 @@ sys.path.insert(0, str(Path(__file__).parent))  # batch_reference helper
 
 @pytest.fixture(scope="session")
 def test_models() -> Path:
-    if not TEST_MODELS.is_dir():
-        pytest.skip(f"Vensim test models not found at {TEST_MODELS}")
-    return TEST_MODELS
+    from tests.support import require_shared
+
+    return require_shared(TEST_MODELS, "Vensim test models")

@@ -295,3 +295,43 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / f"{name}.mdl"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# No stock at all: an auxiliary of Time through a lookup (Curve(2 * Time) = Time).
+STATELESS = r"""{UTF-8}
+Gain=
+	2
+	~	Dmnl [0, 5]
+	~		|
+
+Signal=
+	Gain * Time
+	~	Dmnl
+	~		|
+
+Curve(
+	[(0,0)-(10,10)],(0,0),(10,5))
+	~	Dmnl
+	~		|
+
+Shaped=
+	Curve(Signal)
+	~	Dmnl
+	~		|
+
+INITIAL TIME  = 0
+	~	Year
+	~		|
+
+FINAL TIME  = 4
+	~	Year
+	~		|
+
+TIME STEP  = 1
+	~	Year [0,?]
+	~		|
+
+SAVEPER  = TIME STEP
+	~	Year [0,?]
+	~		|
+"""

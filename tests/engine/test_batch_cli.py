@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from synthetic_models import CONSTRUCTS, EXPLODING, REFUSED, write
+import xarray as xr
+from synthetic_models import CONSTRUCTS, EXPLODING, REFUSED, STATELESS, write
 
 from nea_sd.cli import main
 
@@ -37,3 +38,27 @@ def test_bench_reports_every_engine(tmp_path: Path, capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         main(["bench", str(path), "--runs", "many"])
     assert main(["bench", str(path), "--runs", "0"]) == 2
+
+
+@pytest.mark.parametrize("engine", ["batch", "pysd"])
+def test_run_model_without_stocks_prints_final_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: str
+) -> None:
+    path = write(tmp_path, "stateless", STATELESS)
+    assert main(["run", str(path), "--engine", engine]) == 0
+    out = capsys.readouterr().out
+    # at time 4: Signal = 2 * 4, Shaped = Curve(8) = 4 (the table's slope is 1/2)
+    assert "stateless (default) at 4:" in out
+    assert "Signal = 8" in out and "Shaped = 4" in out and "Gain = 2" in out
+
+
+def test_run_outputs_all_keeps_every_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "constructs", CONSTRUCTS)
+    target = tmp_path / "all.nc"
+    assert main(["run", str(path), "--outputs", "all", "--output", str(target)]) == 0
+    from nea_sd.engine.batch import compile_model
+
+    with xr.open_dataset(target) as ds:
+        assert sorted(ds.data_vars) == sorted(compile_model(path).variable_names)

@@ -11,7 +11,7 @@ from synthetic_models import CONSTRUCTS, EXPLODING, write
 from test_batch_vensim import TOLERANCES
 
 from nea_sd.engine.batch import compile_model
-from nea_sd.engine.batch.sampling import sample_within_ranges
+from nea_sd.engine.batch.sampling import run_slice, sample_within_ranges
 from nea_sd.errors import SimulationError
 from nea_sd.model import load_model
 
@@ -73,3 +73,40 @@ def test_delay_too_short_for_its_order_is_refused(folder: Path, backend: str) ->
     batch = compile_model(write(folder, "constructs", CONSTRUCTS))  # DELAY3(Biggest, 2)
     with pytest.raises(SimulationError, match="delay in 'Scaled'"):
         batch.simulate({}, ["Level"], time_step=1.0, backend=backend)
+
+
+PROJECT = sorted((Path(__file__).parents[2] / "models").glob("*.mdl"))
+
+
+@pytest.mark.parametrize("path", PROJECT, ids=[p.stem for p in PROJECT])
+def test_project_model_numba_equals_numpy(path: Path) -> None:
+    """The backend of the README's benchmarks, on every project model, every variable.
+
+    Random within-range sets, each under every strategy of the model's scenario file (so the
+    programmes are active); the two backends may differ only in the last bits of exp/log/pow.
+    The kernel is compiled once per model source (about 2 minutes for the regional model)
+    and kept on disk.
+    """
+    from nea_sd.scenarios import default_scenario_file, load_scenarios
+
+    model = load_model(path)
+    batch = compile_model(path)
+    sets = sample_within_ranges(model.parameters, 3, seed=3)
+    runs = [run_slice(sets, i) for i in range(3)]
+    has_table = default_scenario_file(model).exists() and f"[{path.stem}]" in (
+        default_scenario_file(model).read_text(encoding="utf-8")
+    )
+    strategies = list(load_scenarios(model).values()) if has_table else []
+    runs += [{**runs[i % 3], **s.overrides} for i, s in enumerate(strategies)]
+    resolved = [model.parameters.resolve(r) for r in runs]
+    table = {
+        name: np.stack([np.asarray(r.get(name, model.parameters[name].value)) for r in resolved])
+        for name in {n for r in resolved for n in r}
+    }
+    names = batch.variable_names
+    compiled = batch.simulate(table, names, backend="numba", nonfinite="nan")
+    vectorized = batch.simulate(table, names, backend="numpy", nonfinite="nan")
+    assert compiled.sizes["time"] == vectorized.sizes["time"] > 1
+    for name in names:
+        diff = max_relative_difference(compiled[name], vectorized[name])
+        assert diff <= 1e-9, (path.stem, name, diff)

@@ -46,9 +46,9 @@ def test_stocks_stay_bounded_for_random_parameters_within_ranges() -> None:
 SWITCHES = [
     (["Bloc polarisation"], "Alliance responsiveness", 2.0, "Rival weight"),
     (["Great power gate strength"], "Gate trust threshold", 0.9, "Functional regime"),
-    (["Spillover"], "Contact effect", 0.9, "Security trust"),
+    (["Spillover", "Baseline contact spillover"], "Contact effect", 0.9, "Security trust"),
     (["Backfire strength"], "Stage trust threshold[ARC]", 0.9, "Regional security trust"),
-    (["Boycott depth", "Trade boycott depth"], "Boycott threshold", 0.1, "People exchange"),
+    (["Boycott depth", "Trade boycott depth"], "Boycott threshold", 0.3, "People exchange"),
     (["Disappointment sensitivity"], "Expectation gain", 4.0, "Regional security trust"),
     (
         ["Alliance threat sensitivity", "Bloc polarisation"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,15 +13,22 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path: Path, tmp_path: Path) -> None:
+def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     jupytext = pytest.importorskip("jupytext")
     nbclient = pytest.importorskip("nbclient")
     notebook = jupytext.read(path)
+    # the kernel starts in a temporary folder and writes its outputs there, never into the
+    # checkout; they import this checkout's package and find the models through it
+    monkeypatch.setenv("NEA_SD_OUTPUT", str(tmp_path / "output"))
+    # a kernel shows figures inline as a user's would: no backend inherited from the test
+    # process (CI sets Agg; the CLI, run in-process by other tests, picks Agg for itself)
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     client = nbclient.NotebookClient(
         notebook,
         timeout=600,
         kernel_name="python3",
-        resources={"metadata": {"path": str(ROOT)}},  # as run from the checkout, like CI
+        resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute()
     errors = [
@@ -31,3 +40,29 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     ]
     assert errors == []
     assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        images = [
+            output["data"]["image/png"]
+            for output in cell.get("outputs", [])
+            if "image/png" in output.get("data", {})
+        ]
+        assert len(images) == len(set(images)), f"a figure shown twice in:\n{cell.source}"
+        if makes_figure(cell.source):
+            assert images, f"no figure shown (inline backend lost?) in:\n{cell.source}"
+
+
+FIGURE_CALL = re.compile(r"^(show|plot_dominance|index_bars|time_heatmap|comparison_figure)\(")
+
+
+def makes_figure(source: str) -> bool:
+    """A cell that should show a figure: an unconditional top-level figure call, or one that
+    ends with the name of a figure (conditional cells, ``if ...:``, may show none)."""
+    lines = [line for line in source.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines or any(line.startswith(("def ", "if ", "for ")) for line in lines):
+        return False
+    return any(FIGURE_CALL.match(line) for line in lines) or lines[-1].split("#")[0].strip() in (
+        "figure",
+        "fig",
+    )

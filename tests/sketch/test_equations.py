@@ -9,9 +9,10 @@ import pytest
 
 from nea_sd.sketch.equations import Equation, read_equations
 from nea_sd.sketch.parse import canonical
+from tests.support import TEST_MODELS as SHARED
+from tests.support import require_shared, shared_params
 
 FIXTURE = Path(__file__).parent / "fixtures" / "trust_exchange.mdl"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "test-models"
 
 MIXED = """{UTF-8}
 Actor: US, CN, JP
@@ -125,15 +126,20 @@ def test_equation_without_rhs_is_data() -> None:
 # pysimlin's links leave out what pipes show (flows into stocks) and the control variables
 CROSS_CHECK = [
     FIXTURE,
-    *sorted(SHARED.glob("lookups/*.mdl")),
-    *sorted(SHARED.glob("subscripted_flows/*.mdl")),
-    *sorted(SHARED.glob("time/*.mdl")),
-    *sorted(SHARED.glob("chained_initialization/*.mdl")),
+    *shared_params(
+        [
+            *sorted(SHARED.glob("lookups/*.mdl")),
+            *sorted(SHARED.glob("subscripted_flows/*.mdl")),
+            *sorted(SHARED.glob("time/*.mdl")),
+            *sorted(SHARED.glob("chained_initialization/*.mdl")),
+        ]
+    ),
 ]
 
 
 @pytest.mark.parametrize("path", CROSS_CHECK, ids=lambda p: p.name)
 def test_references_agree_with_pysimlin_links(path: Path) -> None:
+    require_shared(path)
     simlin = pytest.importorskip("simlin")
     eqs = read_equations(path)
     model = simlin.load(path)

@@ -4,25 +4,26 @@ A second, independent engine catches translation surprises that a single engine 
 portability notes in ``design/VENSIM.md``). Names are compared canonically (case, blanks and
 underscores folded); subscripted stocks element by element.
 
-PySD takes about a minute for the subscripted regional model, so its stocks are kept in pytest's
-cache under the model's content hash and PySD's version, and subscripted models are marked slow.
+PySD takes about a minute for the subscripted regional model, so its stocks are kept in the
+references cache under the model's content hash and PySD's version (not pytest's cache), and
+subscripted models are marked slow.
 """
 
 from __future__ import annotations
 
 import re
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nea_sd.sketch.parse import canonical
+from tests.support import TEST_MODELS, require_shared, shared_params
 
 simlin = pytest.importorskip("simlin")
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "test-models"
+SHARED = TEST_MODELS
 FIXTURE = Path(__file__).parent / "fixtures" / "trust_exchange.mdl"
 # reference models exercising stocks, subscripts and delays, read in place (never copied)
 REFERENCE = ["subscripted_flows", "subscript_2d_arrays", "smooth_and_stock", "time"]
@@ -50,27 +51,13 @@ def _key(name: str, elements: tuple[str, ...] = ()) -> str:
     return f"{key}[{','.join(canonical(e) for e in elements)}]" if elements else key
 
 
-def cached_pysd_stocks(path: Path, cache: pytest.Cache) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """PySD's stocks, from pytest's cache when this very model ran before under this PySD."""
-    from nea_sd.model import file_sha256
-
-    key = f"nea_sd/pysd-stocks/{file_sha256(path)}-{version('pysd')}"
-    stored = cache.get(key, None)
-    if stored is None:
-        times, series = pysd_stocks(path)
-        stored = {"time": times.tolist(), "stocks": {k: v.tolist() for k, v in series.items()}}
-        cache.set(key, stored)
-    stocks = {k: np.asarray(v, dtype=float) for k, v in stored["stocks"].items()}
-    return np.asarray(stored["time"], dtype=float), stocks
-
-
 def pysd_stocks(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """PySD's stocks, computed once per model hash and PySD version (the references cache)."""
+    from nea_sd.engine.reference import reference_run
     from nea_sd.model import load_model
-    from nea_sd.model.load import frame_to_dataset
 
     model = load_model(path)
-    frame = model.pysd_model().run(flatten_output=False)
-    data = frame_to_dataset(frame, model.stocks)
+    data = reference_run(model, {}, model.stocks)
     series: dict[str, np.ndarray] = {}
     for name in model.stocks:
         array = data[name]
@@ -100,8 +87,9 @@ def max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / scale))
 
 
-def compare(path: Path, cache: pytest.Cache) -> None:
-    times, stocks = cached_pysd_stocks(path, cache)
+def compare(path: Path) -> None:
+    require_shared(path)
+    times, stocks = pysd_stocks(path)
     other_times, other = simlin_results(path)
     assert stocks, f"{path.name}: PySD found no stocks"
     assert np.array_equal(times, other_times), (
@@ -116,12 +104,14 @@ def compare(path: Path, cache: pytest.Cache) -> None:
 
 
 @pytest.mark.parametrize("path", project_models())
-def test_project_model_agrees_with_pysimlin(path: Path, pytestconfig: pytest.Config) -> None:
-    compare(path, pytestconfig.cache)
+def test_project_model_agrees_with_pysimlin(path: Path) -> None:
+    compare(path)
 
 
 @pytest.mark.parametrize(
-    "path", [FIXTURE, *reference_models()], ids=lambda p: p.parent.name + "/" + p.name
+    "path",
+    [FIXTURE, *shared_params(reference_models())],
+    ids=lambda p: p.parent.name + "/" + p.name,
 )
-def test_reference_model_agrees_with_pysimlin(path: Path, pytestconfig: pytest.Config) -> None:
-    compare(path, pytestconfig.cache)
+def test_reference_model_agrees_with_pysimlin(path: Path) -> None:
+    compare(path)

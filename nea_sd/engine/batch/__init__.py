@@ -11,7 +11,7 @@ leading ``run`` axis) or ``kernel`` (numba backend: one compiled per-run loop, r
 -> ``runtime`` (:class:`BatchModel`: parameters, chunks, non-finite policy, Dataset).
 """
 
-from nea_sd.engine.batch.runtime import BatchModel, TimeGrid, compile_model
+from nea_sd.engine.batch.runtime import BatchModel, TimeGrid, batch_model, compile_model
 from nea_sd.engine.batch.unsupported import Finding, report
 
-__all__ = ["BatchModel", "Finding", "TimeGrid", "compile_model", "report"]
+__all__ = ["BatchModel", "Finding", "TimeGrid", "batch_model", "compile_model", "report"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -196,17 +195,14 @@ class Kernel:
 
 def build(model: CompiledModel) -> Kernel:
     """Write, import and return the kernel (numba compiles it on first call, or loads its cache)."""
-    from nea_sd.model import cache_dir
+    from nea_sd.model.cache import intact, kernels_dir, write_entry
 
     source, consts, candidates = generate(model)
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    folder = cache_dir() / "batch"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"kernel_{digest}.py"
-    if not path.exists():
-        staging = path.with_suffix(f".{os.getpid()}.tmp")
-        staging.write_text(source, encoding="utf-8")
-        os.replace(staging, path)
+    relative = f"kernel_{digest}.py"
+    path = kernels_dir() / relative
+    if not intact(path):  # absent, or damaged (then rebuilt with a note)
+        path = write_entry(relative, source.encode("utf-8"), area="batch")
     name = f"nea_sd_batch_kernel_{digest}"
     module = sys.modules.get(name)
     if module is None:

@@ -489,6 +489,7 @@ def run_scored(
     scores ``(runs of the chunk, n_links)``; likewise ``record_factory`` for values.
     """
     model = program.model
+    model._check_supported()  # pre-flight and verification against PySD, as for simulate
     compiled = program.compiled
     control = compiled.control
     step = control["time_step"]

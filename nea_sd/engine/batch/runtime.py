@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -9,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ from nea_sd.engine.batch.kernel import numba_available
 from nea_sd.engine.batch.subscripts import key
 from nea_sd.engine.batch.unsupported import Finding, refuse
 from nea_sd.errors import InvalidValueError, MissingDependencyError, SimulationError, unknown_name
+
+if TYPE_CHECKING:
+    from nea_sd.model import Model
 
 NONFINITE = ("raise", "nan", "drop")
 BACKENDS = ("numpy", "numba")
@@ -80,6 +84,8 @@ class BatchModel:
         self._functions: dict[tuple[str, ...], Callable[..., Any]] = {}
         self._sources: dict[tuple[str, ...], str] = {}
         self._by_key = {key(name): info for name, info in compiled.variables.items()}
+        self.source_model: Model | None = None  # the loaded model it was compiled from
+        self.verification = ""  # provenance: how its results were checked against PySD
 
     def __repr__(self) -> str:
         status = "supported" if not self._compiled.findings else "unsupported"
@@ -89,6 +95,11 @@ class BatchModel:
     def unsupported(self) -> list[Finding]:
         """Constructs the batch engine cannot compile, with the variable using each."""
         return list(self._compiled.findings)
+
+    @property
+    def fixed_parameters(self) -> list[str]:
+        """Constants fixing a SMOOTH N/DELAY N order: compiled in, they cannot vary by run."""
+        return sorted(self._compiled.order_params)
 
     @property
     def parameter_names(self) -> list[str]:
@@ -177,6 +188,13 @@ class BatchModel:
             )
         ds = self._dataset(infos, buffers, grid, params, run_index, diverged, nonfinite)
         ds.attrs["backend"] = chosen
+        if nonfinite == "nan" and diverged.any():  # where each diverged run went non-finite
+            ds.attrs["diverged_at"] = json.dumps(
+                {
+                    str(int(run_index[i])): [str(bad_var[i]), float(bad_time[i])]
+                    for i in np.flatnonzero(diverged)
+                }
+            )
         return ds
 
     def _backend(self, requested: str) -> str:
@@ -332,8 +350,12 @@ class BatchModel:
         return step if control.get("saveper_follows_step") else control["saveper"]
 
     def _check_supported(self) -> None:
+        """Refuse unsupported constructs; verify this content against PySD on first use."""
+        from nea_sd.engine.verify import ensure_verified
+
         if self._compiled.findings:
             raise refuse(self.path.name, self._compiled.findings)
+        self.verification = ensure_verified(self, self.source_model)
 
     def _shape(self, info: VariableInfo) -> tuple[int, ...]:
         return tuple(len(info.coords[d]) for d in info.dims)
@@ -358,6 +380,20 @@ class BatchModel:
             if info not in chosen:
                 chosen.append(info)
         return chosen
+
+    def parameter_arrays(
+        self, sets: ParameterSets
+    ) -> tuple[dict[str, np.ndarray], int, np.ndarray]:
+        """Validated parameter sets: (name -> ``(N or 1, *dims)`` array, N, run labels)."""
+        return self._parameters(sets)
+
+    def default_saveper(self, step: float) -> float:
+        """The saving interval used when none is given, for a run with time step ``step``."""
+        return self._default_saveper(step)
+
+    def variable(self, name: str) -> VariableInfo | None:
+        """The compiled variable called ``name`` (case and blanks ignored), or ``None``."""
+        return self._by_key.get(key(name))
 
     def _parameters(self, sets: ParameterSets) -> tuple[dict[str, np.ndarray], int, np.ndarray]:
         """Validate parameter sets into name -> ``(N or 1, *dims)`` arrays."""
@@ -505,6 +541,7 @@ class BatchModel:
             "model": self.path.name,
             "model_sha256": self.sha256,
             "engine": "batch",
+            "verification": self.verification,
             "nea_sd_version": __version__,
             "initial_time": grid.initial,
             "final_time": grid.final,
@@ -599,7 +636,24 @@ def compile_model(path: str | os.PathLike[str]) -> BatchModel:
     cached = _CACHE.get(sha256)
     if cached is not None:
         return cached
-    abstract = parse_abstract_model(model_path)
-    model = BatchModel(model_path.resolve(), sha256, compile_abstract(abstract), abstract)
-    _CACHE[sha256] = model
-    return model
+    return _compiled(model_path.resolve(), sha256, parse_abstract_model(model_path))
+
+
+def _compiled(path: Path, sha256: str, abstract: Any) -> BatchModel:
+    cached = _CACHE.get(sha256)
+    if cached is None:
+        cached = _CACHE[sha256] = BatchModel(path, sha256, compile_abstract(abstract), abstract)
+    return cached
+
+
+def batch_model(model: Model) -> BatchModel:
+    """The batch compilation of a loaded :class:`~nea_sd.model.Model`, kept with it.
+
+    Compiled from the model's own abstract model (the content it was loaded with), so its
+    results carry the model's hash; a file edited since loading is an error, never mixed in.
+    """
+    model.ensure_current()
+    batch = model.owned("batch", lambda: _compiled(model.path, model.sha256, model.abstract))
+    if batch.source_model is None:
+        batch.source_model = model
+    return batch

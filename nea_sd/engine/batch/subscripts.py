@@ -184,9 +184,11 @@ def resolve(
             raise Unsupported(f"subscript {sub!r} not on the left-hand side", where)
         used.add(axis)
         elements = space[axis].elements
-        if _same_family(table, elements, within):
+        # the axis holds the elements the subscript names (same range, subrange, copy) ...
+        direct = {key(e) for e in elements} <= {key(e) for e in table.elements(name)}
+        if direct and _same_family(table, elements, within):
             positions = table.positions(elements, within, where)
-        else:  # positional mapping between two ranges (``B: b1, b2 -> A``)
+        else:  # ... or a positional mapping between two ranges (``B: b1, b2 -> A``)
             source = space[axis].written
             if not table.is_range(source) or not (
                 table.mapped(source, dim) or table.mapped(source, name)

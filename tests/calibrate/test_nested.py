@@ -1,0 +1,170 @@
+"""Nested sampling (UltraNest on the batch engine) against independent truths.
+
+The log evidence of a linear-Gaussian model with a uniform prior has a closed form; the
+posterior of synthetic Richardson data must cover the parameters that generated it; the
+evidence table must prefer the structure that generated the data; and simulation-based
+calibration (slow) must give uniform ranks, and fail for an overconfident likelihood.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nea_sd.calibrate.nested import nested_sample
+from nea_sd.calibrate.observation import LogNormal
+from nea_sd.calibrate.problem import prepare
+from nea_sd.calibrate.structures import Variant, evidence_table, load_variants, variant_setup
+from nea_sd.calibrate.synthetic import synthetic_spec, with_spec
+from nea_sd.errors import DataError, InvalidValueError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMALL = FIXTURES / "richardson_small.toml"
+TRUTH = np.array([0.3, 10.0])
+
+
+@pytest.fixture(scope="module")
+def small(data_dir):
+    spec = dataclasses.replace(prepare(SMALL, data_dir).spec, holdout_period=None)
+    return prepare(SMALL, data_dir, spec=spec, time_step=0.25)
+
+
+def test_log_evidence_matches_the_closed_form(data_dir):
+    # tiny.mdl: Level = L + (t - 2000), L ~ U(5, 15), data ~ N(level, 0.5²): Z is an integral
+    # of a Gaussian in L over the prior's range
+    tiny = prepare(FIXTURES / "tiny.toml", data_dir)
+    spec = dataclasses.replace(tiny.spec, parameters=tiny.spec.parameters[2:])
+    one = prepare(None, data_dir, spec=spec)
+    rep = with_spec(one, synthetic_spec(one, np.array([10.0]), np.random.default_rng(0)))
+    (obs,) = rep.spec.observations
+    years = obs.points(rep.spec.fit_period)
+    y = obs.series.on_years(years) - (years - 2000.0)
+    n, sigma, m = len(y), 0.5, y.mean()
+    s = np.sum((y - m) ** 2)
+    mass = stats.norm.cdf((15 - m) * np.sqrt(n) / sigma) - stats.norm.cdf(
+        (5 - m) * np.sqrt(n) / sigma
+    )
+    log_z = (
+        -n / 2 * np.log(2 * np.pi * sigma**2)
+        - s / (2 * sigma**2)
+        + 0.5 * np.log(2 * np.pi * sigma**2 / n)
+        + np.log(mass)
+        - np.log(10.0)
+    )
+    result = nested_sample(rep, runs=2, live_points=100, seed=0)
+    assert result.log_z == pytest.approx(log_z, abs=max(4 * result.log_z_err, 0.05))
+    assert result.log_z_err > 0
+    lo, hi = result.interval("Initial level")
+    assert lo < 10.0 < hi
+    a = nested_sample(rep, runs=2, live_points=50, min_ess=50, seed=3)
+    b = nested_sample(rep, runs=2, live_points=50, min_ess=50, seed=3)
+    np.testing.assert_array_equal(a.chains, b.chains)  # the seed is honoured
+
+
+@pytest.mark.slow  # ~25 s
+def test_posterior_recovers_known_parameters_and_reports_diagnostics(small):
+    rep = with_spec(small, synthetic_spec(small, TRUTH, np.random.default_rng(0)))
+    result = nested_sample(rep, runs=2, live_points=100, seed=1)
+    assert result.chains.shape[0] == 2 and result.chains.shape[2] == 2
+    for j, name in enumerate(rep.spec.names):
+        lo, hi = result.interval(name)
+        assert lo < TRUTH[j] < hi
+    assert all(r < 1.01 for r in result.rhat) and all(e >= 400 for e in result.ess_bulk)
+    assert result.converged
+    assert 0 < result.overhead < 1 and result.simulation_seconds > 0
+    assert result.ncall >= result.batches > 0
+    assert "log Z" in str(result) and "<table>" in result._repr_html_()
+    with pytest.raises(InvalidValueError, match="at least 2 runs"):
+        nested_sample(rep, runs=1)
+
+
+def test_evidence_table_prefers_the_structure_that_made_the_data(small):
+    rep = with_spec(small, synthetic_spec(small, TRUTH, np.random.default_rng(2)))
+    variants = [Variant("full"), Variant("no fatigue in X", {"Fatigue coefficient X": 0.0})]
+    table = evidence_table(
+        rep, variants, runs=2, live_points=50, min_ess=50, max_improvement_loops=0, seed=0
+    )
+    print(table)  # measured: full -199.97 ± 0.25, no fatigue in X -211.25 ± 0.54
+    assert table.best == 0
+    d, e = table.delta(1)
+    assert d < -5 and 0 < e < 2
+    assert table.rows()[1][5] == "very strong evidence against"
+    doc = table.as_dict()
+    assert doc["no fatigue in X"]["constants"] == {"Fatigue coefficient X": 0.0}
+    assert "[[Evidence]]" in str(table) and "<table>" in table._repr_html_()
+
+
+def test_variants_file_and_errors(small, tmp_path):
+    path = tmp_path / "structures.toml"
+    path.write_text(
+        '[[variant]]\nname = "base"\n\n[[variant]]\nname = "calm"\n'
+        'constants = { "Grievance Y" = 0.0 }\ndescription = "no grievance in Y"\n'
+    )
+    base, calm = load_variants(path)
+    assert base.constants == {} and calm.constants == {"Grievance Y": 0.0}
+    sim = variant_setup(small, calm).simulator
+    sets = sim.parameter_sets(np.array([TRUTH, TRUTH]))
+    assert np.all(sets["Grievance Y"] == 0.0) and np.all(sets["Grievance X"] == 10.0)
+    assert "Grievance Y" not in small.simulator.parameter_sets(TRUTH[None])  # original intact
+    with pytest.raises(InvalidValueError, match="step_sampler must be"):
+        nested_sample(small, step_sampler="walk")
+    with pytest.raises(InvalidValueError, match="is a free parameter"):
+        variant_setup(small, Variant("bad", {"Grievance X": 1.0}))
+    path.write_text('[[variant]]\nname = "a"\n[[variant]]\nname = "a"\n')
+    with pytest.raises(DataError, match="unique"):
+        load_variants(path)
+    path.write_text("x = 1\n")
+    with pytest.raises(DataError, match="no \\[\\[variant\\]\\]"):
+        load_variants(path)
+
+
+# -- simulation-based calibration of the nested sampler (Talts et al. 2018) -----------------
+
+DRAWS = 99  # posterior draws per replicate: ranks 0..99
+
+
+def _sbc_ranks(small, replicates: int, seed: int, sigma_fit: float | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    k = len(small.spec.names)
+    truths = small.spec.prior_ppf(rng.random((replicates, k)))
+    ranks = []
+    for r in range(replicates):
+        spec = synthetic_spec(small, truths[r], rng)
+        if sigma_fit is not None:  # fit with a narrower error than generated the data
+            spec = dataclasses.replace(
+                spec,
+                observations=tuple(
+                    dataclasses.replace(o, error=LogNormal(sigma_fit)) for o in spec.observations
+                ),
+            )
+        post = nested_sample(
+            with_spec(small, spec), runs=2, live_points=100, min_ess=100, seed=seed + r
+        )
+        draws = post.samples[rng.choice(len(post.samples), DRAWS, replace=False)]
+        ranks.append((draws < truths[r]).sum(axis=0))
+    return np.array(ranks)
+
+
+def _uniform_p(ranks: np.ndarray, bins: int = 10) -> float:
+    """Bonferroni-combined chi-square p-value that ranks 0..DRAWS are uniform."""
+    edges = np.linspace(0, DRAWS + 1, bins + 1)
+    p = [stats.chisquare(np.histogram(ranks[:, j], edges)[0]).pvalue for j in range(ranks.shape[1])]
+    return float(min(1.0, min(p) * len(p)))
+
+
+@pytest.mark.slow
+def test_sbc_ranks_of_the_nested_sampler_are_uniform(small):
+    ranks = _sbc_ranks(small, replicates=100, seed=0)
+    p = _uniform_p(ranks)
+    print(f"nested-sampling SBC chi-square p-value (100 replicates): {p:.3f}")
+    assert p > 0.01
+
+
+@pytest.mark.slow
+def test_sbc_of_the_nested_sampler_detects_an_overconfident_likelihood(small):
+    ranks = _sbc_ranks(small, replicates=40, seed=1, sigma_fit=0.01)  # data have sigma 0.05
+    assert _uniform_p(ranks) < 0.01
