@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 from nea_sd.errors import ModelFileError
@@ -67,7 +68,36 @@ def mdl_to_xmile(path: str | os.PathLike[str]) -> bytes:
         equation = equations.get(name or "")
         if equation is not None and equation.has_range:
             _set_range(element, equation.low, equation.high)
+    _order_dimensions(root, model_path.read_text(encoding="utf-8", errors="replace"))
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _order_dimensions(root: object, text: str) -> None:
+    """Dimensions in their order of definition in the ``.mdl``.
+
+    pysimlin writes equivalent dimensions (``Partner <-> Actor``) in hash order, which would
+    make the export differ from run to run.
+    """
+    lowered = text.lower()
+
+    def position(dim: object) -> int:
+        name = " ".join(str(dim.get("name", "")).replace("_", " ").split()).lower()  # type: ignore[attr-defined]
+        pattern = r"(?m)^\s*" + r"[ _]+".join(map(re.escape, name.split())) + r"\s*(:|<->)"
+        found = re.search(pattern, lowered)
+        return found.start() if found else len(lowered)
+
+    for dimensions in root.iter(f"{{{NS}}}dimensions"):  # type: ignore[attr-defined]
+        if dimensions.getparent() is not root:
+            continue
+        children = list(dimensions)
+        ordered = sorted(children, key=position)
+        if ordered != children:
+            tails = [c.tail for c in children]
+            for child in children:
+                dimensions.remove(child)
+            for child, tail in zip(ordered, tails, strict=True):
+                child.tail = tail
+                dimensions.append(child)
 
 
 def _set_range(element: object, low: float, high: float) -> None:
