@@ -67,7 +67,30 @@ def mdl_to_xmile(path: str | os.PathLike[str]) -> bytes:
         equation = equations.get(name or "")
         if equation is not None and equation.has_range:
             _set_range(element, equation.low, equation.high)
+    _order_dimensions(root)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")
+
+
+def _order_dimensions(root: object) -> None:
+    """Dimensions in a fixed order (pysimlin's varies from run to run): plain ones first, then
+    those that map onto another, each group by name; the same .mdl gives the same bytes."""
+    for dims in root.iter(f"{{{NS}}}dimensions"):  # type: ignore[attr-defined]
+        children = list(dims)
+        if not children:
+            continue
+        tails = [c.tail for c in children]
+        ordered = sorted(
+            children,
+            key=lambda c: (
+                any("maps_to" in str(g.tag) for g in c),
+                str(c.get("name", "")).lower(),
+            ),
+        )
+        for child in children:
+            dims.remove(child)
+        for child, tail in zip(ordered, tails, strict=True):
+            child.tail = tail
+            dims.append(child)
 
 
 def _set_range(element: object, low: float, high: float) -> None:
