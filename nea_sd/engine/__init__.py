@@ -83,7 +83,7 @@ def simulate(
         if on_run_done is not None:
             for _ in resolved:
                 on_run_done()
-    verification = result.attrs.get("verification", "PySD is the reference engine")
+    engine_attrs = dict(result.attrs)  # the batch engine's time grid, backend, verification
     run_labels = list(labels) if labels is not None else [str(i) for i in range(len(runs))]
     result = result.drop_vars([c for c in result.coords if c not in result.dims and c != "time"])
     result = result.assign_coords(run=run_labels)
@@ -93,5 +93,7 @@ def simulate(
         engine=engine,
         overrides=dict(zip(run_labels, [dict(r) for r in runs], strict=True)),
     )
-    result.attrs["verification"] = verification
+    for name, value in engine_attrs.items():  # one schema: provenance_attrs, then the rest
+        result.attrs.setdefault(name, value)
+    result.attrs.setdefault("verification", "PySD is the reference engine")
     return result
