@@ -27,6 +27,7 @@ else:
 from nea_sd.ema import BatchEvaluator, ema_model, strategy_policies  # noqa: E402
 
 SERIES = "Security trust A"
+N = 20  # scenarios in the default suite (the slow test runs 1000)
 
 
 def _experiments(n_scenarios: int):
@@ -42,7 +43,7 @@ def _experiments(n_scenarios: int):
 
 @pytest.fixture(scope="module")
 def result():
-    return _experiments(40)
+    return _experiments(N)
 
 
 def _check_against_single_runs(model, em, experiments, outcomes, rows) -> None:
@@ -73,7 +74,7 @@ def test_model_reads_ranges_levers_and_scenarios(result) -> None:
         assert u.name not in levers
     strategies = [s.name for s in load_scenarios(model).values() if not s.variant]
     assert list(dict.fromkeys(experiments["policy"])) == strategies
-    assert len(experiments) == 40 * len(strategies)
+    assert len(experiments) == N * len(strategies)
     assert outcomes[SERIES].shape == (len(experiments), 201)
 
 
@@ -86,7 +87,7 @@ def test_experiments_equal_single_runs_of_the_same_sets(result) -> None:
 
 def test_experiment_equals_the_cli_run(result, tmp_path, capsys) -> None:
     model, em, experiments, outcomes = result
-    row = 3 * 40 + 7  # a "simultaneous" experiment
+    row = 3 * N + 7  # a "simultaneous" experiment
     record = experiments.iloc[row]
     sets = [f"--set={u.name}={float(record[u.name])!r}" for u in em.uncertainties]
     target = tmp_path / "one.nc"

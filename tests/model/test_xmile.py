@@ -170,3 +170,23 @@ def test_compare_on_bundled_xmile_equals_compare_on_mdl(capsys, tmp_path: Path) 
         assert list(got["run"].values) == list(expected["run"].values)
         for name in expected.data_vars:
             np.testing.assert_allclose(got[name].values, expected[name].values, rtol=1e-9)
+
+
+def test_calibrate_on_xmile_equals_calibrate_on_mdl(capsys, tmp_path: Path, data_dir) -> None:
+    import tomllib
+
+    spec = (MODELS.parent / "calibration" / "richardson_prewwi.toml").read_text(encoding="utf-8")
+    assert 'model = "../models/richardson.mdl"' in spec
+    fitted = {}
+    for name, model in (
+        ("x", MODELS / "xmile" / "richardson.xmile"),
+        ("m", MODELS / "richardson.mdl"),
+    ):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(spec.replace("../models/richardson.mdl", model.as_posix()), "utf-8")
+        out = tmp_path / f"{name}.out.toml"
+        argv = ["calibrate", str(path), "--starts", "2", "--seed", "0", "--no-profile"]
+        code, err = _call(capsys, *argv, "--data-dir", str(data_dir), "--output", str(out))
+        assert code == 0, err
+        fitted[name] = tomllib.loads(out.read_text(encoding="utf-8"))
+    assert fitted["x"]["estimates"] == fitted["m"]["estimates"]
