@@ -146,3 +146,18 @@ for r in regional:
 
 # %%
 plot_dominance(regional, run=0)
+
+# %% [markdown]
+# ## Does the order matter, and on which structure? (issue 10 report)
+#
+# Functional-first minus military-first in regional security trust over a (σ, β_bf) grid, for
+# the shipped structure, each structural switch of `models/structures.toml` flipped to its
+# pre-repair setting, and all flipped together. The README reports the full 5 × 5 grid
+# (`switch_grid(model)`); here a 3 × 3 corner of it to keep the notebook quick.
+
+# %%
+from nea_sd.sequencing import markdown, switch_grid  # noqa: E402
+
+grid = switch_grid(load_model("models/nea.mdl"), sigmas=(0.0, 0.2, 0.6), betas=(0.0, 1.0, 2.0))
+print(markdown(grid, "Regional security trust"))
+print(grid["Regional security trust"].sel(when="2040", structure="shipped").to_pandas().round(3))

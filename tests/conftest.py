@@ -13,9 +13,17 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     sys.dont_write_bytecode = True  # no __pycache__ in the checkout (CI sets it before start)
-    try:  # hypothesis keeps no example database in the checkout
-        from hypothesis import settings
+    from nea_sd.model.cache import configured_cache_dir
 
+    scratch = Path(tempfile.mkdtemp(prefix="nea_sd_test_scratch_"))
+    # numba caches compiled code beside its source unless told otherwise (kept across runs:
+    # the regional model's kernel takes minutes to compile)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(configured_cache_dir() / "numba"))
+    try:  # hypothesis keeps no example database or constants cache in the checkout
+        from hypothesis import settings
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(scratch / "hypothesis")
         settings.register_profile("nea_sd", database=None)
         settings.load_profile("nea_sd")
     except ImportError:
@@ -23,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # batch runs are not checked against PySD here except by the dedicated tests
     # (tests/engine/test_verify.py): the suite compares the engines itself
     os.environ.setdefault("NEA_SD_VERIFY", "off")
-    from nea_sd.model.cache import AREAS, configured_cache_dir
+    from nea_sd.model.cache import AREAS
 
     for area, variable in AREAS.items():
         # PySD's reference runs and numba's kernels (keyed by content) outlive the isolated

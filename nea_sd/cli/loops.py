@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from nea_sd.cli._common import add_model_argument, model_path, open_model
@@ -31,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from nea_sd.loops.analysis import Comparison, analyze
+    from nea_sd.errors import SimulationError
+    from nea_sd.loops.analysis import Comparison, analyze, diverged_runs, exclude_runs
     from nea_sd.loops.strategies import strategy_parameters
 
     if args.runs is not None and args.runs < 1:
@@ -52,8 +54,23 @@ def run(args: argparse.Namespace) -> int:
     results = []
     loopset = None
     for name, p in params.items():
+        bad = diverged_runs(path, p)
+        if bad and len(bad) == n_runs:
+            first = next(iter(bad.values()))
+            raise SimulationError(
+                f"scenario {name!r} diverged ({first}){' in every draw' if n_runs > 1 else ''}; "
+                "loop scores are undefined there: change the parameter values or the equation"
+            )
         result = analyze(path, p, n_runs, scenario=name, loopset=loopset, saveper=args.saveper)
         loopset = result.loopset
+        if bad:
+            shown = ", ".join(f"{run} ({where})" for run, where in list(bad.items())[:5])
+            print(
+                f"warning: {len(bad)} of {n_runs} draws diverged under {name!r}: {shown}"
+                f"{', ...' if len(bad) > 5 else ''}; their scores are left out (NaN)",
+                file=sys.stderr,
+            )
+            result = exclude_runs(result, bad)
         results.append(result)
     pd.set_option("display.width", 160)
     first = results[0]

@@ -93,7 +93,7 @@ def simulate(
         if on_run_done is not None:
             for _ in resolved:
                 on_run_done()
-    verification = result.attrs.get("verification", "PySD is the reference engine")
+    engine_attrs = dict(result.attrs)  # the batch engine's time grid, backend, verification
     run_labels = list(labels) if labels is not None else [str(i) for i in range(len(runs))]
     where = json.loads(result.attrs.get("diverged_at", "{}"))
     described = {
@@ -121,7 +121,9 @@ def simulate(
     )
     if nonfinite == "nan":
         attrs["diverged"] = json.dumps(described)
-    attrs["verification"] = verification
+    for name, value in engine_attrs.items():  # one schema: provenance_attrs, then the rest
+        attrs.setdefault(name, value)
+    attrs.setdefault("verification", "PySD is the reference engine")
     result.attrs = attrs
     return result
 

@@ -634,3 +634,35 @@ __all__ = [
     "find_loops",
     "relative_scores",
 ]
+
+
+def diverged_runs(path: str | os.PathLike[str], params: dict[str, Any]) -> dict[int, str]:
+    """Runs of ``params`` that go non-finite in the batch engine: run -> "variable at time".
+
+    Loop scores of such a run are undefined (the scorer would read them as zero), so callers
+    exclude them and say so.
+    """
+    import json
+
+    from nea_sd.engine.batch import compile_model
+
+    result = compile_model(path).simulate(params or None, nonfinite="nan")
+    where = json.loads(result.attrs.get("diverged_at", "{}"))
+    return {int(run): f"{var!r} at {time:g}" for run, (var, time) in where.items()}
+
+
+def exclude_runs(analysis: LoopAnalysis, runs: dict[int, str]) -> LoopAnalysis:
+    """``analysis`` with the scores of ``runs`` set to NaN (left out of medians and quantiles)
+    and the runs listed in ``data.attrs["diverged_runs"]``."""
+    import json
+    from dataclasses import replace
+
+    if not runs:
+        return analysis
+    data = analysis.data.copy()
+    mask = xr.DataArray(np.isin(data["run"].values, list(runs)), dims="run")
+    for name in data.data_vars:
+        if "run" in data[name].dims and data[name].dtype.kind == "f":
+            data[name] = data[name].where(~mask)
+    data.attrs["diverged_runs"] = json.dumps({str(k): v for k, v in sorted(runs.items())})
+    return replace(analysis, data=data)

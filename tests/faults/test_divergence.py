@@ -155,3 +155,19 @@ def test_run_detects_a_non_finite_result_on_either_engine(
     )  # fmt: skip
     assert_clean_error(code, err, "non-finite" if engine == "batch" else "arithmetic error")
     assert "nonfinite=" not in err  # no Python-only advice on the command line
+
+
+def test_loops_ensemble_leaves_diverged_draws_out() -> None:
+    from nea_sd.loops.analysis import analyze, diverged_runs, exclude_runs
+    from nea_sd.loops.strategies import strategy_parameters
+
+    dyad = load_model(MODELS / "dyad.mdl")
+    params = dict(strategy_parameters(dyad, ["status-quo"], 3, 0)["status-quo"])
+    for name in ("Initial societal trust A", "Initial societal trust B"):
+        params[name] = np.array([0.5, 0.0, 0.6])  # draw 1 divides by zero in dyad.mdl
+    bad = diverged_runs(dyad.path, params)
+    assert list(bad) == [1]
+    result = exclude_runs(analyze(dyad.path, params, 3, scenario="status-quo"), bad)
+    named = result.data["named"]
+    assert named.sel(run=1).isnull().all() and named.sel(run=[0, 2]).notnull().any()
+    assert "1" in result.data.attrs["diverged_runs"]

@@ -74,10 +74,12 @@ def test_without_cooperation_low_trust_runs_the_spiral() -> None:
     low = run(overrides, ["Mean arms burden", "Military expenditure A"])
     base = run({"Effort budget": 0, "Detente intensity": 0}, ["Mean arms burden"])
     burden, reference = low["Mean arms burden"], base["Mean arms burden"]
-    # the spiral: the burden climbs for a decade while the default-trust dyad's stays flat,
-    # until fatigue (loop B1) bounds it
-    assert float(burden.sel(time=2010)) > 1.1 * float(burden.sel(time=2000))
-    assert abs(float(reference.sel(time=2010)) / float(reference.sel(time=2000)) - 1) < 0.02
+    # the spiral: the burden climbs for a decade, more than twice as fast as the default-trust
+    # dyad's (which drifts up too since intent is read from spending growth), until fatigue
+    # (loop B1) bounds it
+    climb = float(burden.sel(time=2010)) / float(burden.sel(time=2000)) - 1
+    drift = float(reference.sel(time=2010)) / float(reference.sel(time=2000)) - 1
+    assert climb > 0.1 and climb > 2 * drift
     early = slice(2000.25, 2020)
     assert np.all(burden.sel(time=early).values > reference.sel(time=early).values)
 
@@ -86,10 +88,11 @@ BASE = {"Effort budget": 0.5, "Incident size": 2.0}  # functional-first with a 2
 # (switch set to 0, a parameter acting only through the switched mechanism, its test value,
 #  watched variable, extra settings isolating the mechanism)
 SWITCHES = [
-    ("Spillover", "Contact effect", 0.8, "Security trust A", {}),
+    ("Spillover", "Functional trust effect", 0.2, "Security trust A", {}),
+    ("Baseline contact spillover", "Contact effect", 0.8, "Security trust A", {}),
     ("Backfire strength", "Arms control trust threshold", 0.8, "Mean security trust", {}),
     ("Great power gate strength", "Gate trust threshold", 0.9, "Functional regime", {}),
-    ("Boycott depth", "Boycott threshold", 0.0, "Exchange volume", {}),
+    ("Boycott depth", "Boycott threshold", 0.3, "Exchange volume", {}),
     ("Disappointment sensitivity", "Expectation gain", 4.0, "Mean security trust", {}),
     (
         "Arms control limitation",

@@ -17,7 +17,7 @@ def test_named_loops_run_with_their_declared_polarity(name: str, strategy: str) 
     model = bundled(name)
     params = strategy_parameters(model, [strategy], 1, None)[strategy]
     result = analyze(MODELS / f"{name}.mdl", params, 1, scenario=strategy)
-    declared = {n.name: n.polarity for n in result.loopset.named}
+    declared = {n.name: n.design_polarity for n in result.loopset.named}
     wrong = {}
     for loop, polarity in declared.items():
         runtime = result.runtime_polarity(loop)

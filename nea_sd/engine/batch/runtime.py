@@ -537,10 +537,13 @@ class BatchModel:
             info = self._compiled.variables[name]
             full = np.broadcast_to(value, (len(run_index), *value.shape[1:]))[keep]
             coords[name] = (("run", *info.dims), full) if info.dims else ("run", full)
-        attrs = {
-            "model": self.path.name,
-            "model_sha256": self.sha256,
-            "engine": "batch",
+        from nea_sd.provenance import provenance_attrs
+
+        attrs: dict[str, Any] = provenance_attrs(
+            model_path=self.path.name, model_sha256=self.sha256, engine="batch"
+        )
+        del attrs["parameter_overrides"]  # here the parameter values are run coordinates
+        attrs |= {
             "verification": self.verification,
             "nea_sd_version": __version__,
             "initial_time": grid.initial,
