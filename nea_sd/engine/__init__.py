@@ -46,6 +46,8 @@ def check_outputs(model: Model, outputs: Sequence[str]) -> list[str]:
 def _stack_for_batch(model: Model, runs: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     """Runs as the batch engine's table: parameter -> array with a leading run axis."""
     names = sorted({name for run in runs for name in run})
+    if not names and len(runs) > 1:  # no overrides at all: one column states the run count
+        names = [next(n for n in model.parameters if np.ndim(model.parameters[n].value) == 0)]
     return {
         name: np.stack(
             [np.asarray(run.get(name, model.parameters[name].value), dtype=float) for run in runs]

@@ -91,3 +91,12 @@ def test_edited_file_is_refused_by_every_stage(tmp_path: Path) -> None:
     for call in (m.run, lambda: nsd.loops(m), lambda: m.unsupported()):
         with pytest.raises(nsd.NeaSdError, match="changed since it was loaded"):
             call()
+
+
+def test_several_runs_without_overrides_are_several_default_runs() -> None:
+    m = nsd.load("richardson")
+    ds = simulate(m, [{}, {}, {}], ["Arms X"], engine="batch")
+    assert ds.sizes["run"] == 3
+    one = simulate(m, [{}], ["Arms X"], engine="batch")
+    for i in range(3):
+        np.testing.assert_array_equal(ds["Arms X"].values[i], one["Arms X"].values[0])
