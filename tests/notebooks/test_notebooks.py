@@ -51,6 +51,36 @@ def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
         assert len(images) == len(set(images)), f"a figure shown twice in:\n{cell.source}"
         if makes_figure(cell.source):
             assert images, f"no figure shown (inline backend lost?) in:\n{cell.source}"
+    typed = stated_numbers(notebook) - computed_text_numbers(notebook) - CITED.get(path.stem, set())
+    assert not typed, f"{path.name} states numbers no cell computes: {sorted(typed)}"
+
+
+# Numbers a notebook's text may state without computing them: values cited from the literature.
+CITED = {"calibration_review": {"0.73"}}  # Richardson's own constant, cited for contrast
+NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
+
+
+def stated_numbers(notebook) -> set[str]:  # type: ignore[no-untyped-def]
+    """Decimal numbers in the notebook's prose (not in `code spans`, which show syntax)."""
+    found: set[str] = set()
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            prose = re.sub(r"`[^`]*`", "", cell.source)
+            found |= set(NUMBER.findall(prose))
+    return found
+
+
+def computed_text_numbers(notebook) -> set[str]:  # type: ignore[no-untyped-def]
+    """Decimal numbers the executed code cells print or display."""
+    texts: list[str] = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            texts.append(str(output.get("text", "")))
+            data = output.get("data", {})
+            texts += [
+                str(data.get(kind, "")) for kind in ("text/plain", "text/html", "text/markdown")
+            ]
+    return set(NUMBER.findall("\n".join(texts)))
 
 
 FIGURE_CALL = re.compile(r"^(show|plot_dominance|index_bars|time_heatmap|comparison_figure)\(")
@@ -66,3 +96,15 @@ def makes_figure(source: str) -> bool:
         "figure",
         "fig",
     )
+
+
+def test_a_typed_result_is_caught_and_a_computed_one_is_not() -> None:
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("Trust reaches 0.512 by 2040, and 0.734 later; `x = 0.5`."),
+        nbformat.v4.new_code_cell("print(round(0.5121, 3))"),
+    ]
+    notebook.cells[1]["outputs"] = [nbformat.v4.new_output("stream", text="0.512\n")]
+    assert stated_numbers(notebook) == {"0.512", "0.734"}
+    assert stated_numbers(notebook) - computed_text_numbers(notebook) == {"0.734"}
