@@ -234,15 +234,30 @@ print(verdicts(doc_r).to_string(index=False))
 # scenario axes (MODEL.md §6).
 
 # %%
-doc_n, setup_n, samples_n, est_n = review("nea")
-print(parameter_table(doc_n).to_string(index=False))
+from nea_sd.calibrate.results import read_result  # noqa: E402
+from nea_sd.model import file_sha256  # noqa: E402
+
+# A result fitted to another version of the model is not reviewed against the current one (its
+# parameters may not even exist any more): the section says so instead.
+_fitted_to = read_result(RESULTS / "nea.toml")["calibration"].get("model_sha256")
+CURRENT_N = _fitted_to == file_sha256(ROOT / "models" / "nea.mdl")
+if CURRENT_N:
+    doc_n, setup_n, samples_n, est_n = review("nea")
+    print(parameter_table(doc_n).to_string(index=False))
+else:
+    doc_n = None
+    print(
+        "results/nea.toml was fitted to another version of models/nea.mdl (SHA-256 differs): "
+        "not reviewed here; recalibrate with 'nea-sd calibrate calibration/nea.toml --replace'"
+    )
 
 # %%
-fig = plot_fit(doc_n, setup_n, samples_n, est_n, "nea.mdl: data, fit, 90% predictive band")
-if FIGURES is not None:
-    fig.savefig(FIGURES / "calibration_nea_fit.png", dpi=110)
-show(fig)
-show(plot_residuals(setup_n, est_n, "nea.mdl: whitened residuals (fit years)"))
+if CURRENT_N:
+    fig = plot_fit(doc_n, setup_n, samples_n, est_n, "nea.mdl: data, fit, 90% predictive band")
+    if FIGURES is not None:
+        fig.savefig(FIGURES / "calibration_nea_fit.png", dpi=110)
+    show(fig)
+    show(plot_residuals(setup_n, est_n, "nea.mdl: whitened residuals (fit years)"))
 
 # %% [markdown]
 # ### Theil table and held-out performance
@@ -250,25 +265,28 @@ show(plot_residuals(setup_n, est_n, "nea.mdl: whitened residuals (fit years)"))
 # U^M (bias), U^S (unequal variation) and U^C (unequal covariation) sum to one per row.
 
 # %%
-table = theil_table(doc_n)
-print(table.round(3).to_string(index=False))
-held = table[table["period"] == "holdout"].set_index("series")["MAPE %"]
-fitted = table[table["period"] == "fit"].set_index("series")["MAPE %"]
-print("\nMAPE, fit vs held out:")
-print(pd.DataFrame({"fit": fitted, "held out": held}).round(1).to_string())
+if CURRENT_N:
+    table = theil_table(doc_n)
+    print(table.round(3).to_string(index=False))
+    held = table[table["period"] == "holdout"].set_index("series")["MAPE %"]
+    fitted = table[table["period"] == "fit"].set_index("series")["MAPE %"]
+    print("\nMAPE, fit vs held out:")
+    print(pd.DataFrame({"fit": fitted, "held out": held}).round(1).to_string())
 
 # %%
-show(plot_profiles(doc_n, "nea.mdl: profile likelihoods"))
+if CURRENT_N:
+    show(plot_profiles(doc_n, "nea.mdl: profile likelihoods"))
 
 # %%
-if len(samples_n) > 1:
+if CURRENT_N and len(samples_n) > 1:
     show(plot_pairs(doc_n, samples_n, list(setup_n.spec.names), "nea.mdl: posterior pairs"))
 
 # %% [markdown]
 # ### Verdict per series
 
 # %%
-print(verdicts(doc_n).to_string(index=False))
+if CURRENT_N:
+    print(verdicts(doc_n).to_string(index=False))
 # %% [markdown]
 # ### Error model, nested-sampling posterior and structural evidence
 #
@@ -278,6 +296,8 @@ print(verdicts(doc_n).to_string(index=False))
 
 # %%
 for label, doc in (("Richardson", doc_r), ("nea.mdl", doc_n)):
+    if doc is None:
+        continue
     print(f"{label}: error model {doc['calibration'].get('error_model', 'spec sigma as given')}")
     if not error_model_table(doc).empty:
         print(error_model_table(doc).round(3).to_string(index=False))
@@ -288,7 +308,7 @@ for label, doc in (("Richardson", doc_r), ("nea.mdl", doc_n)):
         print(evidence_frame(doc).round(3).to_string(index=False))
 
 # %%
-post = doc_n.get("posterior")
+post = doc_n.get("posterior") if doc_n is not None else None
 if post:
     print(
         f"\nPosterior: {post['walkers']} walkers x {post['steps']} steps, acceptance "

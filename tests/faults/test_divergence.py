@@ -68,8 +68,11 @@ def dyad_dividing(tmp_path_factory) -> Path:
     start = text.index(head) + len(head)
     end = text.index("\n", start)
     text = text[:end] + " + 0 * (1 / Initial societal trust A)" + text[end:]
-    path = tmp_path_factory.mktemp("dyad_div") / "dyad.mdl"
+    folder = tmp_path_factory.mktemp("dyad_div")
+    path = folder / "dyad.mdl"
     path.write_text(text, encoding="utf-8")
+    for beside in MODELS.glob("*.toml"):  # scenarios, named loops, structures, as shipped
+        (folder / beside.name).write_bytes(beside.read_bytes())
     return path
 
 
@@ -157,14 +160,14 @@ def test_run_detects_a_non_finite_result_on_either_engine(
     assert "nonfinite=" not in err  # no Python-only advice on the command line
 
 
-def test_loops_ensemble_leaves_diverged_draws_out() -> None:
+def test_loops_ensemble_leaves_diverged_draws_out(dyad_dividing: Path) -> None:
     from nea_sd.loops.analysis import analyze, diverged_runs, exclude_runs
     from nea_sd.loops.strategies import strategy_parameters
 
-    dyad = load_model(MODELS / "dyad.mdl")
+    dyad = load_model(dyad_dividing)
     params = dict(strategy_parameters(dyad, ["status-quo"], 3, 0)["status-quo"])
     for name in ("Initial societal trust A", "Initial societal trust B"):
-        params[name] = np.array([0.5, 0.0, 0.6])  # draw 1 divides by zero in dyad.mdl
+        params[name] = np.array([0.5, 0.0, 0.6])  # draw 1 divides by zero in this copy
     bad = diverged_runs(dyad.path, params)
     assert list(bad) == [1]
     result = exclude_runs(analyze(dyad.path, params, 3, scenario="status-quo"), bad)
