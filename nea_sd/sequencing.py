@@ -7,7 +7,7 @@ dyad's trust at given years and as the mean over a period: the table the README 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -29,9 +29,12 @@ def switch_grid(
     betas: Sequence[float] = BETAS,
     years: Sequence[float] = (2030, 2040, 2050),
     period: tuple[float, float] = (2026, 2050),
+    *,
+    base: Mapping[str, float] | None = None,
 ) -> xr.Dataset:
     """FF - MF per outcome with dims (structure, sigma, beta, when); ``when`` holds the years
-    and ``"mean"`` for the period mean."""
+    and ``"mean"`` for the period mean. ``base``: parameter values under every run (e.g. the
+    calibrated base of :func:`nea_sd.compare.base_parameters`); the model defaults if None."""
     scenarios = load_scenarios(model)
     ff, mf = scenarios["functional-first"].overrides, scenarios["military-first"].overrides
     labels, runs = [], []
@@ -40,7 +43,7 @@ def switch_grid(
         for sigma in sigmas:
             for beta in betas:
                 cell = {**overrides, "Spillover": sigma, "Backfire strength": beta}
-                runs += [{**ff, **cell}, {**mf, **cell}]
+                runs += [{**(base or {}), **ff, **cell}, {**(base or {}), **mf, **cell}]
     result = simulate(model, runs, list(OUTCOMES))
     shape = (len(labels), len(sigmas), len(betas), 2)
     out = {}
