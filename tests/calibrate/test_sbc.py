@@ -71,6 +71,7 @@ def chi2_uniform(ranks: np.ndarray, draws: int, bins: int = 8) -> float:
 DRAWS = WALKERS * ((STEPS - BURN + THIN - 1) // THIN)
 
 
+@pytest.mark.slow  # 60 emcee fits (~80 s): the default suite keeps under 10 minutes
 def test_sbc_ranks_are_uniform(setup):
     ranks = sbc_ranks(setup, replicates=60, seed=0)
     assert ranks.shape == (60, 2) and ranks.max() <= DRAWS
@@ -79,6 +80,7 @@ def test_sbc_ranks_are_uniform(setup):
     assert p > 0.01
 
 
+@pytest.mark.slow  # 40 emcee fits (~55 s)
 def test_sbc_detects_an_overconfident_likelihood(setup):
     ranks = sbc_ranks(setup, replicates=40, seed=1, sigma_fit=0.01)  # data have sigma 0.05
     assert chi2_uniform(ranks, DRAWS, bins=8) < 0.01
