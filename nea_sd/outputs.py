@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -179,11 +180,21 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, what: str =
     return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), what=what)
 
 
+# The netCDF/HDF5 C libraries are not thread-safe: two threads writing files at once can crash
+# the process, so writes from threads of one process take turns (processes need no lock).
+_NETCDF_LOCK = threading.Lock()
+
+
+def _to_netcdf(dataset: xr.Dataset, path: str) -> None:
+    with _NETCDF_LOCK:
+        dataset.to_netcdf(path, engine="netcdf4")
+
+
 def write_dataset(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     """Write ``dataset`` as netCDF (``.nc``), a long CSV table (``.csv``) or a Vensim ``.tab``."""
     target = check_output_file(path, needed=0)
     if target.suffix.lower() == ".nc":
-        atomic_write(target, lambda tmp: dataset.to_netcdf(tmp, engine="netcdf4"))
+        atomic_write(target, lambda tmp: _to_netcdf(dataset, tmp))
     elif target.suffix.lower() == ".tab":  # Vensim dataset layout
         from nea_sd.data.vensim import write_tab
 
