@@ -1,0 +1,6 @@
+"""``nea-sd report``: the essay's hypotheses H1–H8 over the uncertainty, with flip frontiers
+and how sequencing changes the feedback loops (see :mod:`nea_sd.report.core`)."""
+
+from nea_sd.report.core import Context, Section, Verdict, decide
+
+__all__ = ["Context", "Section", "Verdict", "decide"]
