@@ -222,7 +222,7 @@ class BatchModel:
         chunk_size: int | None,
     ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         func = self._function(tuple(i.ident for i in infos))
-        chunk = chunk_size or self._default_chunk(n_runs)
+        spans = balanced_chunks(n_runs, chunk_size or self._default_chunk(), _workers())
         n_save = int(grid.save.sum())
         buffers = [np.empty((n_runs, n_save, *self._shape(i)), dtype=float) for i in infos]
         bad_time = np.full(n_runs, np.nan)
@@ -230,8 +230,8 @@ class BatchModel:
         state_names = [s.variable for s in self._compiled.graph.states.values()]
         save_slot = np.cumsum(grid.save) - 1
 
-        def work(start: int) -> None:
-            stop = min(n_runs, start + chunk)
+        def work(span: tuple[int, int]) -> None:
+            start, stop = span
             consts = self._chunk_constants(self._compiled, params, start, stop)
             sink = _Sink(
                 [b[start:stop] for b in buffers],
@@ -254,18 +254,17 @@ class BatchModel:
                     sink,
                 )
 
-        _spread(work, list(range(0, n_runs, chunk)))
+        _spread(work, spans)
         return buffers, bad_time, bad_var
 
-    def _default_chunk(self, n_runs: int) -> int:
+    def _default_chunk(self) -> int:
         """Runs per numpy chunk: the widest array of a chunk stays near ``CHUNK_CELLS`` cells,
         so that small models amortise Python's per-operation cost over many runs and large ones
-        keep their arrays in cache; every worker thread gets a share."""
+        keep their arrays in cache (:func:`balanced_chunks` gives every thread a share)."""
         graph = self._compiled.graph
         shapes = [n.shape for n in graph.nodes.values()] + [s.shape for s in graph.states.values()]
         widest = max((int(np.prod(s)) for s in shapes if s), default=1)
-        chunk = min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_CELLS // widest))
-        return max(1, min(chunk, -(-n_runs // _workers())))
+        return min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_CELLS // widest))
 
     def _run_numba(
         self,
@@ -288,10 +287,10 @@ class BatchModel:
         bad = np.full(n_runs, -1, dtype=np.int64)
         what = np.zeros(n_runs, dtype=np.int64)
         err = np.zeros(n_runs, dtype=np.int64)
-        chunk = chunk_size or max(1, min(NUMBA_CHUNK, -(-n_runs // _workers())))
+        spans = balanced_chunks(n_runs, chunk_size or NUMBA_CHUNK, _workers())
 
-        def work(start: int) -> None:
-            stop = min(n_runs, start + chunk)
+        def work(span: tuple[int, int]) -> None:
+            start, stop = span
             consts = self._const_matrix(compiled, lay, params, start, stop)
             kernel(
                 stop - start,
@@ -310,7 +309,7 @@ class BatchModel:
                 err[start:stop],
             )
 
-        _spread(work, list(range(0, n_runs, chunk)))
+        _spread(work, spans)
         if err.any():
             code = int(err[np.flatnonzero(err)[0]])
             raise SimulationError(
@@ -609,14 +608,32 @@ def _workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _spread(work: Callable[[int], None], starts: list[int]) -> None:
+def balanced_chunks(n_runs: int, most: int, workers: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` spans covering ``n_runs`` runs: at most ``most`` runs each, sizes
+    differing by at most one, and (when there are enough runs) a multiple of ``workers``
+    spans, so that no thread idles while another finishes a long remainder."""
+    if n_runs < 1:
+        return []
+    count = -(-n_runs // max(1, most))
+    workers = max(1, workers)
+    count = min(n_runs, -(-count // workers) * workers)
+    base, extra = divmod(n_runs, count)
+    spans, start = [], 0
+    for index in range(count):
+        stop = start + base + (1 if index < extra else 0)
+        spans.append((start, stop))
+        start = stop
+    return spans
+
+
+def _spread(work: Callable[[tuple[int, int]], None], spans: list[tuple[int, int]]) -> None:
     """Run the chunks on threads: numpy and the numba kernel release the GIL while computing."""
-    if _workers() > 1 and len(starts) > 1:
+    if _workers() > 1 and len(spans) > 1:
         with ThreadPoolExecutor(max_workers=_workers()) as pool:
-            list(pool.map(work, starts))
+            list(pool.map(work, spans))
     else:
-        for start in starts:
-            work(start)
+        for span in spans:
+            work(span)
 
 
 _CACHE: dict[str, BatchModel] = {}
