@@ -6,7 +6,7 @@ import json
 import math
 import numbers
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +69,27 @@ class TimeGrid:
     def saved_times(self) -> np.ndarray:
         decimals = -int(np.log10(self.step * RPREC))
         return np.round(self.times[self.save], decimals)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Checked options and parameter sets of one :meth:`BatchModel.simulate` call."""
+
+    sets: ParameterSets  # as given (a Dataset is read block by block)
+    params: dict[str, np.ndarray] | None  # validated arrays, or None for a Dataset
+    n_runs: int
+    run_index: np.ndarray
+    infos: list[VariableInfo]
+    grid: TimeGrid
+    backend: str
+    chunk_size: int | None
+    nonfinite: str
+
+
+def _positive(label: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InvalidValueError(f"{label} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 class BatchModel:
@@ -139,16 +160,69 @@ class BatchModel:
         chunk_size: int | None = None,
         nonfinite: str = "raise",
         backend: str = "numpy",
+        stream_to: str | os.PathLike[str] | None = None,
+        block_runs: int | None = None,
     ) -> xr.Dataset:
         """Run every parameter set; return outputs over ``(run, time, *subscripts)``.
 
         ``parameter_sets``: dict name -> scalar, ``(N,)`` or ``(N, *dims)`` values, a
-        DataFrame (one column per parameter), or a Dataset with a ``run`` dimension.
+        DataFrame (one column per parameter), or a Dataset with a ``run`` dimension (read one
+        block of runs at a time, so a lazy Dataset -- Dask, or opened from disk -- is never
+        loaded whole).
         ``backend``: ``"numpy"`` (vectorized over runs; the default) or ``"numba"`` (a
         compiled kernel, runs spread over threads: faster, but compiling a large model takes
         minutes the first time; the kernel is then cached on disk).  Both agree with PySD to
         1e-9; they differ from each other in the last bits of exp/log/power.
+        ``stream_to``: a ``.zarr`` path; the runs go through in blocks of ``block_runs`` (by
+        default about :data:`~nea_sd.engine.batch.stream.BLOCK_BYTES` of output each), each
+        block is appended to the store along ``run`` and freed, so that memory does not grow
+        with N; the store appears complete or not at all, and is returned opened lazily.
         """
+        plan = self._plan(
+            parameter_sets, outputs, final_time, time_step, saveper, chunk_size, nonfinite, backend
+        )
+        if stream_to is None:
+            return self._block(plan, 0, plan.n_runs)
+        from nea_sd.engine.batch.stream import write_blocks
+
+        return write_blocks(stream_to, self._blocks(plan, block_runs))
+
+    def blocks(
+        self,
+        parameter_sets: ParameterSets = None,
+        outputs: Sequence[str] | None = None,
+        *,
+        block_runs: int | None = None,
+        **options: Any,
+    ) -> Iterator[xr.Dataset]:
+        """The results of :meth:`simulate` (same keyword ``options``), one Dataset per block of
+        ``block_runs`` consecutive runs; the inputs are checked before the first block runs."""
+        plan = self._plan(
+            parameter_sets,
+            outputs,
+            options.pop("final_time", None),
+            options.pop("time_step", None),
+            options.pop("saveper", None),
+            options.pop("chunk_size", None),
+            options.pop("nonfinite", "raise"),
+            options.pop("backend", "numpy"),
+        )
+        if options:
+            raise InvalidValueError(f"unknown simulate options: {', '.join(sorted(options))}")
+        return self._blocks(plan, block_runs)
+
+    def _plan(
+        self,
+        parameter_sets: ParameterSets,
+        outputs: Sequence[str] | None,
+        final_time: float | None,
+        time_step: float | None,
+        saveper: float | None,
+        chunk_size: int | None,
+        nonfinite: str,
+        backend: str,
+    ) -> _Plan:
+        """Check every option and the parameter sets once, before any run."""
         self._check_supported()
         if nonfinite not in NONFINITE:
             raise InvalidValueError(
@@ -160,11 +234,7 @@ class BatchModel:
                 f"backend {backend!r} is not one of " + ", ".join(repr(b) for b in BACKENDS)
             )
         if chunk_size is not None:
-            if not isinstance(chunk_size, numbers.Integral) or chunk_size < 1:
-                raise InvalidValueError(
-                    f"chunk_size must be a positive integer, got {chunk_size!r}"
-                )
-            chunk_size = int(chunk_size)
+            chunk_size = _positive("chunk_size", chunk_size)
         control = self._compiled.control
         step = float(time_step) if time_step is not None else control["time_step"]
         grid = TimeGrid.build(
@@ -173,22 +243,54 @@ class BatchModel:
             step,
             float(saveper) if saveper is not None else self._default_saveper(step),
         )
-        params, n_runs, run_index = self._parameters(parameter_sets)
+        if isinstance(parameter_sets, xr.Dataset) and "run" in parameter_sets.dims:
+            n_runs = int(parameter_sets.sizes["run"])
+            self._parameters(parameter_sets.isel(run=slice(0, 1)))  # names, shapes, values
+            coords = parameter_sets.coords
+            run_index = np.asarray(coords["run"].values) if "run" in coords else np.arange(n_runs)
+            params = None  # read block by block
+        else:
+            params, n_runs, run_index = self._parameters(parameter_sets)
         infos = self._outputs(outputs)
         chosen = self._backend(backend)
-        run = self._run_numba if chosen == "numba" else self._run_numpy
-        buffers, bad_time, bad_var = run(infos, grid, params, n_runs, chunk_size)
+        return _Plan(
+            parameter_sets, params, n_runs, run_index, infos, grid, chosen, chunk_size, nonfinite
+        )
+
+    def _blocks(self, plan: _Plan, block_runs: int | None) -> Iterator[xr.Dataset]:
+        if block_runs is not None:
+            size = _positive("block_runs", block_runs)
+        else:
+            from nea_sd.engine.batch.stream import default_block_runs
+
+            cells = sum(max(1, int(np.prod(self._shape(i)))) for i in plan.infos)
+            per_run = cells * int(plan.grid.save.sum()) * 8 + 1
+            size = default_block_runs(per_run, plan.n_runs, _workers())
+        for start in range(0, plan.n_runs, size):
+            yield self._block(plan, start, min(plan.n_runs, start + size))
+
+    def _block(self, plan: _Plan, start: int, stop: int) -> xr.Dataset:
+        """Runs ``start:stop`` of the plan as a Dataset (run coordinate: their labels)."""
+        if plan.params is None:
+            block = plan.sets.isel(run=slice(start, stop)).load()  # type: ignore[union-attr]
+            params = self._parameters(block)[0]
+        else:
+            params = {k: v if v.shape[0] == 1 else v[start:stop] for k, v in plan.params.items()}
+        run_index = plan.run_index[start:stop]
+        n_runs, infos, grid = stop - start, plan.infos, plan.grid
+        run = self._run_numba if plan.backend == "numba" else self._run_numpy
+        buffers, bad_time, bad_var = run(infos, grid, params, n_runs, plan.chunk_size)
         diverged = ~np.isnan(bad_time)
-        if nonfinite == "raise" and diverged.any():
+        if plan.nonfinite == "raise" and diverged.any():
             first = int(np.flatnonzero(diverged)[0])
             raise SimulationError(
                 f"run {int(run_index[first])} went non-finite: {bad_var[first]!r} at time "
                 f"{bad_time[first]:g}{self._describe_run(params, first)}; pass "
                 "nonfinite='nan' or 'drop' to keep the other runs"
             )
-        ds = self._dataset(infos, buffers, grid, params, run_index, diverged, nonfinite)
-        ds.attrs["backend"] = chosen
-        if nonfinite == "nan" and diverged.any():  # where each diverged run went non-finite
+        ds = self._dataset(infos, buffers, grid, params, run_index, diverged, plan.nonfinite)
+        ds.attrs["backend"] = plan.backend
+        if plan.nonfinite == "nan" and diverged.any():  # where each diverged run went non-finite
             ds.attrs["diverged_at"] = json.dumps(
                 {
                     str(int(run_index[i])): [str(bad_var[i]), float(bad_time[i])]

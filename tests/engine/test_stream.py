@@ -1,0 +1,146 @@
+"""Streaming results to a zarr store: the same numbers as in memory, memory bounded in N."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from synthetic_models import CONSTRUCTS, EXPLODING, write
+
+from nea_sd.engine.batch import compile_model
+from nea_sd.engine.batch.sampling import sample_within_ranges
+from nea_sd.engine.batch.stream import open_lazily
+from nea_sd.errors import OutputPathError, SimulationError
+from nea_sd.model import load_model
+
+pytest.importorskip("zarr")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stream_models")
+
+
+@pytest.fixture(scope="module")
+def constructs(folder: Path) -> Path:
+    return write(folder, "constructs", CONSTRUCTS)
+
+
+@pytest.fixture(scope="module")
+def exploding(folder: Path) -> Path:
+    return write(folder, "exploding", EXPLODING)
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".nea_sd-"))
+
+
+def test_streamed_store_equals_the_in_memory_result(constructs: Path, tmp_path: Path) -> None:
+    batch = compile_model(constructs)
+    sets = sample_within_ranges(load_model(constructs).parameters, 11, seed=5)
+    names = batch.variable_names
+    whole = batch.simulate(sets, names)
+    streamed = batch.simulate(sets, names, stream_to=tmp_path / "runs.zarr", block_runs=4)
+    assert streamed["Level"].chunks is not None  # lazy: Dask chunks, one per block
+    assert streamed["Level"].chunks[0] == (4, 4, 3)
+    xr.testing.assert_identical(streamed.load(), whole)  # every value bit for bit, and attrs
+    assert _leftovers(tmp_path) == []
+
+
+def test_diverged_and_dropped_runs_are_merged_over_blocks(exploding: Path, tmp_path: Path) -> None:
+    batch = compile_model(exploding)
+    growth = {"Growth": [0.01, 1e5, 0.02, 0.03, 1e5]}
+    for policy in ("nan", "drop"):
+        whole = batch.simulate(growth, nonfinite=policy)
+        streamed = batch.simulate(
+            growth, nonfinite=policy, stream_to=tmp_path / f"{policy}.zarr", block_runs=2
+        )
+        xr.testing.assert_identical(streamed.load(), whole)
+    marked = open_lazily(tmp_path / "nan.zarr")
+    assert sorted(json.loads(marked.attrs["diverged_at"])) == ["1", "4"]
+    dropped = open_lazily(tmp_path / "drop.zarr")
+    assert dropped.attrs["dropped_runs"].tolist() == [1, 4]
+    assert dropped["run"].values.tolist() == [0, 2, 3]
+
+
+def test_lazy_parameter_dataset_is_read_block_by_block(constructs: Path, tmp_path: Path) -> None:
+    batch = compile_model(constructs)
+    sets = sample_within_ranges(load_model(constructs).parameters, 9, seed=2)
+    table = xr.Dataset(
+        {k: (("run", *[f"d{k}{i}" for i in range(v.ndim - 1)]), v) for k, v in sets.items()}
+    )
+    lazy = table.chunk({"run": 2})  # Dask arrays: nothing is computed until a block needs it
+    streamed = batch.simulate(lazy, ["Level"], stream_to=tmp_path / "lazy.zarr", block_runs=3)
+    whole = batch.simulate(sets, ["Level"])
+    np.testing.assert_array_equal(streamed["Level"].values, whole["Level"].values)
+
+
+def test_a_failed_stream_leaves_nothing_and_keeps_the_old_store(
+    exploding: Path, tmp_path: Path
+) -> None:
+    batch = compile_model(exploding)
+    target = tmp_path / "runs.zarr"
+    batch.simulate({"Growth": [0.01, 0.02]}, stream_to=target)
+    before = open_lazily(target)["Stock"].values
+    with pytest.raises(SimulationError, match="run 3 went non-finite"):
+        batch.simulate({"Growth": [0.03, 0.04, 0.05, 1e5]}, stream_to=target, block_runs=2)
+    np.testing.assert_array_equal(open_lazily(target)["Stock"].values, before)
+    assert _leftovers(tmp_path) == []
+    batch.simulate({"Growth": [0.03, 0.04, 0.05]}, stream_to=target, block_runs=2)
+    assert open_lazily(target).sizes["run"] == 3  # a complete new store replaces the old one
+    assert _leftovers(tmp_path) == []
+
+
+def test_stream_target_must_be_a_zarr_store(exploding: Path, tmp_path: Path) -> None:
+    batch = compile_model(exploding)
+    with pytest.raises(OutputPathError, match=r"\.zarr"):
+        batch.simulate({"Growth": [0.01]}, stream_to=tmp_path / "runs.nc")
+    (tmp_path / "file.zarr").write_text("not a store")
+    with pytest.raises(OutputPathError, match="not a zarr store"):
+        batch.simulate({"Growth": [0.01]}, stream_to=tmp_path / "file.zarr")
+
+
+PEAK = r"""
+import resource, sys
+import numpy as np
+from nea_sd.engine.batch import compile_model
+batch = compile_model(sys.argv[1])
+n, target = int(sys.argv[2]), sys.argv[3]
+growth = {"Growth": np.linspace(0.0, 0.002, n)}  # none diverges before 200
+options = {"final_time": 200, "time_step": 0.125, "saveper": 0.125, "nonfinite": "nan"}
+if target == "-":
+    batch.simulate(growth, **options)
+else:
+    batch.simulate(growth, stream_to=target, block_runs=1_000, **options)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def _peak_kib(model: Path, n: int, target: str) -> int:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "NEA_SD_THREADS": "1"}
+    env["NEA_SD_VERIFY"] = "off"  # the engine's memory alone, not PySD's (verified elsewhere)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, str(model), str(n), target],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    )
+    return int(done.stderr.split()[-1])
+
+
+def test_peak_memory_of_a_stream_does_not_grow_with_n(exploding: Path, tmp_path: Path) -> None:
+    # 1,601 saved times x 2 variables: 26 kB per run; 12,000 runs are 307 MB in memory
+    small = _peak_kib(exploding, 1_000, str(tmp_path / "small.zarr"))
+    large = _peak_kib(exploding, 12_000, str(tmp_path / "large.zarr"))
+    assert open_lazily(tmp_path / "large.zarr").sizes["run"] == 12_000
+    in_memory = _peak_kib(exploding, 12_000, "-")
+    assert large - small < 48 * 1024, f"peak grew {small} -> {large} KiB"
+    assert in_memory - large > 200 * 1024, f"in memory {in_memory} KiB, streamed {large} KiB"
