@@ -144,3 +144,28 @@ def test_peak_memory_of_a_stream_does_not_grow_with_n(exploding: Path, tmp_path:
     in_memory = _peak_kib(exploding, 12_000, "-")
     assert large - small < 48 * 1024, f"peak grew {small} -> {large} KiB"
     assert in_memory - large > 200 * 1024, f"in memory {in_memory} KiB, streamed {large} KiB"
+
+
+def test_simulate_streams_labelled_runs_with_their_provenance(tmp_path: Path) -> None:
+    import nea_sd as nsd
+    from nea_sd.engine import simulate
+
+    model = nsd.load("richardson")
+    runs = [{"Grievance X": g} for g in (0.0, 1.0, 2.0, 3.0, 4.0)]
+    labels = [f"g{i}" for i in range(5)]
+    names = ["Arms X", "Arms Y"]
+    whole = simulate(model, runs, names, labels=labels, nonfinite="nan")
+    done: list[int] = []
+    streamed = simulate(
+        model,
+        runs,
+        names,
+        labels=labels,
+        nonfinite="nan",
+        stream_to=tmp_path / "runs.zarr",
+        block_runs=2,
+        on_run_done=lambda: done.append(1),
+    )
+    assert len(done) == 5
+    xr.testing.assert_identical(streamed.load(), whole)
+    assert json.loads(streamed.attrs["parameter_overrides"])["g4"] == {"Grievance X": 4.0}

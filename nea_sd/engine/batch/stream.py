@@ -101,7 +101,7 @@ def write_blocks(
 def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
     """Write the blocks one after another; the merged attributes of all of them."""
     attrs: dict[str, Any] = {}
-    maps: dict[str, dict[str, Any]] = {k: {} for k in _JSON_MAPS}
+    maps: dict[str, dict[str, Any]] = {}  # only the keys some block has
     lists: dict[str, list[np.ndarray]] = {k: [] for k in _RUN_LISTS}
     written = False
     last: xr.Dataset | None = None
@@ -112,8 +112,8 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
             attrs[_COORDS] = json.dumps(coords)
             block = block.reset_coords(coords)  # kept as variables, restored when opened
         for name, value in block.attrs.items():
-            if name in maps:
-                maps[name].update(json.loads(value))
+            if name in _JSON_MAPS:
+                maps.setdefault(name, {}).update(json.loads(value))
             elif name in lists:
                 lists[name].append(np.asarray(value))
             else:
@@ -136,17 +136,11 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
             raise InvalidValueError("there are no runs to stream; give at least one parameter set")
         last.to_zarr(str(store), mode="w", consolidated=False)
     for name, merged in maps.items():
-        if merged:
-            attrs[name] = json.dumps(dict(sorted(merged.items(), key=_run_order)))
+        attrs[name] = json.dumps(merged)  # blocks come in run order
     for name, parts in lists.items():
         if parts:
             attrs[name] = np.concatenate(parts)
     return attrs
-
-
-def _run_order(item: tuple[str, Any]) -> tuple[int, Any]:
-    label = item[0]
-    return (0, int(label)) if label.lstrip("-").isdigit() else (1, label)
 
 
 def _jsonable(attrs: dict[str, Any]) -> dict[str, Any]:
