@@ -21,6 +21,8 @@ import numpy as np
 
 from nea_sd.cli._common import add_model_argument, model_path
 
+DRAW_BLOCK = 16_384  # --stream: parameter draws made this many runs at a time
+
 
 @dataclass
 class Timing:
@@ -47,6 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="batch backend(s) to time (default both; numba only when installed)",
     )
     parser.add_argument("--chunk-size", type=int, default=None, help="batch chunk size")
+    parser.add_argument(
+        "--stream",
+        metavar="PATH.zarr",
+        default=None,
+        help="stream the batch runs' outputs to this zarr store block by block (drawing the "
+        "parameters block by block too), so that memory does not grow with --runs",
+    )
+    parser.add_argument(
+        "--block-runs", type=int, default=None, help="runs per streamed block (default: ~256 MiB)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -60,9 +72,16 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValueError(
             f"--runs must be >= 1 and --pysd-runs >= 0, got {args.runs!r} and {args.pysd_runs!r}"
         )
+    if args.block_runs is not None and args.block_runs < 1:
+        raise InvalidValueError(f"--block-runs must be >= 1, got {args.block_runs!r}")
+    if args.stream is not None:
+        from nea_sd.engine.batch.stream import check_target
+
+        check_target(args.stream)
     path = model_path(args.model)
     model = load_model(path)
-    sets = sample_within_ranges(model.parameters, args.runs, seed=args.seed)
+    drawn = args.runs if args.stream is None else min(args.runs, DRAW_BLOCK)
+    sets = sample_within_ranges(model.parameters, drawn, seed=args.seed)
     print(
         f"{path.name}: {len(sets)} of {len(model.parameters)} parameters drawn within their "
         f"ranges (seed {args.seed}); time {model.time['initial']:g}..{model.time['final']:g} "
@@ -80,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
     memory: list[str] = []
     for backend in backends:
         before = _max_rss_mib()
-        timings.append(_time_batch(batch, sets, outputs, backend, args.chunk_size))
+        if args.stream is None:
+            timings.append(_time_batch(batch, sets, outputs, backend, args.chunk_size))
+        else:
+            timings.append(_time_stream(batch, model, args, outputs, backend))
         memory.append(f"{backend} +{_max_rss_mib() - before:.0f} MiB")
     if args.pysd_runs:
         timings.append(_time_pysd(model, sets, min(args.pysd_runs, args.runs)))
@@ -113,11 +135,8 @@ def _time_batch(
     chunk: int | None,
 ) -> Timing:
     n = len(next(iter(sets.values()))) if sets else 1
-    note = ""
-    if backend == "numba":  # compile (or load from the disk cache) outside the timing
-        start = time.perf_counter()
-        batch.simulate({k: v[:1] for k, v in sets.items()}, outputs, backend=backend)
-        note = f"kernel compile/load {time.perf_counter() - start:.1f} s (not timed); "
+    note = _warm(batch, sets, outputs, backend)
+    print(f"batch/{backend}: {n} runs ...", flush=True)
     start = time.perf_counter()
     kwargs = {"saveper": 1.0, "chunk_size": chunk, "nonfinite": "nan", "backend": backend}
     result = batch.simulate(sets, outputs, **kwargs)
@@ -125,6 +144,63 @@ def _time_batch(
     diverged = int(result["diverged"].sum())
     note += f"all {n} in one process" + (f", {diverged} diverged" if diverged else "")
     return Timing(f"batch/{backend}", n, elapsed / n * 1e3, note)
+
+
+def _time_stream(
+    batch: Any, model: Any, args: argparse.Namespace, outputs: list[str] | None, backend: str
+) -> Timing:
+    """All ``--runs`` runs streamed to ``--stream``: drawn, simulated and written in blocks."""
+    import xarray as xr
+
+    from nea_sd.cli._common import progress
+    from nea_sd.engine.batch.sampling import sample_blocks
+    from nea_sd.engine.batch.stream import write_blocks
+
+    note = _warm(batch, sets_of_one(model), outputs, backend)
+    kwargs = {"saveper": 1.0, "chunk_size": args.chunk_size, "nonfinite": "nan"}
+
+    def blocks(bar: Any) -> Any:
+        for start, stop, drawn in sample_blocks(model.parameters, args.runs, DRAW_BLOCK, args.seed):
+            table = xr.Dataset(
+                {
+                    k: (("run", *[f"_{k}{i}" for i in range(v.ndim - 1)]), v)
+                    for k, v in drawn.items()
+                },
+                coords={"run": np.arange(start, stop)},
+            )
+            for block in batch.blocks(
+                table, outputs, block_runs=args.block_runs, backend=backend, **kwargs
+            ):
+                yield block
+                bar.update(block.sizes["run"])
+
+    start = time.perf_counter()
+    with progress(args.runs, f"batch/{backend} (streamed)") as bar:
+        result = write_blocks(args.stream, blocks(bar))
+    elapsed = time.perf_counter() - start
+    diverged = int(result["diverged"].sum())
+    note += f"all {args.runs} streamed to {args.stream} in blocks" + (
+        f", {diverged} diverged" if diverged else ""
+    )
+    return Timing(f"batch/{backend}", args.runs, elapsed / args.runs * 1e3, note)
+
+
+def sets_of_one(model: Any) -> dict[str, np.ndarray]:
+    from nea_sd.engine.batch.sampling import sample_within_ranges
+
+    return sample_within_ranges(model.parameters, 1, seed=0)
+
+
+def _warm(batch: Any, sets: dict[str, np.ndarray], outputs: list[str] | None, backend: str) -> str:
+    """Compile (or load from the disk cache) the numba kernel outside the timing."""
+    if backend == "numpy":
+        return ""
+    print(f"batch/{backend}: compiling or loading the kernel ...", flush=True)
+    start = time.perf_counter()
+    batch.simulate({k: v[:1] for k, v in sets.items()}, outputs, backend=backend)
+    elapsed = time.perf_counter() - start
+    print(f"batch/{backend}: kernel ready in {elapsed:.1f} s", flush=True)
+    return f"kernel compile/load {elapsed:.1f} s (not timed); "
 
 
 def _time_pysd(model: Any, sets: dict[str, np.ndarray], runs: int) -> Timing:

@@ -62,3 +62,17 @@ def test_run_outputs_all_keeps_every_variable(
 
     with xr.open_dataset(target) as ds:
         assert sorted(ds.data_vars) == sorted(compile_model(path).variable_names)
+
+
+def test_bench_streams_runs_to_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nea_sd.engine.batch.stream import open_lazily
+
+    path = write(tmp_path, "exploding", EXPLODING)
+    store = tmp_path / "bench.zarr"
+    args = ["bench", str(path), "--runs", "50", "--pysd-runs", "0", "--backend", "numpy"]
+    assert main([*args, "--stream", str(store), "--block-runs", "16"]) == 0
+    assert "streamed to" in capsys.readouterr().out
+    streamed = open_lazily(store)
+    assert streamed.sizes["run"] == 50 and streamed["run"].values.tolist() == list(range(50))
+    assert streamed["Stock"].chunks[0] == (16, 16, 16, 2)
+    assert main([*args, "--stream", str(tmp_path / "bench.nc")]) == 2
