@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,3 +213,35 @@ def build(model: CompiledModel) -> Kernel:
         spec.loader.exec_module(module)
         sys.modules[name] = module
     return Kernel(module._kernel, consts, candidates, source)
+
+
+@contextmanager
+def compile_progress(label: str) -> Iterator[None]:
+    """A line on stderr counting the seconds while numba compiles (or loads from its cache) a
+    kernel: the first compile of a large model takes a while (shown only on a terminal)."""
+    import threading
+
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=1,
+        desc=f"compiling {label}",
+        file=sys.stderr,
+        leave=False,
+        disable=None,
+        bar_format="{desc}: {elapsed} elapsed",
+    )
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(1.0):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+        bar.close()

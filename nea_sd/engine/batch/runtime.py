@@ -102,6 +102,7 @@ class BatchModel:
         self._abstract = abstract
         self._numba: CompiledModel | None = None
         self._kernel: Any = None  # the compiled backend's kernel, built on first use
+        self._kernel_ready = False  # compiled or loaded by numba
         self._functions: dict[tuple[str, ...], Callable[..., Any]] = {}
         self._sources: dict[tuple[str, ...], str] = {}
         self._by_key = {key(name): info for name, info in compiled.variables.items()}
@@ -390,6 +391,28 @@ class BatchModel:
         what = np.zeros(n_runs, dtype=np.int64)
         err = np.zeros(n_runs, dtype=np.int64)
         spans = balanced_chunks(n_runs, chunk_size or NUMBA_CHUNK, _workers())
+        if not self._kernel_ready:  # compile (or load) once, before the threads, with a bar
+            from nea_sd.engine.batch.kernel import compile_progress
+
+            with compile_progress(f"{self.path.name} (numba)"):
+                empty = np.empty((0, max(lay.const_cells, 1)))
+                kernel(
+                    0,
+                    grid.initial,
+                    grid.step,
+                    grid.final,
+                    grid.saveper,
+                    len(grid.times),
+                    slot,
+                    sel,
+                    selvar,
+                    empty,
+                    out[:0],
+                    bad[:0],
+                    what[:0],
+                    err[:0],
+                )
+            self._kernel_ready = True
 
         def work(span: tuple[int, int]) -> None:
             start, stop = span
