@@ -1,0 +1,270 @@
+"""Data-driven inputs: a partial model whose other sectors are replaced by observed series.
+
+A spec's ``[inputs]`` table names a model variable, the data series of its elements and the
+equations that should read the data instead of the model::
+
+    [inputs."Military expenditure"]
+    in = ["Perception adjustment"]                 # equations whose references are replaced
+    factor = 0.001                                 # model units = factor x data
+    series = { US = "sipri:milex_constant_2022_usd:US", CN = "sipri:..." }
+
+Each listed equation then reads ``Military expenditure input[...]``: the data (annual values
+placed at mid-year, linearly interpolated, held flat outside the data) for the elements that
+have a series, the model's own value for the others. The derived model is written to the
+cache (never beside the original), so the batch engine and PySD run it like any model; its
+text is a pure function of the original model and the inputs (Oliva 2003: a sector is tested
+against the record with its neighbours as given).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nea_sd.data import load_series
+from nea_sd.data.series import Series
+from nea_sd.errors import InvalidValueError, unknown_name
+
+INPUT_KEYS = ("in", "factor", "series")
+SUFFIX = " input"
+
+
+@dataclass(frozen=True)
+class Input:
+    """A model variable read from data in the listed consumer equations.
+
+    Fields:
+        variable: the model variable (as spelled in the model).
+        consumers: equations whose references to it are replaced.
+        series: element key (``"US"`` or ``"JP,CN"``; ``""`` for an unsubscripted variable)
+            -> (series, factor) with model value = factor x data.
+    """
+
+    variable: str
+    consumers: tuple[str, ...]
+    series: tuple[tuple[str, Series, float], ...]
+
+    def describe(self) -> str:
+        elements = ", ".join(k or self.variable for k, _, _ in self.series)
+        return f"{self.variable} [{elements}] from data in {', '.join(self.consumers)}"
+
+
+def parse_inputs(raw: Any, where: str, folder: Path) -> tuple[Input, ...]:
+    """The ``[inputs]`` table of a spec, with its series loaded (names checked later)."""
+    if not isinstance(raw, dict):
+        raise InvalidValueError(f"{where}: [inputs] must be a table, got {raw!r}")
+    out = []
+    for variable, entry in raw.items():
+        what = f"{where} input {variable!r}"
+        if not isinstance(entry, dict):
+            raise InvalidValueError(f"{what} must be a table with in, factor, series")
+        for key in entry:
+            if key not in INPUT_KEYS:
+                raise InvalidValueError(
+                    f"{what}: unknown key {key!r}; valid keys: "
+                    + ", ".join(repr(k) for k in INPUT_KEYS)
+                )
+        for key in ("in", "series"):
+            if key not in entry:
+                raise InvalidValueError(f"{what}: missing required key {key!r}")
+        consumers = entry["in"]
+        if (
+            not isinstance(consumers, list)
+            or not consumers
+            or not all(isinstance(c, str) and c.strip() for c in consumers)
+        ):
+            raise InvalidValueError(
+                f"{what}: in must list the equations that read the data, got {consumers!r}"
+            )
+        series = entry["series"]
+        if isinstance(series, str):
+            series = {"": series}
+        if not isinstance(series, dict) or not series:
+            raise InvalidValueError(
+                f"{what}: series must be a selector or a table element -> selector"
+            )
+        factors = entry.get("factor", 1.0)
+        rows = []
+        for element, selector in series.items():
+            factor = factors.get(element) if isinstance(factors, dict) else factors
+            if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
+                raise InvalidValueError(
+                    f"{what}: factor for {element or variable!r} must be a positive number, "
+                    f"got {factor!r}"
+                )
+            if not isinstance(selector, str):
+                raise InvalidValueError(f"{what}: series of {element!r} must be a selector")
+            key = ",".join(e.strip() for e in element.split(",")) if element else ""
+            rows.append((key, load_series(selector, folder), float(factor)))
+        out.append(Input(variable, tuple(consumers), tuple(rows)))
+    return tuple(out)
+
+
+# -- the derived model ------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^([^\s~|{][^=\[\(]*?)\s*(\[[^\]]*\])?\s*(=|\(|:)", re.MULTILINE)
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.replace("_", " ").split()).lower()
+
+
+def _blocks(text: str) -> list[tuple[int, int, str, str]]:
+    """(start, end, name, dims) of every equation block before the sketch section."""
+    body_end = text.find("\\\\\\---///")
+    body_end = len(text) if body_end < 0 else body_end
+    blocks = []
+    start = 0
+    for match in re.finditer(r"\|", text[:body_end]):
+        chunk = text[start : match.end()]
+        head = _HEADER.search(chunk)
+        if head is not None:
+            offset = start + (len(chunk) - len(chunk.lstrip()))
+            blocks.append((offset, match.end(), head.group(1).strip(), head.group(2) or ""))
+        start = match.end()
+    return blocks
+
+
+def _replace_references(expr: str, name: str, new: str) -> tuple[str, int]:
+    """Replace whole-name references to ``name`` (case and space insensitive) by ``new``."""
+    words = [re.escape(w) for w in _norm(name).split(" ")]
+    pattern = re.compile(r"[\s_]+".join(words), re.IGNORECASE)
+    out, last, count = [], 0, 0
+    for m in pattern.finditer(expr):
+        before = expr[: m.start()].rstrip()
+        after = expr[m.end() :].lstrip()
+        if before and (before[-1].isalnum() or before[-1] in "_\"'.$"):
+            continue
+        if after and (after[0].isalnum() or after[0] in "_\"'"):
+            continue
+        out.append(expr[last : m.start()] + new)
+        last = m.end()
+        count += 1
+    out.append(expr[last:])
+    return "".join(out), count
+
+
+def _elements(dims: str, subscripts: dict[str, list[str]]) -> list[tuple[str, ...]]:
+    names = [d.strip() for d in dims.strip("[]").split(",") if d.strip()]
+    axes = []
+    for dim in names:
+        if dim not in subscripts:
+            raise unknown_name("subscript range", dim, list(subscripts))
+        axes.append([str(e) for e in subscripts[dim]])
+    grid: list[tuple[str, ...]] = [()]
+    for axis in axes:
+        grid = [g + (e,) for g in grid for e in axis]
+    return grid
+
+
+def _table_points(series: Series, factor: float, initial: float, final: float) -> str:
+    """Mid-year points inside the model's span (plus one year either side)."""
+    keep = (series.years >= initial - 1) & (series.years <= final)
+    years, values = series.years[keep], series.values[keep]
+    ok = np.isfinite(values)
+    years, values = years[ok], values[ok] * factor
+    if not len(years):
+        raise InvalidValueError(
+            f"input series {series.name!r} has no values in the model's span {initial:g}-{final:g}"
+        )
+    return ",".join(f"({y + 0.5:.1f},{v:.12g})" for y, v in zip(years, values, strict=True))
+
+
+def derive_text(text: str, inputs: tuple[Input, ...], model: Any) -> str:
+    """The model text with each input's consumers reading the data (see the module doc)."""
+    blocks = _blocks(text)
+    by_name: dict[str, list[tuple[int, int, str, str]]] = {}
+    for block in blocks:
+        by_name.setdefault(_norm(block[2]), []).append(block)
+    initial, final = float(model.time["initial"]), float(model.time["final"])
+    edits: list[tuple[int, int, str]] = []
+    added = []
+    for item in inputs:
+        defs = by_name.get(_norm(item.variable))
+        if not defs:
+            raise unknown_name("variable", item.variable, [b[2] for b in blocks])
+        real, dims = defs[0][2], defs[0][3]
+        elements = _elements(dims, model.subscripts)
+        keys = {",".join(e) for e in elements}
+        for key, _, _ in item.series:
+            if key not in keys:
+                valid = sorted(keys) if dims else ["'' (unsubscripted)"]
+                raise unknown_name(f"element of {real}", key, valid)
+        new = real + SUFFIX
+        for consumer in item.consumers:
+            cdefs = by_name.get(_norm(consumer))
+            if not cdefs:
+                raise unknown_name("equation", consumer, [b[2] for b in blocks])
+            for start, end, _, _ in cdefs:
+                block = text[start:end]
+                eq_at = block.find("=")
+                tilde = block.find("~")
+                head, expr, tail = block[: eq_at + 1], block[eq_at + 1 : tilde], block[tilde:]
+                replaced, count = _replace_references(expr, real, new)
+                if not count:
+                    raise InvalidValueError(
+                        f"input {real!r}: equation {consumer!r} does not reference it; "
+                        "list only equations that read the variable"
+                    )
+                edits.append((start, end, head + replaced + tail))
+        added.append(_input_blocks(item, real, dims, elements, initial, final))
+    out = text
+    for start, end, new_block in sorted(edits, key=lambda e: -e[0]):
+        out = out[:start] + new_block + out[end:]
+    sketch = out.find("\\\\\\---///")
+    at = len(out) if sketch < 0 else sketch
+    return out[:at] + "\n".join(added) + "\n" + out[at:]
+
+
+def _input_blocks(
+    item: Input,
+    real: str,
+    dims: str,
+    elements: list[tuple[str, ...]],
+    initial: float,
+    final: float,
+) -> str:
+    data = {key: (series, factor) for key, series, factor in item.series}
+    table, on = real + SUFFIX + " table", real + SUFFIX + " on"
+    lines = []
+    dim_ref = dims.replace(" ", "")
+    lines.append(
+        f"{real}{SUFFIX}{dims}=\n\tIF THEN ELSE({on}{dim_ref} > 0.5, {table}{dim_ref}(Time), "
+        f"{real}{dim_ref})\n\t~\t\n\t~\tData-driven input (calibration [inputs]).\n\t|\n"
+    )
+    for element in elements:
+        key = ",".join(element)
+        sub = f"[{key}]" if element else ""
+        if key in data:
+            series, factor = data[key]
+            points = _table_points(series, factor, initial, final)
+            source = f"{series.name}, x {factor:g}"
+        else:
+            points, source = "(0,0),(1,0)", "no data: the model's own value"
+        lines.append(f"{table}{sub}(\n\t{points})\n\t~\t\n\t~\t{source}\n\t|\n")
+        lines.append(f"{on}{sub}=\n\t{1 if key in data else 0}\n\t~\tDmnl\n\t~\t\n\t|\n")
+    return "\n".join(lines)
+
+
+def derived_model(model: Any, inputs: tuple[Input, ...]) -> Path:
+    """Write (once, atomically) the partial model to the cache; return its path."""
+    from nea_sd.model.cache import cache_dir
+
+    text = Path(model.path).read_text(encoding="utf-8")
+    derived = derive_text(text, inputs, model)
+    digest = hashlib.sha256(derived.encode()).hexdigest()[:16]
+    folder = cache_dir() / "partial" / digest
+    path = folder / f"{Path(model.path).stem}-partial.mdl"
+    if path.is_file() and path.read_text(encoding="utf-8") == derived:
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".{path.name}.{os.getpid()}"
+    staging.write_text(derived, encoding="utf-8")
+    os.replace(staging, path)
+    return path
