@@ -10,7 +10,10 @@ equations that should read the data instead of the model::
 
 Each listed equation then reads ``Military expenditure input[...]``: the data (annual values
 placed at mid-year, linearly interpolated, held flat outside the data) for the elements that
-have a series, the model's own value for the others. The derived model is written to the
+have a series, the model's own value for the others. ``link = "logistic"`` reads a poll
+(% unfavourable) as the trust it measures, inverting the observation link of the polls
+(``alpha`` per element, ``beta`` = 1 by default): T = expit((logit(1 − p/100) − α)/β), with α
+taken from a fit (say which in the spec). The derived model is written to the
 cache (never beside the original), so the batch engine and PySD run it like any model; its
 text is a pure function of the original model and the inputs (Oliva 2003: a sector is tested
 against the record with its neighbours as given).
@@ -19,6 +22,7 @@ against the record with its neighbours as given).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -26,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit, logit
 
 from nea_sd.data import load_series
 from nea_sd.data.series import Series
 from nea_sd.errors import InvalidValueError, unknown_name
 
-INPUT_KEYS = ("in", "factor", "series")
+INPUT_KEYS = ("in", "factor", "series", "link", "alpha", "beta")
+LINKS = ("scale", "logistic")
 SUFFIX = " input"
 
 
@@ -42,16 +48,32 @@ class Input:
     Fields:
         variable: the model variable (as spelled in the model).
         consumers: equations whose references to it are replaced.
-        series: element key (``"US"`` or ``"JP,CN"``; ``""`` for an unsubscripted variable)
-            -> (series, factor) with model value = factor x data.
+        series: (element key (``"US"`` or ``"JP,CN"``; ``""`` for an unsubscripted
+            variable), series, factor, alpha) with model value = factor x data, or for a
+            logistic link the trust the poll measures (alpha its constant; else NaN).
+        beta: the logistic link's beta.
     """
 
     variable: str
     consumers: tuple[str, ...]
-    series: tuple[tuple[str, Series, float], ...]
+    series: tuple[tuple[str, Series, float, float], ...]
+    beta: float = 1.0
+
+    def values(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """Years and model-scale values of one element's series (finite values only)."""
+        row = next(r for r in self.series if r[0] == key)
+        _, series, factor, alpha = row
+        years, values = series.years, np.asarray(series.values, dtype=float)
+        if np.isnan(alpha):
+            out = values * factor
+        else:
+            favourable = np.clip(1.0 - values / 100.0, 1e-9, 1 - 1e-9)
+            out = expit((logit(favourable) - alpha) / self.beta)
+        ok = np.isfinite(out)
+        return years[ok], out[ok]
 
     def describe(self) -> str:
-        elements = ", ".join(k or self.variable for k, _, _ in self.series)
+        elements = ", ".join(r[0] or self.variable for r in self.series)
         return f"{self.variable} [{elements}] from data in {', '.join(self.consumers)}"
 
 
@@ -89,21 +111,49 @@ def parse_inputs(raw: Any, where: str, folder: Path) -> tuple[Input, ...]:
             raise InvalidValueError(
                 f"{what}: series must be a selector or a table element -> selector"
             )
-        factors = entry.get("factor", 1.0)
+        link = entry.get("link", "scale")
+        if link not in LINKS:
+            raise InvalidValueError(
+                f"{what}: unknown link {link!r}; valid: " + ", ".join(repr(k) for k in LINKS)
+            )
+        if link == "logistic" and "factor" in entry:
+            raise InvalidValueError(f"{what}: a logistic link takes alpha (and beta), not factor")
+        if link == "scale" and ("alpha" in entry or "beta" in entry):
+            raise InvalidValueError(f"{what}: alpha and beta need link = 'logistic'")
+        if link == "logistic" and "alpha" not in entry:
+            raise InvalidValueError(f"{what}: link = 'logistic' needs alpha (per element)")
+        beta = _positive(entry.get("beta", 1.0), f"{what}: beta")
         rows = []
         for element, selector in series.items():
-            factor = factors.get(element) if isinstance(factors, dict) else factors
-            if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
-                raise InvalidValueError(
-                    f"{what}: factor for {element or variable!r} must be a positive number, "
-                    f"got {factor!r}"
-                )
+            label = element or variable
+            if link == "scale":
+                factor = _pick(entry.get("factor", 1.0), element, f"{what}: factor for {label!r}")
+                factor, alpha = _positive(factor, f"{what}: factor for {label!r}"), math.nan
+            else:
+                alpha = _pick(entry["alpha"], element, f"{what}: alpha for {label!r}")
+                if isinstance(alpha, bool) or not isinstance(alpha, int | float):
+                    raise InvalidValueError(f"{what}: alpha for {label!r} must be a number")
+                factor, alpha = 1.0, float(alpha)
             if not isinstance(selector, str):
-                raise InvalidValueError(f"{what}: series of {element!r} must be a selector")
+                raise InvalidValueError(f"{what}: series of {label!r} must be a selector")
             key = ",".join(e.strip() for e in element.split(",")) if element else ""
-            rows.append((key, load_series(selector, folder), float(factor)))
-        out.append(Input(variable, tuple(consumers), tuple(rows)))
+            rows.append((key, load_series(selector, folder), factor, alpha))
+        out.append(Input(variable, tuple(consumers), tuple(rows), beta))
     return tuple(out)
+
+
+def _pick(value: Any, element: str, what: str) -> Any:
+    if isinstance(value, dict):
+        if element not in value:
+            raise InvalidValueError(f"{what} is missing (give one per series element)")
+        return value[element]
+    return value
+
+
+def _positive(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidValueError(f"{what} must be a positive number, got {value!r}")
+    return float(value)
 
 
 # -- the derived model ------------------------------------------------------------------------
@@ -163,15 +213,15 @@ def _elements(dims: str, subscripts: dict[str, list[str]]) -> list[tuple[str, ..
     return grid
 
 
-def _table_points(series: Series, factor: float, initial: float, final: float) -> str:
+def _table_points(item: Input, key: str, initial: float, final: float) -> str:
     """Mid-year points inside the model's span (plus one year either side)."""
-    keep = (series.years >= initial - 1) & (series.years <= final)
-    years, values = series.years[keep], series.values[keep]
-    ok = np.isfinite(values)
-    years, values = years[ok], values[ok] * factor
+    years, values = item.values(key)
+    keep = (years >= initial - 1) & (years <= final)
+    years, values = years[keep], values[keep]
     if not len(years):
+        name = next(r[1].name for r in item.series if r[0] == key)
         raise InvalidValueError(
-            f"input series {series.name!r} has no values in the model's span {initial:g}-{final:g}"
+            f"input series {name!r} has no values in the model's span {initial:g}-{final:g}"
         )
     return ",".join(f"({y + 0.5:.1f},{v:.12g})" for y, v in zip(years, values, strict=True))
 
@@ -192,7 +242,7 @@ def derive_text(text: str, inputs: tuple[Input, ...], model: Any) -> str:
         real, dims = defs[0][2], defs[0][3]
         elements = _elements(dims, model.subscripts)
         keys = {",".join(e) for e in elements}
-        for key, _, _ in item.series:
+        for key, *_ in item.series:
             if key not in keys:
                 valid = sorted(keys) if dims else ["'' (unsubscripted)"]
                 raise unknown_name(f"element of {real}", key, valid)
@@ -230,7 +280,7 @@ def _input_blocks(
     initial: float,
     final: float,
 ) -> str:
-    data = {key: (series, factor) for key, series, factor in item.series}
+    data = {row[0]: row for row in item.series}
     table, on = real + SUFFIX + " table", real + SUFFIX + " on"
     lines = []
     dim_ref = dims.replace(" ", "")
@@ -242,9 +292,10 @@ def _input_blocks(
         key = ",".join(element)
         sub = f"[{key}]" if element else ""
         if key in data:
-            series, factor = data[key]
-            points = _table_points(series, factor, initial, final)
-            source = f"{series.name}, x {factor:g}"
+            _, series, factor, alpha = data[key]
+            points = _table_points(item, key, initial, final)
+            how = f"x {factor:g}" if np.isnan(alpha) else f"poll as trust, alpha {alpha:g}"
+            source = f"{series.name}, {how}"
         else:
             points, source = "(0,0),(1,0)", "no data: the model's own value"
         lines.append(f"{table}{sub}(\n\t{points})\n\t~\t\n\t~\t{source}\n\t|\n")

@@ -80,3 +80,43 @@ def test_input_errors_name_the_thing(tmp_path, data_dir, old, new, error, messag
     text = TINY + INPUT.replace(old, new)
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         prepare(spec_file(tmp_path, text), data_dir)
+
+
+def test_logistic_input_inverts_the_poll_link(tmp_path, data_dir):
+    """A poll read as trust, seen again through the polls' observation link, is the poll."""
+    from nea_sd.calibrate.observation import Logistic
+
+    text = TINY + (
+        '\n[inputs."Rate a"]\nin = ["Growth"]\nlink = "logistic"\nalpha = -1.5\n'
+        'series = "genron:pct_unfavorable:JP->CN"\n'
+    )
+    setup = prepare(spec_file(tmp_path, text), data_dir)
+    poll = load_series("genron:pct_unfavorable:JP->CN", data_dir)
+    (item,) = setup.spec.inputs
+    years, trust = item.values("")
+    np.testing.assert_array_equal(years, poll.years[np.isfinite(poll.values)])
+    assert np.all((trust > 0) & (trust < 1))
+    seen = Logistic(alpha=-1.5, beta=1.0).transform(trust)
+    np.testing.assert_allclose(seen, poll.values[np.isfinite(poll.values)], rtol=1e-9)
+    batch = setup.simulator.batch.simulate({}, outputs=["Growth"], saveper=1.0)
+    t = np.arange(2000.0, 2021.0)
+    np.testing.assert_allclose(batch["Growth"].values[0], np.interp(t, years + 0.5, trust))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('link = "logistic"\n', "needs alpha"),
+        ('link = "probit"\n', "unknown link 'probit'"),
+        ("alpha = 1.0\n", "alpha and beta need link = 'logistic'"),
+        ('link = "logistic"\nalpha = 1.0\nfactor = 2.0\n', "takes alpha"),
+    ],
+)
+def test_logistic_input_errors(tmp_path, data_dir, extra, message):
+    text = TINY + (
+        '\n[inputs."Rate a"]\nin = ["Growth"]\n'
+        + extra
+        + 'series = "genron:pct_unfavorable:JP->CN"\n'
+    )
+    with pytest.raises(InvalidValueError, match=message):
+        prepare(spec_file(tmp_path, text), data_dir)
