@@ -272,6 +272,19 @@ def derive_text(text: str, inputs: tuple[Input, ...], model: Any) -> str:
     return out[:at] + "\n".join(added) + "\n" + out[at:]
 
 
+def _array(values: list[float], shape: tuple[int, ...]) -> str:
+    """A Vensim numeric array constant: a scalar, a vector, or rows ending in ';'."""
+    text = [f"{v:g}" for v in values]
+    if not shape:
+        return text[0]
+    if len(shape) == 1:
+        return ", ".join(text)
+    cols = shape[1]
+    return "\n\t" + "\n\t".join(
+        ", ".join(text[r * cols : (r + 1) * cols]) + ";" for r in range(shape[0])
+    )
+
+
 def _input_blocks(
     item: Input,
     real: str,
@@ -280,26 +293,44 @@ def _input_blocks(
     initial: float,
     final: float,
 ) -> str:
-    data = {row[0]: row for row in item.series}
-    table, on = real + SUFFIX + " table", real + SUFFIX + " on"
-    lines = []
-    dim_ref = dims.replace(" ", "")
-    lines.append(
-        f"{real}{SUFFIX}{dims}=\n\tIF THEN ELSE({on}{dim_ref} > 0.5, {table}{dim_ref}(Time), "
-        f"{real}{dim_ref})\n\t~\t\n\t~\tData-driven input (calibration [inputs]).\n\t|\n"
-    )
-    for element in elements:
-        key = ",".join(element)
-        sub = f"[{key}]" if element else ""
-        if key in data:
-            _, series, factor, alpha = data[key]
-            points = _table_points(item, key, initial, final)
-            how = f"x {factor:g}" if np.isnan(alpha) else f"poll as trust, alpha {alpha:g}"
-            source = f"{series.name}, {how}"
+    """The input variable: per data cell a scalar lookup on Time times an indicator array
+    (element-wise lookups would give PySD a (Actor, Actor) array for a [Actor, Partner]
+    variable, since Partner is an equivalent of Actor), else the model's own value."""
+    names = [d.strip() for d in dims.strip("[]").split(",") if d.strip()]
+    if len(names) > 2:
+        raise InvalidValueError(
+            f"input {real!r} has {len(names)} subscripts; inputs support at most two"
+        )
+    shape = tuple(len({e[i] for e in elements}) for i in range(len(names)))
+    keys = [",".join(e) for e in elements]
+    ref = f"[{', '.join(names)}]" if names else ""
+    base = real + SUFFIX
+    terms, lines = [], []
+    for n, (key, series, factor, alpha) in enumerate(item.series, start=1):
+        table, cell = f"{base} table {n}", f"{base} cell {n}"
+        how = f"x {factor:g}" if np.isnan(alpha) else f"poll as trust, alpha {alpha:g}"
+        points = _table_points(item, key, initial, final)
+        lines.append(
+            f"{table}(\n\t{points})\n\t~\t\n\t~\t{series.name} ({key or real}), {how}\n\t|\n"
+        )
+        if names:
+            mask = [1.0 if k == key else 0.0 for k in keys]
+            lines.append(f"{cell}{ref}=\n\t{_array(mask, shape)}\n\t~\tDmnl\n\t~\t\n\t|\n")
+            terms.append(f"{cell}{ref} * {table}(Time)")
         else:
-            points, source = "(0,0),(1,0)", "no data: the model's own value"
-        lines.append(f"{table}{sub}(\n\t{points})\n\t~\t\n\t~\t{source}\n\t|\n")
-        lines.append(f"{on}{sub}=\n\t{1 if key in data else 0}\n\t~\tDmnl\n\t~\t\n\t|\n")
+            terms.append(f"{table}(Time)")
+    covered = {row[0] for row in item.series}
+    on = [1.0 if k in covered else 0.0 for k in keys]
+    lines.append(
+        f"{base} on{ref}=\n\t{_array(on, shape)}\n\t~\tDmnl\n\t~\t1 where data replace the "
+        "model\n\t|\n"
+    )
+    lines.insert(
+        0,
+        f"{base}{ref}=\n\tIF THEN ELSE({base} on{ref} > 0.5, {' + '.join(terms)}, "
+        f"{real}{ref})\n\t~\t\n\t~\tData-driven input (calibration [inputs]); the model's "
+        "own value where no series is given.\n\t|\n",
+    )
     return "\n".join(lines)
 
 

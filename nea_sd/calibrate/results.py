@@ -218,6 +218,14 @@ def result_document(
             "command": command,
         },
     }
+    if spec.inputs:  # a partial model: model_sha256 is the derived model's
+        from nea_sd.model import file_sha256
+
+        doc["calibration"]["partial_model"] = {
+            "base_model_sha256": file_sha256(spec.model),
+            "inputs": [item.describe() for item in spec.inputs],
+            "input_series": sorted({row[1].name for item in spec.inputs for row in item.series}),
+        }
     if profiles is not None:
         doc["profiles"] = {
             p.name: {"grid": list(p.grid), "delta": list(p.delta)} for p in profiles.profiles
@@ -388,6 +396,8 @@ def _find_result(
     if folder.is_dir():
         for file in sorted(folder.glob("*.toml")):
             doc = read_result(file)
+            if "partial_model" in doc.get("calibration", {}):
+                continue  # a sector fitted with data inputs: not a base for the whole model
             if Path(doc.get("calibration", {}).get("model", "")).stem == stem:
                 candidates.append((file, doc))
     if not candidates:

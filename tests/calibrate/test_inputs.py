@@ -120,3 +120,20 @@ def test_logistic_input_errors(tmp_path, data_dir, extra, message):
     )
     with pytest.raises(InvalidValueError, match=message):
         prepare(spec_file(tmp_path, text), data_dir)
+
+
+def test_partial_result_records_its_inputs_and_is_no_base(tmp_path, data_dir):
+    from nea_sd.calibrate.results import load_calibrated, read_result
+    from nea_sd.cli import main
+    from nea_sd.model import file_sha256
+
+    out = tmp_path / "out" / "tiny.toml"
+    spec = spec_file(tmp_path, TINY + INPUT)
+    args = ["calibrate", str(spec), "--data-dir", str(data_dir), "--output", str(out)]
+    assert main([*args, "--starts", "2", "--no-profile"]) == 0
+    partial = read_result(out)["calibration"]["partial_model"]
+    assert partial["base_model_sha256"] == file_sha256(FIXTURES / "tiny.mdl")
+    assert partial["input_series"] == ["sipri:milex_constant_2022_usd:JP"]
+    assert read_result(out)["calibration"]["model_sha256"] != partial["base_model_sha256"]
+    with pytest.raises(UnknownNameError, match="no calibration results"):
+        load_calibrated("tiny", results_dir=out.parent)  # a sector is not the model's base
