@@ -6,12 +6,11 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from nea_sd.calibrate.structures import load_variants
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-import pytest
 
 
 @pytest.mark.parametrize(
