@@ -315,3 +315,77 @@ if post:
         f"{post['acceptance']:.2f}, {'converged' if post['converged'] else 'NOT converged'} "
         "(chain shorter than 50 autocorrelation times: treat the band as indicative)"
     )
+
+# %% [markdown]
+# ## 3. Sector by sector (partial-model fits)
+#
+# Each sector of the regional model fitted on its own, with the other sectors' variables read
+# from the record (`[inputs]` in the spec; Oliva 2003): **arms** (SIPRI spending; the rivals'
+# spending each actor perceives is SIPRI's), **trust** (Genron polls; the trade that trust reads
+# is the record), **exchange** (trade and JNTO arrivals; the societal trust that scales them is
+# read from the polls). A sector whose own fit fails has a structural error of its own, not one
+# another sector passed on. Tables only: the sectors are not re-simulated here.
+
+# %%
+from nea_sd.calibrate.acceptance import acceptance_table, criteria  # noqa: E402
+from nea_sd.calibrate.partial import sector_check, sector_table  # noqa: E402
+
+SECTORS = [s for s in ("arms", "trust", "exchange") if (RESULTS / f"{s}.toml").is_file()]
+sector_docs = {s: read_result(RESULTS / f"{s}.toml") for s in SECTORS}
+for name, doc in sector_docs.items():
+    cal = doc["calibration"]
+    print(f"\n=== {name}: {', '.join(cal['partial_model']['inputs'])}")
+    print(
+        f"log L {cal['log_likelihood']:.1f} on {cal['n_points']} points, reduced chi2 "
+        f"{cal['reduced_chi2']:.2f}, {cal['distinct_optima_within_threshold']} optima within "
+        f"the threshold {cal.get('profile_threshold', float('nan')):.2f} of {cal['starts']} starts"
+    )
+    print(parameter_table(doc).to_string(index=False))
+    print(theil_table(doc).round(3).to_string(index=False))
+
+# %% [markdown]
+# ### Verdict per series, sector by sector
+#
+# Bias (U^M) names a structural error of the sector itself; unequal variation (U^S) names
+# swings the sector misses (events not in the model); a negative r means the series moves
+# against the data, whatever its R².
+
+# %%
+for name, doc in sector_docs.items():
+    print(f"\n=== {name}")
+    print(verdicts(doc).to_string(index=False))
+
+# %% [markdown]
+# ### The joint fit inside the sector intervals?
+#
+# Each parameter the regional (joint) fit shares with a sector: is the joint value inside the
+# sector's profile interval? Outside means the coupled model wants a value the sector's own
+# data reject — one sector compensating for another's structure.
+
+# %%
+if doc_n is not None and sector_docs:
+    print(sector_table(sector_check(doc_n, sector_docs)))
+
+# %% [markdown]
+# ### Structural evidence
+#
+# Log evidence (nested sampling, with its Monte Carlo error) of the structural switches that
+# act on the record, fitted through the arms sector (`calibration/structures-arms.toml`).
+
+# %%
+for name, doc in sector_docs.items():
+    if not evidence_frame(doc).empty:
+        print(f"=== {name}")
+        print(evidence_frame(doc).round(3).to_string(index=False))
+
+# %% [markdown]
+# ### Acceptance criteria of the calibration issue
+#
+# Read from the committed results; a criterion a result cannot speak to is absent, not passed.
+
+# %%
+rows = []
+for name, doc in {"nea": doc_n, **sector_docs}.items():
+    if doc is not None:
+        rows += criteria(name, doc)
+print(acceptance_table(rows))

@@ -34,6 +34,7 @@ from nea_sd.calibrate.results import (
     calibrated_base,
     compare_base,
     load_calibrated,
+    posterior_draws,
     read_result,
     save_result,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "evidence_table",
     "honest_fit",
     "load_variants",
+    "posterior_draws",
     "nested_sample",
     "Binomial",
     "CalibrationSpec",

@@ -375,6 +375,10 @@ def prepare(
     model = load_model(model_path)
     if spec is None:
         spec = load_spec_for_model(spec_path, model, data_dir=data_dir)
+    if spec.inputs:  # a partial model: other sectors' variables read from data
+        from nea_sd.calibrate.inputs import derived_model
+
+        model = load_model(derived_model(model, spec.inputs))
     check_names(spec, model)
     batch = compile_model(model.path)
     simulator = Simulator(spec, batch, model.parameters, time_step)

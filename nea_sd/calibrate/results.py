@@ -218,6 +218,14 @@ def result_document(
             "command": command,
         },
     }
+    if spec.inputs:  # a partial model: model_sha256 is the derived model's
+        from nea_sd.model import file_sha256
+
+        doc["calibration"]["partial_model"] = {
+            "base_model_sha256": file_sha256(spec.model),
+            "inputs": [item.describe() for item in spec.inputs],
+            "input_series": sorted({row[1].name for item in spec.inputs for row in item.series}),
+        }
     if profiles is not None:
         doc["profiles"] = {
             p.name: {"grid": list(p.grid), "delta": list(p.delta)} for p in profiles.profiles
@@ -388,6 +396,8 @@ def _find_result(
     if folder.is_dir():
         for file in sorted(folder.glob("*.toml")):
             doc = read_result(file)
+            if "partial_model" in doc.get("calibration", {}):
+                continue  # a sector fitted with data inputs: not a base for the whole model
             if Path(doc.get("calibration", {}).get("model", "")).stem == stem:
                 candidates.append((file, doc))
     if not candidates:
@@ -510,3 +520,54 @@ def calibrated_base(
     file, doc = _find_result(model_name, results_dir, model_path)
     params, header = compare_base(doc)
     return params, f"{header} [{file.parent.name}/{file.name}]"
+
+
+def posterior_draws(
+    document: Mapping[str, Any] | str | os.PathLike[str],
+    n: int,
+    seed: int = 0,
+    *,
+    results_dir: str | os.PathLike[str] | None = None,
+) -> list[dict[str, float]]:
+    """``n`` posterior draws of the model parameters: a ``compare`` ensemble base.
+
+    ``document``: a results TOML path, or its contents (its draws file is then looked up in
+    ``results_dir``, default ``calibration/results``). Draws are equal-weight rows of the
+    nested-sampling or emcee draws file, chosen without replacement with ``seed``; link
+    constants (poll α, scale factors) are left out. A posterior that did not converge
+    (R-hat/ESS for nested sampling, autocorrelation times for emcee) is refused: its draws are
+    not a sample of the posterior.
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise InvalidValueError(f"n must be a positive number of draws, got {n!r}")
+    if isinstance(document, Mapping):
+        name, folder = "calibration result", _results_dir(results_dir)
+    else:
+        name, folder = Path(document).name, Path(document).parent
+        document = read_result(document)
+    sampler = next((key for key in ("nested", "posterior") if key in document), None)
+    if sampler is None:
+        raise DataError(f"{name}: no posterior (rerun nea-sd calibrate with --nested, or --bayes)")
+    info = document[sampler]
+    if not info.get("converged", False):
+        label = "nested sampling" if sampler == "nested" else "emcee"
+        raise DataError(
+            f"{name}: the {label} posterior did not converge (converged = false); its draws "
+            "are no posterior sample: rerun with more live points/steps, or use the joint "
+            "optimum (compare_base)"
+        )
+    file = info.get("draws_file")
+    if not file or not (folder / file).is_file():
+        raise DataError(f"{name}: posterior draws file {file!r} not found in {str(folder)!r}")
+    frame = pd.read_csv(folder / file)
+    params = [str(k) for k in document.get("estimates", {})]
+    missing = [p for p in params if p not in frame.columns]
+    if missing:
+        raise DataError(f"{name}: draws file {file} lacks {', '.join(missing)}")
+    if n > len(frame):
+        raise InvalidValueError(
+            f"{name}: {n} draws asked, the posterior has {len(frame)}: ask for at most {len(frame)}"
+        )
+    rows = np.random.default_rng(seed).choice(len(frame), size=n, replace=False)
+    values = frame[params].to_numpy(dtype=float)[rows]
+    return [dict(zip(params, map(float, row), strict=True)) for row in values]

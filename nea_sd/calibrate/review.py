@@ -36,6 +36,7 @@ def theil_table(doc: dict[str, Any]) -> pd.DataFrame:
                         "n": st["n"],
                         "RMSE": st["rmse"],
                         "MAPE %": st["mape"],
+                        "r": st.get("r", math.nan),
                         "R²": st["r2"],
                         "U^M": st["um"],
                         "U^S": st["us"],
@@ -125,7 +126,11 @@ def _one(st: dict[str, float]) -> str:
     else:
         quality = f"poor (MAPE {mape:.0f} %)"
     if um >= SYSTEMATIC:
-        kind = "mostly a level bias (U^M): systematic"
+        side = ""
+        if st.get("mean_act"):
+            off = st["mean_sim"] / st["mean_act"] - 1.0
+            side = f", the model {'above' if off > 0 else 'below'} the data by {abs(off):.0%}"
+        kind = f"mostly a level bias (U^M{side}): a structural error, not noise"
     elif us >= SYSTEMATIC:
         kind = "mostly unequal variation (U^S): the model misses the trend or swings"
     elif uc >= SYSTEMATIC and (math.isnan(mape) or mape <= FAIR_MAPE):
@@ -134,6 +139,9 @@ def _one(st: dict[str, float]) -> str:
         kind = "mostly unequal covariation (U^C): the timing of the swings differs"
     else:
         kind = "error split between bias, variation and noise"
+    r = st.get("r", math.nan)
+    if not math.isnan(r) and r < 0:
+        kind += f"; it moves against the data (r {r:.2f}): R² hides the sign"
     return f"{quality}, {kind}"
 
 

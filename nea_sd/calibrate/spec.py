@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from nea_sd.calibrate.inputs import Input, parse_inputs
 from nea_sd.calibrate.observation import (
     Binomial,
     Identity,
@@ -64,7 +65,7 @@ from nea_sd.errors import (
 from nea_sd.model.params import ParameterTable
 from nea_sd.sketch.parse import canonical
 
-TOP_KEYS = ("model", "periods", "parameters", "observations")
+TOP_KEYS = ("model", "periods", "parameters", "observations", "inputs")
 PARAM_KEYS = ("bounds", "prior")
 OBS_KEYS = ("name", "series", "variable", "link", "error", "weight", "average", "fit", "holdout")
 LINK_CONSTANTS = {"identity": (), "scale": ("factor",), "logistic": ("alpha", "beta")}
@@ -110,6 +111,7 @@ class CalibrationSpec:
         observations: data-model comparisons (each holds its loaded series).
         fit_period, holdout_period: inclusive year spans (holdout may be None).
         data_dir: the data directory the series were read from.
+        inputs: model variables read from data in a partial model (``[inputs]``).
     """
 
     path: Path
@@ -120,6 +122,7 @@ class CalibrationSpec:
     fit_period: tuple[int, int]
     holdout_period: tuple[int, int] | None
     data_dir: Path
+    inputs: tuple[Input, ...] = ()
 
     @property
     def free(self) -> tuple[FreeParameter, ...]:
@@ -203,6 +206,7 @@ class CalibrationSpec:
             )
         )
         lines += [f"  {p.name}: [{p.low:g}, {p.high:g}] {p.prior}" for p in self.free]
+        lines += [f"  input: {i.describe()}" for i in self.inputs]
         lines += [
             f"  {o.name}: {o.series.name} ~ {o.variable} ({type(o.link).__name__}, "
             f"{type(o.error).__name__}, weight {o.weight:g})"
@@ -278,6 +282,7 @@ def load_spec(
         fit_period=fit,
         holdout_period=holdout,
         data_dir=folder,
+        inputs=parse_inputs(raw.get("inputs", {}), where, folder),
     )
 
 

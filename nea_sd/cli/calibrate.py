@@ -55,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--variants",
         help="TOML of structural variants (constants to set): log evidence of each (nested)",
     )
+    parser.add_argument(
+        "--check-sectors",
+        nargs="+",
+        metavar="RESULT",
+        help="no fit: check the spec's joint result (calibration/results/<spec>.toml) against "
+        "these sector results; writes calibration/results/<spec>.sectors.toml (or --output)",
+    )
     parser.add_argument("--data-dir", help="data folder (default $NEA_SD_DATA)")
     parser.add_argument(
         "--output",
@@ -149,6 +156,36 @@ def _honest(setup, result, max_nfev, on_batch=None):
     return honest_fit(setup, result, max_nfev=max_nfev, on_batch=on_batch)
 
 
+def _check_sectors(args: argparse.Namespace) -> int:
+    """The joint result of ``args.spec`` against sector results: table printed and written."""
+    from pathlib import Path
+
+    from nea_sd.calibrate.partial import save_sector_check, sector_table
+    from nea_sd.calibrate.results import default_output, new_output
+
+    joint = default_output(args.spec)
+    for file in (joint, *map(Path, args.check_sectors)):
+        if not file.is_file():
+            raise InvalidValueError(
+                f"calibration result {str(file)!r} not found; run nea-sd calibrate on its spec"
+            )
+    target = Path(args.output) if args.output else joint.with_name(f"{joint.stem}.sectors.toml")
+    if not args.replace:
+        target = new_output(target)
+    check_output_file(target, (".toml",))
+    command = " ".join(
+        shlex.quote(p)
+        for p in ["nea-sd", "calibrate", args.spec, "--check-sectors", *args.check_sectors]
+    )
+    path, rows = save_sector_check(target, joint, args.check_sectors, command=command)
+    print(sector_table(rows))
+    outside = sum(not r.inside for r in rows)
+    print(
+        f"{outside} of {len(rows)} shared parameters outside the sector interval; written to {path}"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from nea_sd.calibrate.fit import fit, refine
     from nea_sd.calibrate.problem import prepare
@@ -163,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"--live-points must be at least 10, got {args.live_points}")
     if args.nested_runs < 2:
         raise InvalidValueError(f"--nested-runs must be at least 2, got {args.nested_runs}")
+    if args.check_sectors:
+        return _check_sectors(args)
     variants = None
     if args.variants:
         from nea_sd.calibrate.structures import load_variants

@@ -1,0 +1,144 @@
+"""The calibration issue's acceptance criteria, read from committed results (issue 12).
+
+Each :class:`Criterion` names the result it was read from, the number, the target and whether
+it is met; a criterion a result cannot speak to (no poll series, no posterior) is absent, not
+passed. The targets are the issue's and are never loosened here:
+
+- every poll series: fit-period r ≥ 0.5 and U^S ≤ 0.3;
+- held-out spending bias (mean simulated / mean observed − 1) within ±10 % for US, CN, KR;
+- reduced χ² ≤ 2 under the estimated error scales; no parameter at a bound;
+- at most 3 distinct optima within the profile threshold among ≥ 20 starts;
+- posterior: R-hat < 1.01 and bulk ESS ≥ 400 for every parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nea_sd.calibrate._report import text_table
+
+POLL_R_MIN = 0.5
+POLL_US_MAX = 0.3
+BIAS_MAX = 0.10
+BIAS_ACTORS = ("US", "CN", "KR")
+CHI2_MAX = 2.0
+OPTIMA_MAX = 3
+STARTS_MIN = 20
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One acceptance check on one result: ``value`` against ``target``."""
+
+    result: str
+    criterion: str
+    value: str
+    target: str
+    met: bool
+
+
+def _finite(x: Any) -> float:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return value
+
+
+def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
+    """The acceptance checks one results document can speak to."""
+    out: list[Criterion] = []
+    cal = doc.get("calibration", {})
+    for series, entry in doc.get("series", {}).items():
+        fit, hold = entry.get("fit") or {}, entry.get("holdout") or {}
+        if str(entry.get("series", "")).startswith("genron:") and fit:
+            r, us = _finite(fit.get("r")), _finite(fit.get("us"))
+            out.append(
+                Criterion(
+                    name,
+                    f"{series}: fit r, U^S",
+                    f"r {r:.2f}, U^S {us:.2f}",
+                    f"r >= {POLL_R_MIN}, U^S <= {POLL_US_MAX}",
+                    r >= POLL_R_MIN and us <= POLL_US_MAX,
+                )
+            )
+        selector = str(entry.get("series", ""))
+        if selector.startswith("sipri:") and selector.rsplit(":", 1)[-1] in BIAS_ACTORS and hold:
+            bias = _finite(hold.get("mean_sim")) / _finite(hold.get("mean_act")) - 1.0
+            out.append(
+                Criterion(
+                    name,
+                    f"{series}: held-out bias",
+                    f"{100 * bias:+.1f}% (U^M {_finite(hold.get('um')):.2f})",
+                    f"within +/-{100 * BIAS_MAX:.0f}%",
+                    abs(bias) <= BIAS_MAX,
+                )
+            )
+    chi2 = _finite(cal.get("reduced_chi2"))
+    if not math.isnan(chi2):
+        out.append(
+            Criterion(name, "reduced chi2", f"{chi2:.2f}", f"<= {CHI2_MAX}", chi2 <= CHI2_MAX)
+        )
+    params = doc.get("parameters", {})
+    at_bound = [
+        p
+        for p, e in params.items()
+        if e.get("kind") == "model"
+        and (e.get("at_bound") or str(e.get("identifiability", "")).startswith("bound-active"))
+    ]
+    if params:
+        out.append(
+            Criterion(
+                name,
+                "model parameters at a bound",
+                ", ".join(at_bound) or "none",
+                "none (unless the bound is physical)",
+                not at_bound,
+            )
+        )
+    if "distinct_optima_within_threshold" in cal:
+        starts, optima = int(cal.get("starts", 0)), int(cal["distinct_optima_within_threshold"])
+        out.append(
+            Criterion(
+                name,
+                "distinct optima within threshold",
+                f"{optima} of {starts} starts",
+                f"<= {OPTIMA_MAX} among >= {STARTS_MIN} starts",
+                optima <= OPTIMA_MAX and starts >= STARTS_MIN,
+            )
+        )
+    rhat = [_finite(e.get("rhat")) for e in params.values() if "rhat" in e]
+    ess = [_finite(e.get("ess_bulk")) for e in params.values() if "ess_bulk" in e]
+    if rhat:
+        out.append(
+            Criterion(
+                name,
+                "posterior R-hat, bulk ESS (worst)",
+                f"R-hat {max(rhat):.3f}, ESS {min(ess):.0f}",
+                f"R-hat < {RHAT_MAX}, ESS >= {ESS_MIN}",
+                max(rhat) < RHAT_MAX and min(ess) >= ESS_MIN,
+            )
+        )
+    if "evidence" in doc:
+        variants = [v for v in doc["evidence"].values() if isinstance(v, Mapping)]
+        with_error = [v for v in variants if math.isfinite(_finite(v.get("log_z_err")))]
+        out.append(
+            Criterion(
+                name,
+                "structural variants with log evidence",
+                f"{len(with_error)} (of {len(variants)}) with Monte Carlo error",
+                ">= 4 with Monte Carlo error",
+                len(with_error) >= 4,
+            )
+        )
+    return out
+
+
+def acceptance_table(rows: list[Criterion]) -> str:
+    body = [[c.result, c.criterion, c.value, c.target, "met" if c.met else "NOT met"] for c in rows]
+    return text_table(("result", "criterion", "value", "target", "verdict"), body)

@@ -1,0 +1,74 @@
+"""Acceptance criteria read from a results document: each can fail, none is assumed."""
+
+from __future__ import annotations
+
+from nea_sd.calibrate.acceptance import acceptance_table, criteria
+
+
+def _doc(r=0.8, us=0.1, sim=105.0, chi2=1.5, optima=2, starts=20, at_bound=False, rhat=1.005):
+    return {
+        "calibration": {
+            "reduced_chi2": chi2,
+            "distinct_optima_within_threshold": optima,
+            "starts": starts,
+        },
+        "parameters": {
+            "a": {
+                "kind": "model",
+                "at_bound": at_bound,
+                "identifiability": "identified",
+                "rhat": rhat,
+                "ess_bulk": 500.0,
+            },
+            "poll.alpha": {"kind": "link", "at_bound": True},
+        },
+        "series": {
+            "poll": {"series": "genron:pct_unfavorable:CN->JP", "fit": {"r": r, "us": us}},
+            "milex CN": {
+                "series": "sipri:milex_constant_2022_usd:CN",
+                "fit": {"r": 0.9},
+                "holdout": {"mean_sim": sim, "mean_act": 100.0, "um": 0.9},
+            },
+            "milex JP": {  # JP is not among the bias criteria
+                "series": "sipri:milex_constant_2022_usd:JP",
+                "holdout": {"mean_sim": 200.0, "mean_act": 100.0, "um": 0.9},
+            },
+        },
+        "evidence": {f"v{i}": {"log_z": -10.0 - i, "log_z_err": 0.2} for i in range(4)},
+    }
+
+
+def _verdicts(doc):
+    return {c.criterion: c.met for c in criteria("x", doc)}
+
+
+def test_a_good_result_meets_every_criterion():
+    verdicts = _verdicts(_doc())
+    assert len(verdicts) == 7 and all(verdicts.values())
+    assert "milex JP: held-out bias" not in verdicts
+    assert "met" in acceptance_table(criteria("x", _doc()))
+
+
+def test_each_criterion_can_fail():
+    # a strong negative correlation has a high R^2 but fails r >= 0.5
+    assert not _verdicts(_doc(r=-0.8))["poll: fit r, U^S"]
+    assert not _verdicts(_doc(us=0.4))["poll: fit r, U^S"]
+    assert not _verdicts(_doc(sim=89.0))["milex CN: held-out bias"]
+    assert not _verdicts(_doc(sim=111.0))["milex CN: held-out bias"]
+    assert not _verdicts(_doc(chi2=2.5))["reduced chi2"]
+    assert not _verdicts(_doc(optima=4))["distinct optima within threshold"]
+    assert not _verdicts(_doc(starts=12))["distinct optima within threshold"]
+    assert not _verdicts(_doc(at_bound=True))["model parameters at a bound"]
+    assert not _verdicts(_doc(rhat=1.02))["posterior R-hat, bulk ESS (worst)"]
+    doc = _doc()
+    doc["evidence"].pop("v0")
+    assert not _verdicts(doc)["structural variants with log evidence"]
+
+
+def test_absent_evidence_is_not_a_pass():
+    doc = _doc()
+    del doc["evidence"]
+    doc["parameters"]["a"].pop("rhat")
+    verdicts = _verdicts(doc)
+    assert "structural variants with log evidence" not in verdicts
+    assert "posterior R-hat, bulk ESS (worst)" not in verdicts

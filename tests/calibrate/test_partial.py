@@ -1,0 +1,84 @@
+"""The joint fit against sector (partial-model) fits: inside/outside each sector interval."""
+
+from __future__ import annotations
+
+import pytest
+
+from nea_sd.calibrate._toml import dumps
+from nea_sd.calibrate.partial import sector_check
+from nea_sd.calibrate.results import read_result
+from nea_sd.cli import main
+from nea_sd.errors import DataError
+
+JOINT = {
+    "calibration": {"spec": "spec.toml", "log_likelihood": -10.0},
+    "estimates": {"a": 1.0, "b": 5.0, "c": 0.3},
+}
+SECTOR = {
+    "calibration": {"spec": "arms.toml", "partial_model": {"inputs": ["x"]}},
+    "parameters": {
+        "a": {
+            "kind": "model",
+            "estimate": 0.9,
+            "bounds": [0.0, 2.0],
+            "profile_lower": 0.5,
+            "profile_upper": 1.5,
+            "identifiability": "identified",
+        },
+        "b": {
+            "kind": "model",
+            "estimate": 1.0,
+            "bounds": [0.0, 10.0],
+            "profile_lower": 0.2,
+            "profile_upper": 2.0,
+            "identifiability": "identified",
+        },
+        "c": {
+            "kind": "model",
+            "estimate": 0.1,
+            "bounds": [0.0, 1.0],
+            "profile_lower": 0.0,
+            "identifiability": "weakly identified (one-sided: no upper limit)",
+        },
+        "poll.alpha": {"kind": "link", "estimate": 0.0, "bounds": [-4.0, 4.0]},
+    },
+}
+
+
+def test_rows_flag_joint_values_outside_the_sector_interval():
+    rows = {r.parameter: r for r in sector_check(JOINT, {"arms": SECTOR})}
+    assert set(rows) == {"a", "b", "c"}  # link constants are no shared model parameters
+    assert rows["a"].inside and (rows["a"].lower, rows["a"].upper) == (0.5, 1.5)
+    assert not rows["b"].inside and rows["b"].joint == 5.0
+    # no upper crossing: the interval runs to the bound (a flat side constrains nothing)
+    assert rows["c"].inside and rows["c"].upper == 1.0
+
+
+def test_a_full_model_result_is_no_sector():
+    full = {**SECTOR, "calibration": {"spec": "nea.toml"}}
+    with pytest.raises(DataError, match="not a sector"):
+        sector_check(JOINT, {"nea": full})
+
+
+def test_cli_writes_the_check_and_never_overwrites(tmp_path, capsys):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "spec.toml").write_text(dumps(JOINT, "joint"))
+    (results / "arms.toml").write_text(dumps(SECTOR, "sector"))
+    spec = tmp_path / "spec.toml"
+    args = ["calibrate", str(spec), "--check-sectors", str(results / "arms.toml")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "OUTSIDE" in out and "1 of 3 shared parameters outside" in out
+    doc = read_result(results / "spec.sectors.toml")
+    assert doc["check"]["outside"] == 1 and len(doc["check"]["result_sha256"]) == 2
+    assert main(args) == 0
+    assert (results / "spec.sectors-2.toml").is_file()
+
+
+def test_cli_missing_result_is_one_line_error(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    code = main(["calibrate", str(spec), "--check-sectors", str(tmp_path / "arms.toml")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: calibration result")
