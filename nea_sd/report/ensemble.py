@@ -103,29 +103,34 @@ def _backend(runs: int) -> str:
     return "numba"
 
 
+def _key_factor(model: Model, key: str) -> Factor:
+    """A run-table column for ``key`` (``Name`` or ``Name[ELEMENT,...]``)."""
+    name, elements = split_element_key(key)
+    param = model.parameters[name]
+    if param.dims and elements is None:
+        raise NeaSdError(
+            f"{key!r} sets the whole array {param.name!r}; the report varies scalar parameters "
+            "or single elements: name the elements"
+        )
+    index = tuple(int(i) for i in param.index_of(elements)) if elements else ()
+    mode = "element" if elements else "value"
+    return Factor(key, param.name, mode, "unif", (0.0, 1.0), key, index)
+
+
 def _cell_factors(
     model: Model, cells: list[dict[str, float]], skip: Sequence[str]
 ) -> tuple[list[Factor], np.ndarray]:
     """The parameters the strategy × structure cells set, as factors, and each cell's values
     (cells × factors): a cell that leaves a parameter alone gets the model's value there."""
     keys = list(dict.fromkeys(k for cell in cells for k in cell if k not in skip))
-    factors, columns = [], []
-    for key in keys:
-        name, elements = split_element_key(key)
-        param = model.parameters[name]
-        if param.dims and elements is None:
-            raise NeaSdError(
-                f"a strategy or structure sets the whole array {param.name!r}; the report "
-                "varies scalar parameters or single elements: name the elements"
-            )
-        index = tuple(int(i) for i in param.index_of(elements)) if elements else ()
-        mode = "element" if elements else "value"
-        factors.append(Factor(key, param.name, mode, "unif", (0.0, 1.0), key, index))
-        default = np.asarray(param.value, dtype=float)
+    factors = [_key_factor(model, key) for key in keys]
+    columns = []
+    for factor in factors:
+        default = np.asarray(model.parameters[factor.parameter].value, dtype=float)
         column = []
         for cell in cells:
-            value = np.asarray(model.parameters.resolve(cell).get(param.name, default))
-            column.append(float(value[index]) if index else float(value))
+            value = np.asarray(model.parameters.resolve(cell).get(factor.parameter, default))
+            column.append(float(value[factor.index]) if factor.index else float(value))
         columns.append(column)
     return factors, np.array(columns, dtype=float).T.reshape(len(cells), len(keys))
 
@@ -173,6 +178,7 @@ def run_ensemble(
     strategies: Mapping[str, Mapping[str, float]],
     structures: Mapping[str, Mapping[str, float]],
     fixed: Mapping[str, float] | None = None,
+    per_draw: Mapping[str, np.ndarray] | None = None,
     workers: int | None = None,
     scheduler: Any = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
@@ -182,21 +188,28 @@ def run_ensemble(
     The gains take their draws in every cell (a strategy's own setting of a drawn gain, such
     as the common détente intensity, gives way to the draw); ``fixed`` pins some gains for
     every draw (e.g. détente intensity 0: the other gains keep their draws, so the runs stay
-    paired with the main ensemble). The cells' parameters become further columns of one run
-    table, so the engine runs large blocks (few calls). Returns a Dataset with the report
-    outcomes (draw, strategy, structure, time) on a yearly grid 2026–2050, the draws ``X``
-    (draw, gain) and ``diverged`` (draw, strategy, structure).
+    paired with the main ensemble); ``per_draw`` gives further parameters a value per draw
+    (posterior draws of the calibrated parameters). The cells' parameters become further
+    columns of one run table, so the engine runs large blocks (few calls). Returns a Dataset
+    with the report outcomes (draw, strategy, structure, time) on a yearly grid 2026–2050,
+    the draws ``X`` (draw, gain) and ``diverged`` (draw, strategy, structure).
     """
     X = np.array(X, dtype=float)
     names = list(gains)
     for name, value in (fixed or {}).items():
         X[:, names.index(name)] = value
     cells = [{**so, **to} for so in strategies.values() for to in structures.values()]
-    cell_factors, cell_values = _cell_factors(model, cells, names)
+    per_draw = dict(per_draw or {})
+    draw_factors = [_key_factor(model, key) for key in per_draw]
+    P = np.array([np.asarray(v, dtype=float) for v in per_draw.values()]).T.reshape(len(X), -1)
+    cell_factors, cell_values = _cell_factors(model, cells, [*names, *per_draw])
     grid = np.arange(START, END + 0.5, 1.0)
-    problem = _problem(model, base, gains, cell_factors, grid, len(X) * len(cells))
+    factors = [*draw_factors, *cell_factors]
+    problem = _problem(model, base, gains, factors, grid, len(X) * len(cells))
     n, nc, ng = len(X), len(cells), len(grid)
-    rows = np.hstack([np.repeat(X, nc, axis=0), np.tile(cell_values, (n, 1))])
+    rows = np.hstack(
+        [np.repeat(X, nc, axis=0), np.repeat(P, nc, axis=0), np.tile(cell_values, (n, 1))]
+    )
     total = len(rows)
     values = np.full((total, len(OUTCOMES) * ng), np.nan)
     parts = max(1, workers or 1) * 2 if scheduler is None else 16
@@ -236,9 +249,56 @@ def run_ensemble(
         model_path=model.path.name, model_sha256=model.sha256, engine="batch", overrides=base
     )
     ds.attrs["fixed_gains"] = json.dumps(dict(fixed or {}))
+    ds.attrs["per_draw_parameters"] = json.dumps(list(per_draw))
     ds.attrs["diverged_runs"] = int(diverged.sum())
     ds.attrs["batch_backend"] = problem.setting("backend")
     return ds
+
+
+BASES = ("calibrated", "posterior", "defaults")
+
+
+def choose_base(
+    model: Model, choice: str, samples: int, seed: int
+) -> tuple[dict[str, float], str, dict[str, np.ndarray]]:
+    """The parameter base: (values under every run, where they came from, values per draw).
+
+    ``calibrated``: the joint optimum of the model's calibration (``compare``'s base);
+    ``defaults``: the model's values; ``posterior``: the calibration's converged posterior
+    draws, ``samples`` of them chosen with ``seed`` (one per ensemble draw), else an error.
+    """
+    from nea_sd.compare import base_parameters
+
+    if choice not in BASES:
+        raise InvalidValueError(
+            f"--base {choice!r} is not one of {', '.join(BASES)}; choose one of them"
+        )
+    if choice != "posterior":
+        base, source = base_parameters(model, choice)
+        return base, source, {}
+    from nea_sd.calibrate.results import find_result, read_draws
+
+    try:
+        file, document = find_result(model.name)
+    except NeaSdError:
+        raise NeaSdError(
+            f"--base posterior: model {model.name!r} has no calibration results; "
+            "use --base calibrated or defaults"
+        ) from None
+    section = document.get("posterior") or document.get("nested") or {}
+    fitted_to = document.get("calibration", {}).get("model_sha256")
+    draws = read_draws(file) if section.get("converged") else None
+    if draws is None or (fitted_to and fitted_to != model.sha256):
+        raise NeaSdError(
+            f"--base posterior: {file.name} has no converged posterior draws for the current "
+            f"{model.path.name}; run nea-sd calibrate with a posterior, or use --base calibrated"
+        )
+    keys = [c for c in draws.columns if split_element_key(c)[0] in model.parameters]
+    rows = np.random.default_rng(seed).choice(len(draws), size=samples, replace=True)
+    per_draw = {k: draws[k].to_numpy(dtype=float)[rows] for k in keys}
+    base, source = base_parameters(model, "calibrated")
+    base = {k: v for k, v in base.items() if k not in per_draw}
+    return base, f"posterior draws of {file.name} ({len(draws)} draws, converged)", per_draw
 
 
 def divergence_table(ds: xr.Dataset) -> dict[str, int]:

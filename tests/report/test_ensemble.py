@@ -82,3 +82,32 @@ def test_every_cell_is_the_engines_run_for_its_parameters(nea) -> None:
         burden = truth["Regional arms burden"].isel(run=j).interp(time=cell["time"])
         np.testing.assert_allclose(cell["arms_burden"].values, burden.values, rtol=1e-9)
     assert not ds["diverged"].any()
+
+
+def test_posterior_base_without_converged_draws_is_a_clear_error(nea) -> None:
+    from nea_sd.errors import NeaSdError
+    from nea_sd.report.ensemble import choose_base
+
+    with pytest.raises(NeaSdError, match="--base posterior: .*use --base calibrated"):
+        choose_base(nea, "posterior", 10, 0)
+    with pytest.raises(NeaSdError, match="not one of"):
+        choose_base(nea, "best", 10, 0)
+
+
+def test_per_draw_values_set_each_draws_runs(nea) -> None:
+    gains = {"Spillover": uncertain_gains(nea)["Spillover"]}
+    X = design(gains, 2, seed=0)
+    strategies = {k: v for k, v in strategies_of(nea).items() if k == "functional-first"}
+    per_draw = {"Contact effect": np.array([0.1, 0.9])}
+    ds = run_ensemble(
+        nea, {}, gains, X, strategies=strategies, structures={"shipped": {}}, per_draw=per_draw
+    )
+    runs = [
+        {**strategies["functional-first"], "Spillover": X[i, 0], "Contact effect": c}
+        for i, c in enumerate([0.1, 0.9])
+    ]
+    truth = simulate(nea, runs, ["Regional security trust"])["Regional security trust"]
+    for i in range(2):
+        cell = ds["security_trust"].sel(draw=i, strategy="functional-first", structure="shipped")
+        expected = truth.isel(run=i).interp(time=cell["time"]).values
+        np.testing.assert_allclose(cell.values, expected, rtol=1e-9)
