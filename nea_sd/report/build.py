@@ -272,7 +272,7 @@ def build(
     for key, target in registry.items():
         function = resolve(target)
         if function is None:
-            missing[key] = f"not computed: {target} is not in this version of nea_sd"
+            missing[key] = f"{target} is not in this version of nea_sd"
             continue
         start = time.perf_counter()
         context.progress(f"section {key}", 0, 1)

@@ -123,7 +123,9 @@ def h1_section(ctx: Context) -> Section:
     diff = (shipped.sel(strategy=FF) - shipped.sel(strategy=MF)).values
     keep = np.isfinite(diff)
     edge = frontier(gains_frame(ens).loc[keep], diff[keep] > 0)
-    sobol = sobol_difference(ctx)
+    if "sobol_ff_mf" not in ctx.cache:
+        ctx.cache["sobol_ff_mf"] = sobol_difference(ctx)
+    sobol = ctx.cache["sobol_ff_mf"]
     head = pair.sel(outcome=outcome, when=when, structure="shipped")
     verdict = decide(
         float(head["low"]),
@@ -228,7 +230,9 @@ def _figure(table: xr.DataArray):  # type: ignore[no-untyped-def]
         for when in cell["when"].values:
             d = (cell.sel(when=when, strategy=FF) - cell.sel(strategy=MF, when=when)).values
             d = d[np.isfinite(d)]
-            ax.hist(d, bins=30, histtype="step", label=str(when))
+            if len(d):  # one bin where every draw gives the same difference
+                bins = 30 if np.ptp(d) > 1e-12 else 1
+                ax.hist(d, bins=bins, histtype="step", label=str(when))
         ax.axvline(0, color="k", lw=0.8)
         ax.set_title(f"FF − MF: {outcome}", fontsize=9)
     axes[0].legend(fontsize=7)
