@@ -78,6 +78,22 @@ class Report:
                 out[name] = divergence_table(ds)
         return out
 
+    def ensembles(self) -> dict[str, xr.Dataset]:
+        """The paired draws behind the sections: the drawn gains, the diverged flags per
+        (draw, strategy, structure) and every outcome at the report's times per draw."""
+        from nea_sd.report.shared import outcome_table
+
+        out = {}
+        for name in ("ensemble", "no_detente"):
+            ds = self.context.cache.get(name)
+            if ds is None:
+                continue
+            group = ds[["X", "diverged", "gain_low", "gain_high"]].copy()
+            group["outcomes"] = outcome_table(ds)
+            group.attrs = dict(ds.attrs)
+            out[name] = _clean(group)
+        return out
+
     def attrs(self) -> dict[str, str]:
         ctx = self.context
         attrs = provenance_attrs(

@@ -18,6 +18,7 @@ from nea_sd.errors import MissingDependencyError
 
 LEVEL = 0.95
 RESAMPLES = 2000
+SIGNIFICANT = 0.05  # a PRIM limit is kept when its quasi-p value is below this
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,9 @@ def _prim_module() -> Any:
 
 def prim_box(x: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.8) -> Box | None:
     """The first box of the EMA Workbench's PRIM whose density reaches ``threshold``: on the
-    peeling trajectory, the box of largest coverage at that density. None when the cases of
-    interest are fewer than 5 or no box reaches the threshold."""
+    peeling trajectory, the box of largest coverage at that density, keeping only the limits
+    whose quasi-p value is significant (coverage, density and mass are those of the box so
+    kept). None when the cases of interest are fewer than 5 or no box reaches the threshold."""
     y = np.asarray(y, dtype=bool)
     if y.sum() < 5 or (~y).sum() < 5:
         return None
@@ -164,10 +166,20 @@ def prim_box(x: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.8) -> Box |
     i = int(ok[0])
     lims = box.box_lims[i]
     init = finder.box_init
+    qp = box.qp[i]  # quasi-p values (Bryant & Lempert 2010) of each restricted limit
     limits = {}
     for name in x.columns:
         lo, hi = float(lims.loc[0, name]), float(lims.loc[1, name])
-        if lo > float(init.loc[0, name]) or hi < float(init.loc[1, name]):
+        if not (lo > float(init.loc[0, name]) or hi < float(init.loc[1, name])):
+            continue
+        values = [v for v in qp.get(name, []) if v is not None and v >= 0]
+        if values and min(values) < SIGNIFICANT:
             limits[str(name)] = (lo, hi)
-    row = trajectory.iloc[i]
-    return Box(float(row["coverage"]), float(row["density"]), float(row["mass"]), limits)
+    # the box without its insignificant limits (edge peels that only trim noise)
+    inside = np.ones(len(x), dtype=bool)
+    for name, (lo, hi) in limits.items():
+        column = x[name].to_numpy(dtype=float)
+        inside &= (column >= lo) & (column <= hi)
+    coverage = float(y[inside].sum() / y.sum())
+    density = float(y[inside].mean()) if inside.any() else float("nan")
+    return Box(coverage, density, float(inside.mean()), limits)
