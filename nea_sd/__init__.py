@@ -14,9 +14,10 @@ The public API (:mod:`nea_sd.api`)::
     nsd.sensitivity(m, "morris", 64)         # SALib on the batch engine
     nsd.calibrate("calibration/richardson_prewwi.toml")
     nsd.loops(m, scenario="functional-first")
+    nsd.report(m, samples=500).write("report")   # the hypotheses over the uncertainty
 
-``compare``, ``sensitivity``, ``calibrate`` and ``loops`` are the stage packages themselves,
-made callable (``nsd.loops(...)`` is :func:`nea_sd.api.loops`, ``nsd.loops.analyze`` is
+``compare``, ``sensitivity``, ``calibrate``, ``loops`` and ``report`` are the stage packages
+themselves, made callable (``nsd.loops(...)`` is :func:`nea_sd.api.loops`, ``nsd.loops.analyze`` is
 still there).  Everything is imported on first use, so ``import nea_sd`` stays light.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 from nea_sd.errors import NeaSdError
 
 __version__ = "0.1.0"
-STAGES = ("compare", "sensitivity", "calibrate", "loops")
+STAGES = ("compare", "sensitivity", "calibrate", "loops", "report")
 _API = ("Calibration", "Model", "load", "base_parameters", "Comparison")
 __all__ = ["NeaSdError", "__version__", *_API, *STAGES]
 

@@ -210,3 +210,11 @@ def loops(
     loaded = _model(model)
     params = strategy_parameters(loaded, [scenario], runs, seed)[scenario or "model"]
     return analyze(loaded, params, runs, scenario=scenario or "", saveper=saveper)
+
+
+def report(model: Model | _LoadedModel | str | os.PathLike[str] = "nea", **options: Any) -> Any:
+    """The hypotheses over the uncertainty (:func:`nea_sd.report.build.build`): ``samples``,
+    ``seed``, ``base``, ``workers``/``scheduler``; ``.write(folder)`` writes the report files."""
+    from nea_sd.report.build import build
+
+    return build(_model(model), **options)

@@ -16,7 +16,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +188,22 @@ _NETCDF_LOCK = threading.Lock()
 def _to_netcdf(dataset: xr.Dataset, path: str) -> None:
     with _NETCDF_LOCK:
         dataset.to_netcdf(path, engine="netcdf4")
+
+
+def write_netcdf_groups(
+    root: xr.Dataset, groups: Mapping[str, xr.Dataset], path: str | os.PathLike[str]
+) -> Path:
+    """Write ``root`` and each of ``groups`` (as a netCDF group of its name) to one ``.nc``
+    file, atomically."""
+    target = check_output_file(path, (".nc",), needed=0)
+
+    def write(tmp: str) -> None:
+        with _NETCDF_LOCK:
+            root.to_netcdf(tmp, engine="netcdf4")
+            for name, dataset in groups.items():
+                dataset.to_netcdf(tmp, mode="a", group=name, engine="netcdf4")
+
+    return atomic_write(target, write)
 
 
 def write_dataset(dataset: xr.Dataset, path: str | os.PathLike[str]) -> Path:

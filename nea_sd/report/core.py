@@ -68,6 +68,10 @@ class Context:
     workers: int | None = None
     scheduler: str | None = None
     progress: Callable[[str, int, int], None] = lambda stage, done, total: None
+    #: parameters with one value per ensemble draw (posterior draws), name -> (samples,)
+    per_draw: Mapping[str, Any] = field(default_factory=dict)
+    #: results shared between sections (e.g. the paired ensemble), computed once per report
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def decide(

@@ -1,0 +1,113 @@
+"""The paired ensemble: the design is a pure function of the seed, within the declared ranges,
+and every cell of the ensemble is the run the engine gives for its parameters alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nea_sd.engine import simulate
+from nea_sd.model import load_model
+from nea_sd.report.ensemble import (
+    design,
+    run_ensemble,
+    strategies_of,
+    structures_of,
+    uncertain_gains,
+)
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture(scope="module")
+def nea():
+    return load_model(MODELS / "nea.mdl")
+
+
+def test_gains_are_mechanism_gains_with_the_models_ranges(nea) -> None:
+    gains = uncertain_gains(nea)
+    for name in ("Spillover", "Backfire strength", "Great power gate strength"):
+        assert name in gains
+    assert "Detente intensity" in gains
+    for name, (low, high) in gains.items():
+        param = nea.parameters[name]
+        assert (low, high) == (param.low, param.high)
+
+
+def test_design_is_a_latin_hypercube_fixed_by_the_seed() -> None:
+    gains = {"a": (0.0, 2.0), "b": (-1.0, 1.0)}
+    X = design(gains, 50, seed=3)
+    assert np.array_equal(X, design(gains, 50, seed=3))
+    assert not np.array_equal(X, design(gains, 50, seed=4))
+    assert X[:, 0].min() >= 0 and X[:, 0].max() <= 2
+    # Latin hypercube: exactly one draw in each of the 50 equal strata of every gain
+    strata = np.floor((X - [0.0, -1.0]) / [2.0, 2.0] * 50).astype(int)
+    for column in strata.T:
+        assert sorted(column) == list(range(50))
+
+
+def test_every_cell_is_the_engines_run_for_its_parameters(nea) -> None:
+    gains = {
+        k: v for k, v in uncertain_gains(nea).items() if k in ("Spillover", "Detente intensity")
+    }
+    X = design(gains, 2, seed=1)
+    strategies = {
+        k: v for k, v in strategies_of(nea).items() if k in ("functional-first", "military-first")
+    }
+    structures = {k: v for k, v in list(structures_of(nea).items())[:2]}
+    base = {"Contact effect": 0.4}
+    ds = run_ensemble(
+        nea,
+        base,
+        gains,
+        X,
+        strategies=strategies,
+        structures=structures,
+        fixed={"Detente intensity": 0.0},
+    )
+    assert ds["X"].sel(gain="Detente intensity").values.tolist() == [0.0, 0.0]
+    runs, keys = [], []
+    for i in range(2):
+        for s, so in strategies.items():
+            for t, to in structures.items():
+                runs.append({**base, **so, **to, "Spillover": X[i, 0], "Detente intensity": 0.0})
+                keys.append((i, s, t))
+    truth = simulate(nea, runs, ["Regional security trust", "Regional arms burden"])
+    for j, (i, s, t) in enumerate(keys):
+        cell = ds.sel(draw=i, strategy=s, structure=t)
+        expected = truth["Regional security trust"].isel(run=j).interp(time=cell["time"])
+        np.testing.assert_allclose(cell["security_trust"].values, expected.values, rtol=1e-9)
+        burden = truth["Regional arms burden"].isel(run=j).interp(time=cell["time"])
+        np.testing.assert_allclose(cell["arms_burden"].values, burden.values, rtol=1e-9)
+    assert not ds["diverged"].any()
+
+
+def test_posterior_base_without_converged_draws_is_a_clear_error(nea) -> None:
+    from nea_sd.errors import NeaSdError
+    from nea_sd.report.ensemble import choose_base
+
+    with pytest.raises(NeaSdError, match="--base posterior: .*use --base calibrated"):
+        choose_base(nea, "posterior", 10, 0)
+    with pytest.raises(NeaSdError, match="not one of"):
+        choose_base(nea, "best", 10, 0)
+
+
+def test_per_draw_values_set_each_draws_runs(nea) -> None:
+    gains = {"Spillover": uncertain_gains(nea)["Spillover"]}
+    X = design(gains, 2, seed=0)
+    strategies = {k: v for k, v in strategies_of(nea).items() if k == "functional-first"}
+    per_draw = {"Contact effect": np.array([0.1, 0.9])}
+    ds = run_ensemble(
+        nea, {}, gains, X, strategies=strategies, structures={"shipped": {}}, per_draw=per_draw
+    )
+    runs = [
+        {**strategies["functional-first"], "Spillover": X[i, 0], "Contact effect": c}
+        for i, c in enumerate([0.1, 0.9])
+    ]
+    truth = simulate(nea, runs, ["Regional security trust"])["Regional security trust"]
+    for i in range(2):
+        cell = ds["security_trust"].sel(draw=i, strategy="functional-first", structure="shipped")
+        expected = truth.isel(run=i).interp(time=cell["time"]).values
+        np.testing.assert_allclose(cell.values, expected, rtol=1e-9)

@@ -1,0 +1,109 @@
+"""A small report built end to end through the command line: every section of the registry
+present (computed, or listed as not computed), every verdict backed by numbers in report.nc,
+provenance at its root, a self-contained HTML page; bad input is one error line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from nea_sd.cli import main
+from nea_sd.report.build import REGISTRY, resolve
+from nea_sd.report.core import decide
+from tests.support import MODELS
+
+SAMPLES = "8"
+
+
+def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as stop:
+        code = int(stop.code)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
+    folder = tmp_path_factory.mktemp("report")
+    code = main([
+        "report", str(MODELS / "nea.mdl"), "--samples", SAMPLES, "--seed", "3",
+        "--output-dir", str(folder),
+    ])  # fmt: skip
+    return folder, code, ""
+
+
+def computed_keys() -> list[str]:
+    return [key for key, target in REGISTRY if resolve(target) is not None]
+
+
+def test_every_section_is_present_or_listed_as_not_computed(built) -> None:
+    folder, code, _ = built
+    assert code == 0
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    for key, target in REGISTRY:
+        if resolve(target) is None:
+            assert re.search(rf"\| {key} \| not computed \|", markdown)
+        else:
+            assert f"## {key}: " in markdown
+    for key in ("H1", "H2", "H7"):
+        assert key in computed_keys()
+
+
+def test_every_verdict_is_backed_by_numbers_in_report_nc(built) -> None:
+    folder, _, _ = built
+    root = xr.open_dataset(folder / "report.nc")
+    assert sorted(root["section"].values.tolist()) == sorted(computed_keys())
+    assert root.attrs["seed"] == "3" and root.attrs["samples"] == SAMPLES
+    assert len(root.attrs["model_sha256"]) == 64 and "package_versions" in root.attrs
+    for key in root["section"].values:
+        group = xr.open_dataset(folder / "report.nc", group=str(key))
+        reason = str(root["verdict_reason"].sel(section=key).item())
+        label = str(root["verdict"].sel(section=key).item())
+        numbers = [float(x) for x in re.findall(r"\[(-?[\d.]+), (-?[\d.]+)\]", reason)[0]]
+        stored = np.concatenate(
+            [np.ravel(v.values) for v in group.data_vars.values() if v.dtype.kind == "f"]
+        )
+        for number in numbers:  # the interval the verdict quotes is a stored number
+            assert np.any(np.isclose(np.round(stored, 3), number, atol=1e-9)), (key, number)
+        if "verdict_low" in group:
+            low, high = float(group["verdict_low"]), float(group["verdict_high"])
+            assert decide(low, high).label == label or label == "depends"
+
+
+def test_html_is_self_contained_with_embedded_figures(built) -> None:
+    folder, _, _ = built
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") >= 3
+    assert not re.search(r'src="(http|/|\.)', page)
+
+
+def test_an_existing_report_is_not_overwritten(built, capsys) -> None:
+    folder, _, _ = built
+    before = (folder / "report.md").read_bytes()
+    code, _, err = call(capsys, "report", "nea", "--samples", SAMPLES, "--output-dir", str(folder))
+    assert code == 2
+    assert err.startswith("error: ") and "--overwrite" in err and len(err.splitlines()) == 1
+    assert (folder / "report.md").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--base", "posterior"], "--base posterior"),
+        (["--samples", "3"], "--samples"),
+        (["--seed", "-1"], "--seed"),
+        (["--workers", "2", "--scheduler", "tcp://x:1"], "not allowed with"),
+        (["--base", "best"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_error_line(capsys, tmp_path: Path, argv, message) -> None:
+    code, _, err = call(capsys, "report", "nea", *argv, "--output-dir", str(tmp_path / "r"))
+    assert code == 2
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "report.nc").exists()
