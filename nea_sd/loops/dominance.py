@@ -139,6 +139,16 @@ def mean_share(share: np.ndarray, times: np.ndarray, start: float, end: float) -
     return np.asarray(share, dtype=float)[:, inside].mean(axis=1)
 
 
+def sustained_from(flags: np.ndarray, times: np.ndarray, start: float, end: float) -> np.ndarray:
+    """Per run, the first saved time in [start, end] from which the flag holds to ``end``
+    (a lasting change, not a momentary crossing); ``end`` where it does not hold at the end."""
+    inside = _window(times, start, end)
+    flags = np.asarray(flags, dtype=bool)[:, inside]
+    shown = times[inside]
+    held = np.flip(np.logical_and.accumulate(np.flip(flags, axis=1), axis=1), axis=1)
+    return np.where(held[:, -1], shown[np.argmax(held, axis=1)], end)
+
+
 def overtake(
     data: xr.Dataset,
     trust: Sequence[str],
@@ -146,7 +156,7 @@ def overtake(
     start: float,
     end: float,
 ) -> np.ndarray:
-    """Per run, the first saved time in [start, end] at which the trust loops' share exceeds
-    the spirals' (``start`` if it already does, ``end`` if it never does: censored)."""
+    """Per run, the saved time in [start, end] from which the trust loops' share stays above
+    the spirals' to the end (``end`` where they are not ahead at the end: censored)."""
     ahead = set_share(data, trust).values > set_share(data, spirals).values
-    return first_reach(ahead, data["loop_time"].values, start, end)
+    return sustained_from(ahead, data["loop_time"].values, start, end)

@@ -347,9 +347,10 @@ class LoopDominance:
     ``statistic``: ``share`` — the set's mean relative-score share over [start, end] (0..1);
     ``first_dominance`` — the first saved time in [start, end] at which the share reaches
     ``threshold`` (default 1/2: the set explains at least half), ``end`` if it never does;
-    ``overtake`` — the first saved time at which the trust loops' share (``loops``, default
-    R1, R2) exceeds the spirals' (``spirals``, default R3, R4, R6: MODEL.md §4), ``end`` if
-    never. Censored years read ``end`` so that every run has a finite value for the estimators.
+    ``overtake`` — the saved time from which the trust loops' share (``loops``, default R1,
+    R2) stays above the spirals' (``spirals``, default R3, R4, R6: MODEL.md §4) to ``end``,
+    ``end`` if they are not ahead at the end. Censored years read ``end`` so that every run
+    has a finite value for the estimators.
     """
 
     time_resolved: ClassVar[bool] = False

@@ -41,6 +41,7 @@ OUTPUTS = {
         "statistic": "overtake",
         "loops": ["B1"],
         "spirals": ["R1"],
+        "end": 20,  # before the stock settles (at equilibrium no loop has a score)
     },
 }
 
@@ -119,3 +120,18 @@ def test_sobol_of_the_switch_year_ranks_the_growth_rate_first(logistic):
 def test_bad_specs_name_the_fix(logistic, table, message):
     with pytest.raises(NeaSdError, match=message):
         _problem(logistic, {"bad": {"kind": "loop_dominance", **table}})
+
+
+def test_overtaking_is_lasting_not_a_momentary_crossing():
+    from nea_sd.loops.dominance import sustained_from
+
+    times = np.arange(2026.0, 2031.0)
+    flags = np.array(
+        [
+            [True, False, False, True, True],  # a blip in 2026, lasting from 2029
+            [True, True, True, True, False],  # ahead until it falls back: never lasting
+            [True, True, True, True, True],  # ahead throughout
+        ]
+    )
+    assert sustained_from(flags, times, 2026, 2030).tolist() == [2029.0, 2030.0, 2026.0]
+    assert sustained_from(flags, times, 2028, 2030).tolist() == [2029.0, 2030.0, 2028.0]
