@@ -22,6 +22,7 @@ from nea_sd.outcomes import vocabulary_for
 from nea_sd.report.core import Context, Section, Verdict, decide
 from nea_sd.report.sectionkit import (
     STAT,
+    Variants,
     diverged_json,
     draws,
     figure,
@@ -87,7 +88,7 @@ def frontier_of(values: np.ndarray, gains: np.ndarray, names: list[str]) -> tupl
 def run_experiment(
     ctx: Context,
     key: str,
-    variants: Mapping[str, Mapping[str, Any]],
+    variants: Variants,
     contrasts: list[Contrast],
     outputs: list[str],
     extra: Callable | None = None,
@@ -134,7 +135,7 @@ def run_experiment(
     ds.attrs.update(
         draws=len(sets),
         seed=ctx.seed,
-        variants=repr({k: dict(v) for k, v in variants.items()}),
+        variants=repr({k: {**v[0], **v[1]} for k, v in variants.items()}),
         diverged_runs=diverged_json(result["diverged"]),
     )
     return ds
@@ -203,10 +204,10 @@ def h4_numbers(ctx: Context) -> xr.Dataset:
     quiet, cbm = _strategy(ctx, "status-quo"), _strategy(ctx, "military-first")
     summit = {"Summit time": SUMMIT_TIME, "Summit duration": SUMMIT_DURATION}
     variants = {
-        "no summit, no follow-through": quiet,
-        "summit, no follow-through": {**quiet, **summit},
-        "no summit, follow-through": cbm,
-        "summit, follow-through": {**cbm, **summit},
+        "no summit, no follow-through": (quiet, {}),
+        "summit, no follow-through": (quiet, summit),
+        "no summit, follow-through": (cbm, {}),
+        "summit, follow-through": (cbm, summit),
     }
     contrasts = [
         Contrast(
@@ -267,11 +268,11 @@ def h4_section(ctx: Context) -> Section:
 def h5_numbers(ctx: Context) -> xr.Dataset:
     ff = _strategy(ctx, "functional-first")
     variants = {
-        "functional-first": ff,
-        "functional-first with small-state activism": {
-            **ff,
-            **_element("Small state activism", ACTIVISM),
-        },
+        "functional-first": (ff, {}),
+        "functional-first with small-state activism": (
+            ff,
+            _element("Small state activism", ACTIVISM),
+        ),
     }
     contrasts = [
         Contrast(
@@ -338,10 +339,10 @@ def h6_numbers(ctx: Context) -> xr.Dataset:
     shock = {"Alliance shock size": SHOCK_SIZE, "Alliance shock time": SHOCK_TIME}
     off = {"Bloc polarisation": 0.0, "Alliance threat sensitivity": 0.0}
     variants = {
-        "no shock": ff,
-        "shock": {**ff, **shock},
-        "no shock, spread off": {**ff, **off},
-        "shock, spread off": {**ff, **shock, **off},
+        "no shock": (ff, {}),
+        "shock": (ff, shock),
+        "no shock, spread off": (ff, off),
+        "shock, spread off": (ff, {**shock, **off}),
     }
     contrasts = [
         Contrast("shock (omega and alliance threat on)", {"shock": 1, "no shock": -1}),
@@ -393,9 +394,9 @@ def h6_section(ctx: Context) -> Section:
 # -- H8 ----------------------------------------------------------------------------------------
 def h8_numbers(ctx: Context) -> xr.Dataset:
     quiet = _strategy(ctx, "status-quo")
-    variants = {"no restraint": quiet}
+    variants: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {"no restraint": (quiet, {})}
     for actor in ("US", "CN"):
-        variants[f"GRIT by {actor}"] = {**quiet, f"Restraint rate[{actor}]": RESTRAINT}
+        variants[f"GRIT by {actor}"] = (quiet, {f"Restraint rate[{actor}]": RESTRAINT})
     contrasts = [
         Contrast(f"GRIT by {a}", {f"GRIT by {a}": 1, "no restraint": -1}) for a in ("US", "CN")
     ]

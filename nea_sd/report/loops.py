@@ -26,10 +26,12 @@ from nea_sd.loops.dominance import (
     set_share,
     sustained_from,
 )
+from nea_sd.model.params import split_element_key
 from nea_sd.outcomes import vocabulary_for
 from nea_sd.report.core import Context, Section, decide
 from nea_sd.report.sectionkit import (
     STAT,
+    compose,
     diverged_json,
     draws,
     figure,
@@ -71,11 +73,20 @@ def _sobol(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset | 
             "overtake_year": {"kind": "loop_dominance", "statistic": "overtake", **window},
         },
     }
-    problem = build_problem(ctx.model, spec_from_dict(spec), paired=[FIRST, SECOND])
+    problem = build_problem(ctx.model, spec_from_dict(spec))
+    # the pair on the report's base; a drawn gain the scenario file also sets (a scenario axis)
+    # is the factor's, as in the ensemble (see sectionkit.compose)
+    drawn = {split_element_key(k)[0] for k in ctx.gains} | set(ctx.gains)
     bases = tuple(
-        ctx.model.parameters.resolve({**ctx.base, **strategies[s]}) for s in (FIRST, SECOND)
+        ctx.model.parameters.resolve(
+            {
+                **ctx.base,
+                **{k: v for k, v in strategies[s].items() if split_element_key(k)[0] not in drawn},
+            }
+        )
+        for s in (FIRST, SECOND)
     )
-    problem = replace(problem, bases=bases)
+    problem = replace(problem, bases=bases, scenarios=(FIRST, SECOND), paired=True)
     ctx.progress("loops: Sobol of FF - MF", 0, 1)
     result = run_sweep(problem, "sobol", n, seed=ctx.seed)
     ctx.progress("loops: Sobol of FF - MF", 1, 1)
@@ -95,13 +106,14 @@ def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
     trust, spirals = present(TRUST_LOOPS, names), present(SPIRALS, names)
     sets = draws(ctx)
     outputs = [vocabulary_for(ctx.model).security_trust]
-    runs = run_variants(ctx, strategies, outputs, "loops: runs", sets)  # divergence per run
+    variants = {name: (overrides, {}) for name, overrides in strategies.items()}
+    runs = run_variants(ctx, variants, outputs, "loops: runs", sets)  # divergence per run
     pilot = ctx.model.parameters.resolve({**ctx.base, **strategies[FIRST]})
     final = float(ctx.model.time["final"])
     shares, dominant, overtake, profiles = [], [], [], []
     for done, (name, overrides) in enumerate(strategies.items()):
         ctx.progress("loops: scores", done, len(strategies))
-        params = resolved_sets(ctx, [{**s, **overrides} for s in sets])
+        params = resolved_sets(ctx, [compose(ctx, s, overrides) for s in sets])
         data = dominance_data(ctx.model.path, params, len(sets), pilot, workers=ctx.workers or 1)
         bad = runs["diverged"].sel(variant=name).values
         named = abs(data["loop_named"]).where(xr.DataArray(~bad, dims="run"))

@@ -2,9 +2,9 @@
 bootstrap intervals and the diverged-run bookkeeping.
 
 Every section draws its ensemble from ``ctx`` alone: ``ctx.samples`` Latin-hypercube draws of
-``ctx.gains`` seeded by ``ctx.seed`` (the same draws for every strategy: common random
-numbers) on top of ``ctx.base``. Diverged runs are listed per run and variant and left out of
-every statistic, never folded in.
+``ctx.gains`` seeded by ``ctx.seed`` (the same draws for every strategy and section: common
+random numbers) on top of ``ctx.base`` (see :func:`compose` for the order). Diverged runs are
+listed per run and variant and left out of every statistic, never folded in.
 """
 
 from __future__ import annotations
@@ -24,36 +24,56 @@ LEVEL = 0.95
 RESAMPLES = 2000
 
 
-def draws(ctx: Context) -> list[dict[str, float]]:
-    """``ctx.samples`` override sets: the base with the gains drawn over their ranges (LHS)."""
+def draws(ctx: Context) -> list[dict[str, Any]]:
+    """``ctx.samples`` drawn parameter sets: the gains over their ranges (Latin hypercube seeded
+    by ``ctx.seed``) and, where the base is a posterior, each draw's own values (``per_draw``)."""
     names = list(ctx.gains)
-    if not names:
-        return [dict(ctx.base) for _ in range(ctx.samples)]
-    unit = qmc.LatinHypercube(d=len(names), seed=ctx.seed).random(ctx.samples)
-    low = np.array([ctx.gains[n][0] for n in names])
-    high = np.array([ctx.gains[n][1] for n in names])
-    values = low + unit * (high - low)
-    return [{**ctx.base, **dict(zip(names, map(float, row), strict=True))} for row in values]
+    per_draw = dict(getattr(ctx, "per_draw", {}) or {})
+    out: list[dict[str, Any]] = [
+        {k: float(np.asarray(v)[i]) for k, v in per_draw.items()} for i in range(ctx.samples)
+    ]
+    if names:
+        unit = qmc.LatinHypercube(d=len(names), seed=np.random.default_rng(ctx.seed))
+        low = np.array([ctx.gains[n][0] for n in names])
+        high = np.array([ctx.gains[n][1] for n in names])
+        values = qmc.scale(unit.random(ctx.samples), low, high)
+        for row, drawn in zip(values, out, strict=True):
+            drawn.update(zip(names, map(float, row), strict=True))
+    return out
+
+
+def compose(
+    ctx: Context,
+    drawn: Mapping[str, Any],
+    strategy: Mapping[str, Any],
+    experiment: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One run's overrides: the base, then the strategy, then the drawn values (a drawn
+    scenario axis such as the détente intensity replaces the scenario file's common value),
+    then the experiment's own settings (a switch an experiment turns off stays off)."""
+    return {**ctx.base, **strategy, **drawn, **(experiment or {})}
+
+
+Variants = Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]]
 
 
 def run_variants(
     ctx: Context,
-    variants: Mapping[str, Mapping[str, Any]],
+    variants: Variants,
     outputs: Sequence[str],
     stage: str,
     sets: Sequence[Mapping[str, Any]] | None = None,
 ) -> xr.Dataset:
-    """Each variant's overrides on every draw (or on ``sets``); dims (variant, draw, time, ...).
-
-    A diverged run is NaN in every output and ``True`` in ``diverged`` (variant, draw).
-    """
+    """Each variant (strategy overrides, experiment overrides) on every draw (or on ``sets``);
+    dims (variant, draw, time, ...). A diverged run is NaN in every output and ``True`` in
+    ``diverged`` (variant, draw)."""
     sets = list(sets) if sets is not None else draws(ctx)
     parts = []
-    for done, overrides in enumerate(variants.values()):
+    for done, (strategy, experiment) in enumerate(variants.values()):
         ctx.progress(stage, done, len(variants))
         result = simulate(
             ctx.model,
-            [{**s, **overrides} for s in sets],
+            [compose(ctx, s, strategy, experiment) for s in sets],
             list(outputs),
             labels=[str(i) for i in range(len(sets))],
             nonfinite="nan",

@@ -23,7 +23,7 @@ import xarray as xr
 from nea_sd.engine import simulate
 from nea_sd.outcomes import vocabulary_for
 from nea_sd.report.core import Context, Section, Verdict, decide
-from nea_sd.report.sectionkit import STAT, draws, figure, interval_array
+from nea_sd.report.sectionkit import STAT, compose, draws, figure, interval_array
 
 GRID = tuple(float(v) for v in np.linspace(0.05, 0.95, 9))
 PASSES = 3
@@ -89,7 +89,9 @@ def _basins(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset:
     ends, flags = [], []
     for done, overrides in enumerate(strategies.values()):
         ctx.progress("H3: basins", done, len(strategies))
-        runs = [{**s, **overrides, "Initial security trust": t0} for s in sets for t0 in GRID]
+        runs = [
+            compose(ctx, s, overrides, {"Initial security trust": t0}) for s in sets for t0 in GRID
+        ]
         end, diverged, _ = _settle(ctx, runs)
         ends.append(end.reshape(len(sets), len(GRID)))
         flags.append(diverged.reshape(len(sets), len(GRID)))

@@ -13,7 +13,7 @@ from nea_sd.engine import simulate
 from nea_sd.model import load_model
 from nea_sd.report import experiments as ex
 from nea_sd.report.core import Context, Verdict
-from nea_sd.report.sectionkit import draws, interval_array
+from nea_sd.report.sectionkit import compose, draws, interval_array
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -121,7 +121,9 @@ def test_h6_on_the_regional_model_agrees_with_direct_runs():
     ff = ex._strategy(ctx, "functional-first")
     shock = {"Alliance shock size": ex.SHOCK_SIZE, "Alliance shock time": ex.SHOCK_TIME}
     one = draws(ctx)[1]
-    runs = simulate(model, [{**one, **ff, **shock}, {**one, **ff}], ["Regional security trust"])
+    runs = simulate(
+        model, [compose(ctx, one, ff, shock), compose(ctx, one, ff)], ["Regional security trust"]
+    )
     at = runs["Regional security trust"].interp(time=2035.0).values
     got = n["draw_effect_security_trust"].sel(
         contrast="shock (omega and alliance threat on)", year=2035.0

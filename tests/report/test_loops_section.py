@@ -10,10 +10,11 @@ import pytest
 import xarray as xr
 
 from nea_sd.loops import analyze
+from nea_sd.loops.dominance import fixed_loopset
 from nea_sd.model import load_model
 from nea_sd.report.core import Context
 from nea_sd.report.loops import FIRST, MATERIAL, SECOND, START, loops_section, verdict_from
-from nea_sd.report.sectionkit import diverged_note, draws, resolved_sets
+from nea_sd.report.sectionkit import compose, diverged_note, draws, resolved_sets
 from nea_sd.scenarios import load_scenarios
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -23,7 +24,7 @@ GAINS = {"Spillover": (0.0, 0.6), "Backfire strength": (0.0, 2.0)}
 @pytest.fixture(scope="module")
 def dyad_ctx():
     model = load_model(MODELS / "dyad.mdl")
-    return Context(model, {}, "model defaults", GAINS, samples=6, seed=3)
+    return Context(model, {}, "model defaults", GAINS, samples=4, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,8 @@ def test_shares_agree_with_the_loop_analysis_on_the_same_draws(dyad_ctx, section
     scenarios = load_scenarios(dyad_ctx.model)
     # the loop set is the one `nea-sd loops` finds for the base under functional-first
     pilot = dyad_ctx.model.parameters.resolve(dict(scenarios[FIRST].overrides))
-    loopset = analyze(dyad_ctx.model, pilot, 1, workers=1).loopset
-    sets = [{**s, **scenarios[SECOND].overrides} for s in draws(dyad_ctx)]
+    loopset = fixed_loopset(dyad_ctx.model.path, pilot)  # (cached: found once per session)
+    sets = [compose(dyad_ctx, s, scenarios[SECOND].overrides) for s in draws(dyad_ctx)]
     params = resolved_sets(dyad_ctx, sets)
     direct = analyze(dyad_ctx.model, params, len(sets), loopset=loopset, workers=1)
     named = abs(direct.data["named"]).sel(time=slice(START, None)).mean("time")
