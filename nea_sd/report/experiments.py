@@ -406,22 +406,36 @@ def h8_numbers(ctx: Context) -> xr.Dataset:
         seen = later["Restraint observed"]
         arming = later["Excess arming seen"]
         dims = [d for d in seen.dims if d not in ("variant", "draw")]
+        spending = at["Military expenditure"]
+        actor_dim = next(d for d in spending.dims if d not in ("variant", "draw", "year"))
+        total = spending.sum(actor_dim)
+        others = xr.concat(
+            [total - spending.isel({actor_dim: ACTORS.index(a)}, drop=True) for a in ("US", "CN")],
+            dim="actor_excluded",
+        ).assign_coords(actor_excluded=["US", "CN"])
         return xr.Dataset(
             {
                 "restraint_observed_max": seen.max(dims).expand_dims(year=list(YEARS)),
                 "excess_arming_max": arming.max(dims).expand_dims(year=list(YEARS)),
+                "others_spending": others,
             }
         )
 
-    outputs = ["Restraint observed", "Excess arming seen"]
+    outputs = ["Restraint observed", "Excess arming seen", "Military expenditure"]
     ds = run_experiment(ctx, "H8", variants, contrasts, outputs, extra)
     grit = [v for v in variants if v != "no restraint"]
+    ds["reciprocation"] = (("variant_grit", "year", "stat"), _reciprocation(ctx, variants, ds))
     seen = ds["outcome_restraint_observed_max"].sel(variant=grit).isel(year=0)
     ds["p_restraint_observed"] = (
         ("variant_grit", "stat"),
         np.array(
             [interval_array(np.where(np.isfinite(r), r > 0, np.nan), ctx.seed) for r in seen.values]
         ),
+    )
+    quiet_seen = ds["outcome_restraint_observed_max"].sel(variant="no restraint").isel(year=0)
+    ds["p_restraint_observed_without_grit"] = (
+        ("stat",),
+        interval_array(np.where(np.isfinite(quiet_seen), quiet_seen > 0, np.nan), ctx.seed),
     )
     arming = ds["outcome_excess_arming_max"].isel(year=0)
     ds["p_intent_spiral_active"] = (
@@ -436,6 +450,21 @@ def h8_numbers(ctx: Context) -> xr.Dataset:
     ds = ds.assign_coords(variant_grit=grit)
     ds.attrs.update(restraint=f"rate {RESTRAINT:g} per year from the model's restraint start")
     return ds
+
+
+def _reciprocation(ctx: Context, variants: Variants, ds: xr.Dataset) -> np.ndarray:
+    """Relative change of the other actors' military expenditure (all but the initiator) under
+    each GRIT variant against no restraint, per year: reciprocation, if negative."""
+    spending = ds["outcome_others_spending"]
+    rows = []
+    for name, (_, experiment) in variants.items():
+        if name == "no restraint":
+            continue
+        actor = next(iter(experiment)).split("[")[1].rstrip("]")
+        others = spending.sel(actor_excluded=actor)
+        change = others.sel(variant=name) / others.sel(variant="no restraint") - 1
+        rows.append([interval_array(change.sel(year=y).values, ctx.seed) for y in YEARS])
+    return np.array(rows)
 
 
 def h8_verdict(numbers: xr.Dataset) -> Verdict:
@@ -467,6 +496,16 @@ def h8_section(ctx: Context) -> Section:
         f"- restraint observed by a partner (loop B2 live) under {v}: "
         f"{observed.sel(variant_grit=v, stat='mean'):.0%} of draws"
         for v in observed["variant_grit"].values
+    ]
+    quiet = numbers["p_restraint_observed_without_grit"].sel(stat="mean")
+    notes.append(f"- restraint observed without any GRIT (background): {float(quiet):.0%} of draws")
+    recip = numbers["reciprocation"].sel(year=2040.0)
+    notes += [
+        f"- reciprocation under {v}: the other actors' military expenditure in 2040 changes by "
+        f"{float(recip.sel(variant_grit=v, stat='mean')):+.2%} "
+        f"[{float(recip.sel(variant_grit=v, stat='low')):+.2%}, "
+        f"{float(recip.sel(variant_grit=v, stat='high')):+.2%}]"
+        for v in recip["variant_grit"].values
     ]
     notes += [
         f"- intent spiral active (excess arming seen > 0) under {v}: "
