@@ -6,12 +6,15 @@ variable- and element-level graphs; named loops come from ``models/loops.toml``.
 """
 
 from nea_sd.loops.analysis import Comparison, LoopAnalysis, LoopSet, analyze, causal_graph
+from nea_sd.loops.dominance import SPIRALS, TRUST_LOOPS, dominance_data
 from nea_sd.loops.enumerate import Loop
 from nea_sd.loops.graph import CausalGraph
 from nea_sd.loops.named import NamedLoop, read_named_loops
 from nea_sd.loops.strategies import strategy_parameters
 
 __all__ = [
+    "SPIRALS",
+    "TRUST_LOOPS",
     "CausalGraph",
     "Comparison",
     "Loop",
@@ -20,6 +23,7 @@ __all__ = [
     "NamedLoop",
     "analyze",
     "causal_graph",
+    "dominance_data",
     "read_named_loops",
     "strategy_parameters",
 ]

@@ -70,13 +70,19 @@ def evaluate_chunk(problem: Problem, X: np.ndarray) -> np.ndarray:
     backend = problem.setting("backend")
     out = np.empty((X.shape[0], len(problem.scenarios), sum(problem.widths)))
     for s in range(len(problem.scenarios)):
+        params = problem.parameter_sets(X, s)
         result = batch.simulate(
-            problem.parameter_sets(X, s),
+            params,
             outputs=list(problem.variables),
             nonfinite="nan",
             chunk_size=None,  # the engine blocks runs itself (cache-sized, or per thread)
             backend=backend,
         )
+        if problem.needs_loops:  # Loops That Matter scores, the loop set fixed by scenario 0
+            from nea_sd.loops.dominance import dominance_data
+
+            path = model_file(problem)
+            result = result.merge(dominance_data(path, params, X.shape[0], problem.bases[0]))
         columns = [np.asarray(m.evaluate(result), dtype=float) for m in problem.metrics]
         out[:, s, :] = np.column_stack([c.reshape(X.shape[0], -1) for c in columns])
         # a diverged run has no outcome: NaN in every column (never "stage 0", "never reached")

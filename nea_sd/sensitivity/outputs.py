@@ -2,9 +2,10 @@
 
 Each *kind* is a frozen dataclass with ``from_table`` (build and check it from a spec table)
 and ``evaluate`` (numpy values per run from a batch result). :data:`OUTPUT_KINDS` is the
-registry the spec's ``kind = ...`` looks up; later analyses (e.g. loop dominance) add kinds by
-passing ``kinds={**OUTPUT_KINDS, "loop_dominance": LoopDominance}`` to ``build_problem`` —
-nothing global is modified.
+registry the spec's ``kind = ...`` looks up; other analyses add kinds by passing
+``kinds={**OUTPUT_KINDS, "mine": Mine}`` to ``build_problem`` — nothing global is modified.
+A kind with ``needs_loops = True`` (:class:`LoopDominance`) reads Loops-That-Matter scores,
+which the evaluator computes beside the run (``loop_named``, ``loop_shares``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Context:
     saveper: float
     year: float
     vocabulary: Vocabulary | None = None
+    loop_names: tuple[str, ...] = ()  # the model's named loops (models/loops.toml)
 
     def variable(self, name: str) -> str:
         """Model spelling of ``name``, or of the variable behind a headline outcome alias."""
@@ -326,6 +328,115 @@ class Trajectory:
         return _interp_columns(values, result["time"].values, np.array(self.grid))
 
 
+STATISTICS = ("share", "first_dominance", "overtake")
+
+
+def _names(name: str, table: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple:
+    raw = table.get(key, default)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list | tuple) or not all(isinstance(r, str) for r in raw):
+        raise InvalidValueError(f'output {name!r}: {key} takes loop names, e.g. ["R1", "R2"]')
+    return tuple(raw)
+
+
+@dataclass(frozen=True)
+class LoopDominance:
+    """Loop dominance (Loops That Matter) of a named loop set or a polarity set, per run.
+
+    ``statistic``: ``share`` — the set's mean relative-score share over [start, end] (0..1);
+    ``first_dominance`` — the first saved time in [start, end] at which the share reaches
+    ``threshold`` (default 1/2: the set explains at least half), ``end`` if it never does;
+    ``overtake`` — the saved time from which the trust loops' share (``loops``, default R1,
+    R2) stays above the spirals' (``spirals``, default R3, R4, R6: MODEL.md §4) to ``end``,
+    ``end`` if they are not ahead at the end. Censored years read ``end`` so that every run
+    has a finite value for the estimators.
+    """
+
+    time_resolved: ClassVar[bool] = False
+    needs_loops: ClassVar[bool] = True
+    name: str
+    statistic: str
+    loops: tuple[str, ...]
+    polarity: str | None
+    spirals: tuple[str, ...]
+    start: float
+    end: float
+    threshold: float = 0.5
+
+    @classmethod
+    def from_table(cls, name: str, table: Mapping[str, Any], context: Context) -> LoopDominance:
+        from nea_sd.loops.dominance import SPIRALS, TRUST_LOOPS, expand, present
+
+        keys = ("loops", "polarity", "statistic", "start", "end", "threshold", "spirals")
+        _check_keys(name, table, keys)
+        statistic = str(table.get("statistic", "share"))
+        if statistic not in STATISTICS:
+            raise unknown_in(f"output {name!r}", "statistic", statistic, STATISTICS)
+        where = f"output {name!r}"
+        polarity = table.get("polarity")
+        if polarity is not None:
+            if polarity not in ("R", "B"):
+                raise InvalidValueError(f'{where}: polarity must be "R" or "B", got {polarity!r}')
+            if "loops" in table or statistic == "overtake":
+                raise InvalidValueError(
+                    f"{where}: give either loops or polarity (overtake compares loop sets)"
+                )
+        available = context.loop_names
+        loops: tuple[str, ...] = ()
+        spirals: tuple[str, ...] = ()
+        if polarity is None:
+            if "loops" in table:
+                loops = expand(_names(name, table, "loops", ()), available, where)
+            elif statistic == "overtake":
+                loops = present(TRUST_LOOPS, available)
+            else:
+                raise InvalidValueError(
+                    f'{where} needs loops (e.g. loops = ["R1", "R2"]) or polarity = "R"'
+                )
+            if statistic == "overtake":
+                spirals = (
+                    expand(_names(name, table, "spirals", ()), available, where)
+                    if "spirals" in table
+                    else present(SPIRALS, available)
+                )
+                if not loops or not spirals:
+                    raise InvalidValueError(
+                        f"{where}: this model lacks the trust loops or the spirals of "
+                        "MODEL.md §4; name them with loops = [...] and spirals = [...]"
+                    )
+        elif "spirals" in table:
+            raise InvalidValueError(f'{where}: spirals applies to statistic = "overtake" only')
+        start = context.check_time(f"start of {where}", table.get("start", context.initial))
+        end = context.check_time(f"end of {where}", table.get("end", context.final))
+        if not end > start:
+            raise InvalidValueError(f"{where}: end {end:g} must be after start {start:g}")
+        threshold = _number(f"threshold of {where}", table.get("threshold", 0.5))
+        if not 0 < threshold <= 1:
+            raise InvalidValueError(f"{where}: threshold must lie in (0, 1], got {threshold:g}")
+        return cls(name, statistic, loops, polarity, spirals, start, end, threshold)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return ()
+
+    def times(self) -> np.ndarray | None:
+        return None
+
+    def evaluate(self, result: xr.Dataset) -> np.ndarray:
+        from nea_sd.loops.dominance import first_reach, mean_share, overtake, set_share
+
+        if "loop_named" not in result:
+            raise NeaSdError(f"output {self.name!r} needs loop scores; run it through a sweep")
+        times = result["loop_time"].values
+        if self.statistic == "overtake":
+            return overtake(result, self.loops, self.spirals, self.start, self.end)
+        share = set_share(result, self.loops, self.polarity).transpose("run", "loop_time").values
+        if self.statistic == "share":
+            return mean_share(share, times, self.start, self.end)
+        return first_reach(share >= self.threshold, times, self.start, self.end)
+
+
 OUTPUT_KINDS: Mapping[str, type] = MappingProxyType(
     {
         "level": Level,
@@ -333,6 +444,7 @@ OUTPUT_KINDS: Mapping[str, type] = MappingProxyType(
         "time_to_threshold": TimeToThreshold,
         "stage_reached": StageReached,
         "trajectory": Trajectory,
+        "loop_dominance": LoopDominance,
     }
 )
 

@@ -120,6 +120,11 @@ class Problem:
         return tuple(dict.fromkeys(v for m in self.metrics for v in m.variables))
 
     @property
+    def needs_loops(self) -> bool:
+        """Whether a metric reads loop-dominance scores (computed beside each run)."""
+        return any(getattr(m, "needs_loops", False) for m in self.metrics)
+
+    @property
     def widths(self) -> list[int]:
         """Columns per metric: 1 for a scalar output, the number of times for a trajectory."""
         return [1 if m.times() is None else len(m.times()) for m in self.metrics]
@@ -467,7 +472,10 @@ def _context(model: Model, year: float) -> Context:
         vocabulary = vocabulary_for(model)
     except NeaSdError:
         vocabulary = None
+    from nea_sd.loops.dominance import loop_names
+
     return Context(
+        loop_names=loop_names(model.path, model.path.stem),
         variables=tuple(model.variable_names()),
         initial=model.time["initial"],
         final=model.time["final"],

@@ -1,0 +1,107 @@
+"""The feedback-loop section: its numbers agree with the loop analysis run directly on the same
+draws, and its verdict follows from the numbers (pinned on hand-made result sets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from nea_sd.loops import analyze
+from nea_sd.loops.dominance import fixed_loopset
+from nea_sd.model import load_model
+from nea_sd.report.core import Context
+from nea_sd.report.loops import FIRST, MATERIAL, SECOND, START, loops_section, verdict_from
+from nea_sd.report.sectionkit import compose, diverged_note, draws, resolved_sets
+from nea_sd.scenarios import load_scenarios
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+GAINS = {"Spillover": (0.0, 0.6), "Backfire strength": (0.0, 2.0)}
+
+
+@pytest.fixture(scope="module")
+def dyad_ctx():
+    model = load_model(MODELS / "dyad.mdl")
+    return Context(model, {}, "model defaults", GAINS, samples=4, seed=3)
+
+
+@pytest.fixture(scope="module")
+def section(dyad_ctx):
+    return loops_section(dyad_ctx)
+
+
+def test_shares_agree_with_the_loop_analysis_on_the_same_draws(dyad_ctx, section):
+    scenarios = load_scenarios(dyad_ctx.model)
+    # the loop set is the one `nea-sd loops` finds for the base under functional-first
+    pilot = dyad_ctx.model.parameters.resolve(dict(scenarios[FIRST].overrides))
+    loopset = fixed_loopset(dyad_ctx.model.path, pilot)  # (cached: found once per session)
+    sets = [compose(dyad_ctx, s, scenarios[SECOND].overrides) for s in draws(dyad_ctx)]
+    params = resolved_sets(dyad_ctx, sets)
+    direct = analyze(dyad_ctx.model, params, len(sets), loopset=loopset, workers=1)
+    named = abs(direct.data["named"]).sel(time=slice(START, None)).mean("time")
+    for loop in ("R3", "R1[A]", "B1[B]"):
+        got = section.numbers["loop_share"].sel(strategy=SECOND, loop_name=loop, stat="mean")
+        assert float(got) == pytest.approx(float(named.sel(name=loop).mean()), rel=1e-9)
+
+
+def test_differences_are_paired_and_every_number_is_labelled(section):
+    n = section.numbers
+    share = n["loop_share"].sel(stat="mean")
+    diff = n["share_difference"].sel(versus=SECOND, stat="mean")
+    np.testing.assert_allclose(diff, share.sel(strategy=FIRST) - share.sel(strategy=SECOND))
+    low, mean, high = (n["trust_share_difference"].sel(versus=SECOND, stat=s) for s in STATS)
+    assert low <= mean <= high
+    assert set(n["strategy"].values) == {FIRST, SECOND, "simultaneous", "trust-gated"}
+    assert {"sobol_index", "p_trust_overtakes", "dominant_fraction"} <= set(n.data_vars)
+    assert section.verdict == verdict_from(n)
+    assert f"{float(low):.3f}" in section.verdict.reason
+    assert set(section.figures) == {"loops_trust_vs_spirals", "loops_difference_ff_mf"}
+    assert "Diverged runs" in section.text
+
+
+STATS = ("low", "mean", "high")
+
+
+def _numbers(low: float, high: float) -> xr.Dataset:
+    return xr.Dataset(
+        {
+            "trust_share_difference": (("versus", "stat"), [[(low + high) / 2, low, high]]),
+            "sobol_index": (
+                ("sobol_output", "sobol_parameter", "sobol_kind"),
+                [[[0.1, 0.05], [0.7, 0.5], [0.3, 0.2]]],
+            ),
+        },
+        coords={
+            "versus": [SECOND],
+            "stat": ["mean", "low", "high"],
+            "sobol_output": ["trust_share"],
+            "sobol_parameter": ["Spillover", "Backfire strength", "Memory time"],
+            "sobol_kind": ["ST", "S1"],
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "label"),
+    [
+        (MATERIAL + 0.01, MATERIAL + 0.05, "supported"),
+        (-0.02, MATERIAL / 2, "rejected"),  # a change, but smaller than material
+        (-0.01, MATERIAL * 3, "depends"),
+    ],
+)
+def test_verdict_pinned(low, high, label):
+    verdict = verdict_from(_numbers(low, high))
+    assert verdict.label == label
+    if label == "depends":
+        assert verdict.depends_on == ("Backfire strength", "Memory time", "Spillover")
+
+
+def test_diverged_runs_are_named_per_variant():
+    flags = xr.DataArray(
+        [[False, True, False], [False, False, False]],
+        dims=("variant", "draw"),
+        coords={"variant": ["functional-first", "military-first"]},
+    )
+    assert diverged_note(flags) == "functional-first: draws 1"
