@@ -108,7 +108,7 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
     maps: dict[str, dict[str, Any]] = {}  # only the keys some block has
     lists: dict[str, list[np.ndarray]] = {k: [] for k in _RUN_LISTS}
     written = False
-    last: xr.Dataset | None = None
+    empty: xr.Dataset | None = None
     for block in blocks:
         block = block.copy(deep=False)
         coords = [str(c) for c in block.coords if c not in block.dims]
@@ -123,9 +123,9 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
             else:
                 attrs.setdefault(name, value)
         block.attrs = {}
-        last = block
         if block.sizes.get("run", 0) == 0:
-            continue  # every run of this block was dropped
+            empty = block  # every run of this block was dropped
+            continue
         if not written:
             encoding = {
                 name: {
@@ -138,10 +138,11 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
             written = True
         else:
             block.to_zarr(str(store), append_dim="run", **_FORMAT)
+        del block  # free it before the next block is computed: one block in memory at a time
     if not written:
-        if last is None:
+        if empty is None:
             raise InvalidValueError("there are no runs to stream; give at least one parameter set")
-        last.to_zarr(str(store), mode="w", **_FORMAT)
+        empty.to_zarr(str(store), mode="w", **_FORMAT)
     for name, merged in maps.items():
         attrs[name] = json.dumps(merged)  # blocks come in run order
     for name, parts in lists.items():
