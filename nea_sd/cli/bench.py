@@ -171,8 +171,10 @@ def _time_stream(
             for block in batch.blocks(
                 table, outputs, block_runs=args.block_runs, backend=backend, **kwargs
             ):
+                runs = block.sizes["run"]
                 yield block
-                bar.update(block.sizes["run"])
+                del block  # one block in memory at a time
+                bar.update(runs)
 
     start = time.perf_counter()
     with progress(args.runs, f"batch/{backend} (streamed)") as bar:

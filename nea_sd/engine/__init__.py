@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -109,12 +109,21 @@ def simulate(
             whole = batch.simulate(table, outputs=outputs, nonfinite="nan")
             return finish(whole, range(len(runs)))
         found = batch.blocks(table, outputs, nonfinite="nan", block_runs=block_runs)
-        blocks = (finish(b, b["run"].values) for b in found)  # run: the position of each
+        blocks = _finished(found, finish)
     if stream_to is None:
         return blocks[0]
     from nea_sd.engine.batch.stream import write_blocks
 
     return write_blocks(stream_to, blocks, final_attrs=finish.all_runs)
+
+
+def _finished(blocks: Iterator[xr.Dataset], finish: _Finish) -> Iterator[xr.Dataset]:
+    """The engine's blocks finished, none kept alive while the next one is computed."""
+    for block in blocks:
+        done = finish(block, block["run"].values)  # the batch run index: positions
+        del block
+        yield done
+        del done
 
 
 class _Finish:

@@ -142,7 +142,8 @@ def test_peak_memory_of_a_stream_does_not_grow_with_n(exploding: Path, tmp_path:
     large = _peak_kib(exploding, 12_000, str(tmp_path / "large.zarr"))
     assert open_lazily(tmp_path / "large.zarr").sizes["run"] == 12_000
     in_memory = _peak_kib(exploding, 12_000, "-")
-    assert large - small < 48 * 1024, f"peak grew {small} -> {large} KiB"
+    # less than one block (26 MB): a single block is alive at any time
+    assert large - small < 20 * 1024, f"peak grew {small} -> {large} KiB"
     assert in_memory - large > 200 * 1024, f"in memory {in_memory} KiB, streamed {large} KiB"
 
 

@@ -31,6 +31,10 @@ BLOCK_BYTES = 256 << 20  # default output per block: small against memory, large
 _JSON_MAPS = ("diverged_at", "diverged")  # JSON objects keyed by run: union over blocks
 _RUN_LISTS = ("dropped_runs",)  # arrays of runs: concatenated over blocks
 _TEMP_PREFIX = ".nea_sd-"
+# Zarr format 2 (read by every zarr library; format 3 has no stable string type yet, and the
+# subscript coordinates are strings), uncompressed: trajectories of doubles compress by ~15%
+# with zstd, not worth the CPU time of a stream.
+_FORMAT: dict[str, Any] = {"zarr_format": 2, "consolidated": False}
 _COORDS = "nea_sd_coordinates"  # names zarr cannot mark as coordinates (blanks in them)
 
 
@@ -84,7 +88,7 @@ def write_blocks(
             attrs = final_attrs(attrs)
         import zarr
 
-        zarr.open_group(str(temp), mode="r+").attrs.update(_jsonable(attrs))
+        zarr.open_group(str(temp), mode="r+", zarr_format=2).attrs.update(_jsonable(attrs))
         _replace(temp, target)
     except OSError as exc:
         reason = "no space left on the device" if exc.errno == errno.ENOSPC else exc.strerror
@@ -104,7 +108,7 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
     maps: dict[str, dict[str, Any]] = {}  # only the keys some block has
     lists: dict[str, list[np.ndarray]] = {k: [] for k in _RUN_LISTS}
     written = False
-    last: xr.Dataset | None = None
+    empty: xr.Dataset | None = None
     for block in blocks:
         block = block.copy(deep=False)
         coords = [str(c) for c in block.coords if c not in block.dims]
@@ -119,22 +123,26 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
             else:
                 attrs.setdefault(name, value)
         block.attrs = {}
-        last = block
         if block.sizes.get("run", 0) == 0:
-            continue  # every run of this block was dropped
+            empty = block  # every run of this block was dropped
+            continue
         if not written:
             encoding = {
-                name: {"chunks": tuple(block.sizes[d] for d in block[name].dims)}
+                name: {
+                    "chunks": tuple(block.sizes[d] for d in block[name].dims),
+                    "compressors": None,
+                }
                 for name in block.variables
             }
-            block.to_zarr(str(store), mode="w", encoding=encoding, consolidated=False)
+            block.to_zarr(str(store), mode="w", encoding=encoding, **_FORMAT)
             written = True
         else:
-            block.to_zarr(str(store), append_dim="run", consolidated=False)
+            block.to_zarr(str(store), append_dim="run", **_FORMAT)
+        del block  # free it before the next block is computed: one block in memory at a time
     if not written:
-        if last is None:
+        if empty is None:
             raise InvalidValueError("there are no runs to stream; give at least one parameter set")
-        last.to_zarr(str(store), mode="w", consolidated=False)
+        empty.to_zarr(str(store), mode="w", **_FORMAT)
     for name, merged in maps.items():
         attrs[name] = json.dumps(merged)  # blocks come in run order
     for name, parts in lists.items():
