@@ -149,6 +149,10 @@ class EvidenceTable:
                 "verdict": self.verdict(d, e),
                 "converged": r.converged,
                 "model_runs": r.ncall,
+                "rhat_max": max(r.rhat),
+                "ess_bulk_min": min(r.ess_bulk),
+                "elapsed_seconds": round(r.elapsed, 2),
+                "overhead_fraction": round(r.overhead, 4),
             }
         return out
 

@@ -95,6 +95,9 @@ def test_evidence_table_prefers_the_structure_that_made_the_data(small):
     assert table.rows()[1][5] == "very strong evidence against"
     doc = table.as_dict()
     assert doc["no fatigue in X"]["constants"] == {"Fatigue coefficient X": 0.0}
+    row = doc["full"]
+    assert row["rhat_max"] >= 1.0 and row["ess_bulk_min"] > 0
+    assert row["elapsed_seconds"] > 0 and 0 <= row["overhead_fraction"] < 1
     assert "[[Evidence]]" in str(table) and "<table>" in table._repr_html_()
 
 
