@@ -222,19 +222,24 @@ def _text(
 
 def _figure(table: xr.DataArray):  # type: ignore[no-untyped-def]
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(8, 3.2))
+    figure = Figure(figsize=(9, 3.2))
     axes = figure.subplots(1, 3)
     for ax, outcome in zip(axes, OUTCOMES, strict=True):
         cell = table.sel(outcome=outcome, structure="shipped")
+        scale = 100.0 if outcome == "arms_burden" else 1.0  # burden in percentage points
         for when in cell["when"].values:
             d = (cell.sel(when=when, strategy=FF) - cell.sel(strategy=MF, when=when)).values
-            d = d[np.isfinite(d)]
+            d = d[np.isfinite(d)] * scale
             if len(d):  # one bin where every draw gives the same difference
                 bins = 30 if np.ptp(d) > 1e-12 else 1
                 ax.hist(d, bins=bins, histtype="step", label=str(when))
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_title(f"FF − MF: {outcome}", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        unit = " (pp of GDP)" if scale != 1.0 else ""
+        ax.set_title(f"FF − MF: {outcome}{unit}", fontsize=9)
+    axes[0].set_ylabel("draws (shipped structure)")
     axes[0].legend(fontsize=7)
     figure.tight_layout()
     return figure
