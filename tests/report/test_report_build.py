@@ -107,3 +107,13 @@ def test_bad_input_is_one_error_line(capsys, tmp_path: Path, argv, message) -> N
     assert code == 2
     assert err.startswith("error: ") and message in err and "Traceback" not in err
     assert not (tmp_path / "r" / "report.nc").exists()
+
+
+def test_registry_resolution_missing_module_is_none_broken_module_raises(tmp_path, monkeypatch):
+    assert resolve("nea_sd.report.no_such_section:section") is None
+    assert resolve("nea_sd.report.h1:no_such_function") is None
+    assert resolve("nea_sd.report.h1:h1_section") is not None
+    (tmp_path / "broken_section_module.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError):  # a section that fails to import is not "absent"
+        resolve("broken_section_module:section")
