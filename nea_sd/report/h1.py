@@ -127,11 +127,12 @@ def h1_section(ctx: Context) -> Section:
         ctx.cache["sobol_ff_mf"] = sobol_difference(ctx)
     sobol = ctx.cache["sobol_ff_mf"]
     head = pair.sel(outcome=outcome, when=when, structure="shipped")
+    variable = str(ens[outcome].attrs.get("variable", "security trust"))
     verdict = decide(
         float(head["low"]),
         float(head["high"]),
         frontier=restricted(edge),
-        what=f"P({FF} > {MF}) on regional security trust in 2040",
+        what=f"P({FF} > {MF}) on {variable.lower()} in 2040",
     )
     numbers = xr.Dataset(
         {

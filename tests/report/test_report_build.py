@@ -117,3 +117,10 @@ def test_registry_resolution_missing_module_is_none_broken_module_raises(tmp_pat
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ModuleNotFoundError):  # a section that fails to import is not "absent"
         resolve("broken_section_module:section")
+
+
+def test_a_model_without_sequencing_outcomes_is_one_error_line(capsys, tmp_path: Path) -> None:
+    code, _, err = call(capsys, "report", "richardson", "--samples", "8",
+                        "--output-dir", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "richardson" in err
