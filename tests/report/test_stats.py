@@ -77,3 +77,18 @@ def test_prim_recovers_a_planted_box() -> None:
 def test_prim_without_enough_cases_finds_no_box() -> None:
     x = pd.DataFrame({"a": np.linspace(0, 1, 50)})
     assert prim_box(x, np.zeros(50, dtype=bool)) is None
+
+
+def test_a_missing_ema_workbench_is_a_clear_error(monkeypatch) -> None:
+    import sys
+
+    import pytest
+
+    from nea_sd.errors import MissingDependencyError
+
+    for name in [m for m in sys.modules if m.startswith("ema_workbench")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ema_workbench", None)  # import fails as if not installed
+    x = pd.DataFrame({"a": np.linspace(0, 1, 40)})
+    with pytest.raises(MissingDependencyError, match=r"pip install 'nea-sd\[report\]'"):
+        prim_box(x, x["a"].to_numpy() > 0.5)
