@@ -76,6 +76,20 @@ def test_every_verdict_is_backed_by_numbers_in_report_nc(built) -> None:
             assert decide(low, high).label == label or label == "depends"
 
 
+def test_report_nc_holds_the_paired_draws_and_diverged_flags(built) -> None:
+    folder, _, _ = built
+    ensemble = xr.open_dataset(folder / "report.nc", group="ensemble")
+    assert ensemble.sizes["draw"] == int(SAMPLES)
+    assert set(ensemble["diverged"].dims) == {"draw", "strategy", "structure"}
+    assert "Spillover" in ensemble["gain"].values.tolist()
+    assert {"outcome", "when", "draw", "strategy", "structure"} == set(ensemble["outcomes"].dims)
+    # every stored draw lies in its gain's declared range
+    draws, lows, highs = ensemble["X"], ensemble["gain_low"], ensemble["gain_high"]
+    assert bool(((draws - lows >= 0) & (highs - draws >= 0)).all())
+    without = xr.open_dataset(folder / "report.nc", group="no_detente")
+    assert float(without["X"].sel(gain="Detente intensity").max()) == 0.0
+
+
 def test_html_is_self_contained_with_embedded_figures(built) -> None:
     folder, _, _ = built
     page = (folder / "report.html").read_text(encoding="utf-8")
