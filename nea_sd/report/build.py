@@ -225,9 +225,9 @@ class Report:
         paths = [folder / f for f in FILES]
         atomic_write_text(paths[0], self.html(), what="the report")
         atomic_write_text(paths[1], self.markdown(), what="the report")
-        write_netcdf_groups(
-            self.dataset(), {s.key: _clean(s.numbers) for s in self.sections}, paths[2]
-        )
+        groups = {s.key: _clean(s.numbers) for s in self.sections}
+        groups.update(self.ensembles())
+        write_netcdf_groups(self.dataset(), groups, paths[2])
         return paths
 
 

@@ -51,8 +51,14 @@ CHUNK = 4000  # runs per engine call at most (a few seconds of set-up per call)
 def uncertain_gains(model: Model) -> dict[str, tuple[float, float]]:
     """The switchable mechanism gains (``nea-sd mechanisms``) and the scenario axes, each with
     the range the model declares for it; a parameter without a range is an error."""
+    vocabulary_for(model)  # a model without the sequencing outcomes is one error line
     names = [g for m in available(model) for g in m.gains]
     names += [a for a in AXES if a in model.parameters and a not in names]
+    if not names:
+        raise NeaSdError(
+            f"model {model.name!r} has none of the mechanism gains the report draws "
+            "(see nea-sd mechanisms); the report works on the dyad and regional models"
+        )
     gains = {}
     for name in names:
         param = model.parameters[name]

@@ -10,8 +10,10 @@ the flip frontier (a PRIM box over the gains); and the Sobol indices of FF − M
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from nea_sd.report.core import Context, Section, decide
@@ -127,11 +129,12 @@ def h1_section(ctx: Context) -> Section:
         ctx.cache["sobol_ff_mf"] = sobol_difference(ctx)
     sobol = ctx.cache["sobol_ff_mf"]
     head = pair.sel(outcome=outcome, when=when, structure="shipped")
+    variable = str(ens[outcome].attrs.get("variable", "security trust"))
     verdict = decide(
         float(head["low"]),
         float(head["high"]),
         frontier=restricted(edge),
-        what=f"P({FF} > {MF}) on regional security trust in 2040",
+        what=f"P({FF} > {MF}) on {variable.lower()} in 2040",
     )
     numbers = xr.Dataset(
         {
@@ -150,7 +153,12 @@ def h1_section(ctx: Context) -> Section:
     )
     numbers.attrs.update({**edge.attrs, **sobol.attrs})
     numbers.attrs["verdict_statistic"] = "p_ff_better[security_trust, 2040, shipped]"
+    plane = sigma_beta_table(gains_frame(ens), diff, ctx.gains)
+    if plane is not None:
+        numbers = numbers.merge(plane)
     text = _text(pair, robust, edge, sobol, diff[keep])
+    if plane is not None:
+        text += "\n" + _plane_text(plane)
     return Section(
         "H1",
         "Sequencing: functional-first against military-first",
@@ -159,6 +167,60 @@ def h1_section(ctx: Context) -> Section:
         numbers,
         text,
         {"ff_minus_mf": _figure(table)},
+    )
+
+
+SIGMA, BETA = "Spillover", "Backfire strength"
+THIRDS = 3
+
+
+def sigma_beta_table(
+    frame: pd.DataFrame, diff: np.ndarray, gains: Mapping[str, tuple[float, float]]
+) -> xr.Dataset | None:
+    """Where in (σ, β_bf) functional-first leads (MODEL.md H1): the share of draws with
+    FF > MF in each third of σ's range × third of β_bf's range, and the draws per cell."""
+    if SIGMA not in frame or BETA not in frame:
+        return None
+    cells = np.full((THIRDS, THIRDS), np.nan)
+    counts = np.zeros((THIRDS, THIRDS), dtype=int)
+    keep = np.isfinite(diff)
+    index = []
+    for name in (SIGMA, BETA):
+        low, high = gains[name]
+        position = (frame[name].to_numpy() - low) / (high - low) * THIRDS
+        index.append(np.clip(position.astype(int), 0, THIRDS - 1))
+    for i in range(THIRDS):
+        for j in range(THIRDS):
+            inside = keep & (index[0] == i) & (index[1] == j)
+            counts[i, j] = int(inside.sum())
+            if counts[i, j]:
+                cells[i, j] = float(np.mean(diff[inside] > 0))
+
+    def labels(name: str) -> list[str]:
+        low, high = gains[name]
+        step = (high - low) / THIRDS
+        return [f"{low + k * step:.3g}-{low + (k + 1) * step:.3g}" for k in range(THIRDS)]
+
+    dims = ("sigma_third", "beta_third")
+    return xr.Dataset(
+        {"share_ff_ahead_sigma_beta": (dims, cells), "draws_sigma_beta": (dims, counts)},
+        coords={"sigma_third": labels(SIGMA), "beta_third": labels(BETA)},
+    )
+
+
+def _plane_text(plane: xr.Dataset) -> str:
+    share = plane["share_ff_ahead_sigma_beta"]
+    rows = []
+    for s in plane["sigma_third"].values:
+        cells = [
+            f"β_bf {b} {float(share.sel(sigma_third=s, beta_third=b)):.2f}"
+            for b in plane["beta_third"].values
+        ]
+        rows.append(f"σ {s}: " + ", ".join(cells))
+    return (
+        "Share of draws with functional-first ahead (security trust 2040) by σ × β_bf: "
+        + "; ".join(rows)
+        + "."
     )
 
 
@@ -222,19 +284,24 @@ def _text(
 
 def _figure(table: xr.DataArray):  # type: ignore[no-untyped-def]
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(8, 3.2))
+    figure = Figure(figsize=(9, 3.2))
     axes = figure.subplots(1, 3)
     for ax, outcome in zip(axes, OUTCOMES, strict=True):
         cell = table.sel(outcome=outcome, structure="shipped")
+        scale = 100.0 if outcome == "arms_burden" else 1.0  # burden in percentage points
         for when in cell["when"].values:
             d = (cell.sel(when=when, strategy=FF) - cell.sel(strategy=MF, when=when)).values
-            d = d[np.isfinite(d)]
+            d = d[np.isfinite(d)] * scale
             if len(d):  # one bin where every draw gives the same difference
                 bins = 30 if np.ptp(d) > 1e-12 else 1
                 ax.hist(d, bins=bins, histtype="step", label=str(when))
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_title(f"FF − MF: {outcome}", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        unit = " (pp of GDP)" if scale != 1.0 else ""
+        ax.set_title(f"FF − MF: {outcome}{unit}", fontsize=9)
+    axes[0].set_ylabel("draws (shipped structure)")
     axes[0].legend(fontsize=7)
     figure.tight_layout()
     return figure

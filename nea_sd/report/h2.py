@@ -160,10 +160,16 @@ def _text(numbers: xr.Dataset, least: str, best: str) -> str:
             f"détente effect {float(c['detente_effect']):+.3f} "
             f"[{float(c['detente_effect_low']):+.3f}, {float(c['detente_effect_high']):+.3f}]"
         )
+    share = float(numbers["prim_target_share"])
+    target = "fails" if numbers.attrs["prim_target"] == "losses" else "works"
+    where = (
+        f"{best} {target} without détente in {share:.0%} of draws; PRIM box around them: "
+        f"{numbers.attrs['prim_box']}"
+        if share > 0
+        else f"{best} beats the status quo without détente in every draw (no frontier)"
+    )
     lines.append(
-        f"Least détente-dependent strategy: {least}; best without détente: {best}. "
-        f"Where {best} fails without détente (PRIM, {float(numbers['prim_target_share']):.0%} "
-        f"of draws are the box's target): {numbers.attrs['prim_box']}."
+        f"Least détente-dependent strategy: {least}; best without détente: {best}. {where}."
     )
     grid = numbers["detente_effect_by_gate_intensity"]
     lines.append(

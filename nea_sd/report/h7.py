@@ -116,6 +116,7 @@ def _figure(cell: xr.DataArray):  # type: ignore[no-untyped-def]
     data = [v[np.isfinite(v)] for v in cell.transpose("strategy", "draw").values]
     ax.boxplot(data, whis=(5, 95))
     ax.set_xticks(range(1, len(names) + 1), names, fontsize=7)
-    ax.set_ylabel("regional security trust 2040")
+    ax.set_ylabel("security trust 2040 (shipped structure)")
+    ax.set_title("boxes: quartiles; whiskers: 5th-95th percentile", fontsize=8)
     figure.tight_layout()
     return figure

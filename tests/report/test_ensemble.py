@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from nea_sd.engine import simulate
 from nea_sd.model import load_model
@@ -111,3 +112,19 @@ def test_per_draw_values_set_each_draws_runs(nea) -> None:
         cell = ds["security_trust"].sel(draw=i, strategy="functional-first", structure="shipped")
         expected = truth.isel(run=i).interp(time=cell["time"]).values
         np.testing.assert_allclose(cell.values, expected, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_the_ensemble_on_a_dask_cluster_equals_the_one_run_here(nea) -> None:
+    distributed = pytest.importorskip("distributed")
+    gains = {
+        k: v for k, v in uncertain_gains(nea).items() if k in ("Spillover", "Backfire strength")
+    }
+    X = design(gains, 4, seed=2)
+    kwargs = dict(strategies=strategies_of(nea), structures={"shipped": {}})
+    here = run_ensemble(nea, {}, gains, X, **kwargs)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        there = run_ensemble(nea, {}, gains, X, scheduler=cluster.scheduler_address, **kwargs)
+    xr.testing.assert_identical(here.drop_attrs(), there.drop_attrs())

@@ -76,6 +76,20 @@ def test_every_verdict_is_backed_by_numbers_in_report_nc(built) -> None:
             assert decide(low, high).label == label or label == "depends"
 
 
+def test_report_nc_holds_the_paired_draws_and_diverged_flags(built) -> None:
+    folder, _, _ = built
+    ensemble = xr.open_dataset(folder / "report.nc", group="ensemble")
+    assert ensemble.sizes["draw"] == int(SAMPLES)
+    assert set(ensemble["diverged"].dims) == {"draw", "strategy", "structure"}
+    assert "Spillover" in ensemble["gain"].values.tolist()
+    assert {"outcome", "when", "draw", "strategy", "structure"} == set(ensemble["outcomes"].dims)
+    # every stored draw lies in its gain's declared range
+    draws, lows, highs = ensemble["X"], ensemble["gain_low"], ensemble["gain_high"]
+    assert bool(((draws - lows >= 0) & (highs - draws >= 0)).all())
+    without = xr.open_dataset(folder / "report.nc", group="no_detente")
+    assert float(without["X"].sel(gain="Detente intensity").max()) == 0.0
+
+
 def test_html_is_self_contained_with_embedded_figures(built) -> None:
     folder, _, _ = built
     page = (folder / "report.html").read_text(encoding="utf-8")
@@ -107,3 +121,20 @@ def test_bad_input_is_one_error_line(capsys, tmp_path: Path, argv, message) -> N
     assert code == 2
     assert err.startswith("error: ") and message in err and "Traceback" not in err
     assert not (tmp_path / "r" / "report.nc").exists()
+
+
+def test_registry_resolution_missing_module_is_none_broken_module_raises(tmp_path, monkeypatch):
+    assert resolve("nea_sd.report.no_such_section:section") is None
+    assert resolve("nea_sd.report.h1:no_such_function") is None
+    assert resolve("nea_sd.report.h1:h1_section") is not None
+    (tmp_path / "broken_section_module.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError):  # a section that fails to import is not "absent"
+        resolve("broken_section_module:section")
+
+
+def test_a_model_without_sequencing_outcomes_is_one_error_line(capsys, tmp_path: Path) -> None:
+    code, _, err = call(capsys, "report", "richardson", "--samples", "8",
+                        "--output-dir", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "richardson" in err

@@ -3,11 +3,15 @@ replicates, robust criteria by hand, PRIM recovering a planted box."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 from scipy.stats import norm
 
+from nea_sd.errors import MissingDependencyError
 from nea_sd.report.stats import (
     best_worst_case,
     mean_difference,
@@ -77,3 +81,12 @@ def test_prim_recovers_a_planted_box() -> None:
 def test_prim_without_enough_cases_finds_no_box() -> None:
     x = pd.DataFrame({"a": np.linspace(0, 1, 50)})
     assert prim_box(x, np.zeros(50, dtype=bool)) is None
+
+
+def test_a_missing_ema_workbench_is_a_clear_error(monkeypatch) -> None:
+    for name in [m for m in sys.modules if m.startswith("ema_workbench")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "ema_workbench", None)  # import fails as if not installed
+    x = pd.DataFrame({"a": np.linspace(0, 1, 40)})
+    with pytest.raises(MissingDependencyError, match=r"pip install 'nea-sd\[report\]'"):
+        prim_box(x, x["a"].to_numpy() > 0.5)

@@ -142,3 +142,13 @@ def test_decide_names_the_frontier_only_when_it_depends() -> None:
     assert decide(0.1, 0.4).label == "rejected"
     verdict = decide(0.4, 0.6, frontier=("Spillover",))
     assert verdict.label == "depends" and verdict.depends_on == ("Spillover",)
+
+
+def test_h1_tells_where_in_sigma_and_beta_functional_first_leads(X) -> None:
+    # ahead exactly where backfire is strong (β_bf > 4/3: the top third of its range)
+    split = np.where(X[:, 1] > 4 / 3, 0.1, -0.1)
+    section = h1_section(_context(_ensemble(_levels(X, functional_first=split), X)))
+    share = section.numbers["share_ff_ahead_sigma_beta"]
+    np.testing.assert_array_equal(share.isel(beta_third=2).values, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(share.isel(beta_third=[0, 1]).values, np.zeros((3, 2)))
+    assert int(section.numbers["draws_sigma_beta"].sum()) == N
