@@ -47,6 +47,7 @@ FIRST, SECOND = "functional-first", "military-first"
 #: of the feedback structure: one percentage point, declared before any result is seen
 MATERIAL = 0.01
 DOMINANT = 0.5
+SOBOL_FROM = 32  # ensembles smaller than this (tests) skip the Sobol indices, and say so
 
 
 def _strategies(ctx: Context) -> dict[str, dict[str, Any]]:
@@ -60,7 +61,9 @@ def _sobol(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset | 
     """Sobol indices (ST, S1 and half-widths) of the FF − MF trust-loop share and overtake year."""
     from nea_sd.sensitivity import build_problem, run_sweep, spec_from_dict
 
-    if not ctx.gains or FIRST not in strategies or SECOND not in strategies:
+    if ctx.samples < SOBOL_FROM or not ctx.gains or FIRST not in strategies:
+        return None
+    if SECOND not in strategies:
         return None
     d = len(ctx.gains)
     n = 2 ** max(2, int(math.log2(max(4, ctx.samples // (d + 2)))))
@@ -283,6 +286,11 @@ def _text(numbers: xr.Dataset) -> str:
         names, values, halves = st.sobol_parameter.values, st.values, conf.values
         shown = ", ".join(f"{names[k]} {values[k]:.2f} ± {halves[k]:.2f}" for k in order)
         lines.append(f"Total Sobol indices of FF − MF in the trust-loop share: {shown}.")
+    else:
+        lines.append(
+            f"Sobol indices of FF − MF not computed: {numbers.attrs['draws']} draws "
+            f"(computed from {SOBOL_FROM})."
+        )
     lines.append(f"Diverged runs (left out): {numbers.attrs['diverged_runs']}.")
     return "\n".join(lines)
 

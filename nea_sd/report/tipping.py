@@ -125,9 +125,18 @@ def _continuation(
     return out
 
 
-def compute(ctx: Context, sweeps: Sequence[str] = tuple(SWEEPS), steps: int = STEPS) -> xr.Dataset:
+def continuation_steps(samples: int) -> int:
+    """Steps of each continuation sweep: :data:`STEPS`, fewer for a small (test) ensemble (the
+    sweep runs one model run after another: it cannot be batched)."""
+    return min(STEPS, max(3, samples // 10))
+
+
+def compute(
+    ctx: Context, sweeps: Sequence[str] = tuple(SWEEPS), steps: int | None = None
+) -> xr.Dataset:
     """Every number of H3, labelled (see the module doc); ``sweeps`` and ``steps`` choose the
-    continuation (fewer make a quicker, coarser bifurcation diagram)."""
+    continuation (default: every sweep, :func:`continuation_steps` of the ensemble size)."""
+    steps = continuation_steps(ctx.samples) if steps is None else steps
     from nea_sd.scenarios import load_scenarios
 
     known = load_scenarios(ctx.model)
@@ -172,6 +181,7 @@ def compute(ctx: Context, sweeps: Sequence[str] = tuple(SWEEPS), steps: int = ST
         draws=ctx.samples,
         seed=ctx.seed,
         verdict_strategy=VERDICT_STRATEGY,
+        continuation_steps=steps,
         sweep_note="Defence reaction is swept as a factor on the base array (clipped to [0, 2])",
     )
     return ds
