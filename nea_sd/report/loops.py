@@ -47,6 +47,7 @@ FIRST, SECOND = "functional-first", "military-first"
 #: of the feedback structure: one percentage point, declared before any result is seen
 MATERIAL = 0.01
 DOMINANT = 0.5
+SHOWN = MATERIAL / 10  # the prose lists loop-share changes from this size (all are in the numbers)
 SOBOL_FROM = 32  # ensembles smaller than this (tests) skip the Sobol indices, and say so
 
 
@@ -271,6 +272,30 @@ def _text(numbers: xr.Dataset) -> str:
         lines.append(
             f"- {s}: trust-loop share {t[0]:.4f} [{t[1]:.4f}, {t[2]:.4f}]; the trust loops "
             f"overtake the spirals in {p[0]:.0%} of draws [{p[1]:.0%}, {p[2]:.0%}] ({when})."
+        )
+    dom = numbers["dominant_fraction"].sel(stat="mean")
+    for s in numbers["strategy"].values:
+        held = dom.sel(strategy=s)
+        shown = ", ".join(
+            f"{n} {float(held.sel(loop_name=n)):.0%}"
+            for n in held["loop_name"].values
+            if float(held.sel(loop_name=n)) > 0
+        )
+        lines.append(
+            f"- {s}: share of {numbers.attrs['window']} a loop dominates: {shown or 'none'}."
+        )
+    for o in numbers["versus"].values:
+        diff = numbers["share_difference"].sel(versus=o)
+        moved = [
+            f"{n} {float(diff.sel(loop_name=n, stat='mean')):+.4f}"
+            for n in diff["loop_name"].values
+            if (diff.sel(loop_name=n, stat="low") > 0 or diff.sel(loop_name=n, stat="high") < 0)
+            and abs(float(diff.sel(loop_name=n, stat="mean"))) >= SHOWN
+        ]
+        lines.append(
+            f"- loops whose share changes, FF − {o} (by at least {SHOWN:g}, interval excludes 0): "
+            + (", ".join(moved) if moved else "none")
+            + "."
         )
     for o in numbers["versus"].values:
         d = numbers["share_difference"].sel(versus=o, stat="mean")
