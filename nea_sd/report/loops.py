@@ -233,6 +233,13 @@ def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
         dominance_threshold=DOMINANT,
         diverged_runs=diverged_json(runs["diverged"]),
     )
+    if ctx.samples >= SOBOL_FROM and ctx.gains and SECOND in strategies:
+        gains = np.array([[s[g] for g in ctx.gains] for s in sets])
+        ds = ds.merge(
+            ensemble_indices(
+                gains, ctx, trust_share.sel(strategy=FIRST) - trust_share.sel(strategy=SECOND)
+            )
+        )
     if sobol:
         indices = _sobol(ctx, strategies)
         if indices is not None:
@@ -240,12 +247,42 @@ def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
     return ds
 
 
+def ensemble_indices(gains: np.ndarray, ctx: Context, difference: xr.DataArray) -> xr.Dataset:
+    """First-order indices (SALib's RBD-FAST, on the ensemble's own Latin-hypercube draws: no
+    extra runs) of the per-draw FF − MF trust-loop share; diverged draws left out."""
+    from SALib.analyze import rbd_fast
+
+    y = np.asarray(difference.values, dtype=float)
+    ok = np.isfinite(y)
+    names = list(ctx.gains)
+    problem = {
+        "num_vars": len(names),
+        "names": names,
+        "bounds": [list(ctx.gains[n]) for n in names],
+    }
+    with np.errstate(all="ignore"):
+        result = rbd_fast.analyze(problem, gains[ok], y[ok], seed=ctx.seed)
+    return xr.Dataset(
+        {
+            "ensemble_s1": (
+                ("ensemble_parameter", "ensemble_kind"),
+                np.column_stack([result["S1"], result["S1_conf"]]),
+            )
+        },
+        coords={"ensemble_parameter": names, "ensemble_kind": ["S1", "S1_conf"]},
+    )
+
+
 def verdict_from(numbers: xr.Dataset) -> Any:
     """Supported when FF − MF in the trust loops' share lies wholly above :data:`MATERIAL`;
     the frontier of a ``depends`` names the parameters with the largest total Sobol index."""
     low, high = numbers["trust_share_difference"].sel(versus=SECOND, stat=["low", "high"]).values
     frontier: tuple[str, ...] = ()
-    if "sobol_index" in numbers:
+    if "ensemble_s1" in numbers:  # N draws: steadier than a Sobol design of about 2N runs
+        s1 = numbers["ensemble_s1"].sel(ensemble_kind="S1")
+        order = np.argsort(-np.nan_to_num(s1.values, nan=-np.inf))[:3]
+        frontier = tuple(str(s1["ensemble_parameter"].values[k]) for k in order)
+    elif "sobol_index" in numbers:
         st = numbers["sobol_index"].sel(sobol_output="trust_share", sobol_kind="ST")
         ranked = st.dropna("sobol_parameter").sortby(st.dropna("sobol_parameter"), ascending=False)
         frontier = tuple(str(p) for p in ranked["sobol_parameter"].values[:3])
@@ -304,6 +341,15 @@ def _text(numbers: xr.Dataset) -> str:
         lines.append(
             f"- FF − {o}: largest change in {biggest}, {v[0]:+.4f} [{v[1]:+.4f}, {v[2]:+.4f}]."
         )
+    if "ensemble_s1" in numbers:
+        s1 = numbers["ensemble_s1"]
+        order = np.argsort(-np.nan_to_num(s1.sel(ensemble_kind="S1").values, nan=-np.inf))[:3]
+        shown = ", ".join(
+            f"{s1.ensemble_parameter.values[k]} {float(s1.sel(ensemble_kind='S1')[k]):.2f} ± "
+            f"{float(s1.sel(ensemble_kind='S1_conf')[k]):.2f}"
+            for k in order
+        )
+        lines.append(f"First-order indices (RBD-FAST on the draws) of FF − MF: {shown}.")
     if "sobol_index" in numbers:
         st = numbers["sobol_index"].sel(sobol_output="trust_share", sobol_kind="ST")
         conf = numbers["sobol_conf"].sel(sobol_output="trust_share", sobol_kind="ST")

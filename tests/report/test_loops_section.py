@@ -121,5 +121,18 @@ def test_sobol_of_the_difference_on_the_report_base(dyad_ctx, tmp_path):
     indices.to_netcdf(tmp_path / "sobol.nc")  # the report writes every number
 
 
+def test_ensemble_indices_name_the_frontier_first():
+    from nea_sd.report.loops import ensemble_indices
+
+    rng = np.random.default_rng(0)
+    gains = rng.uniform(size=(256, 2)) * [0.6, 2.0]
+    ctx = Context(None, {}, "", GAINS, samples=256, seed=0)  # type: ignore[arg-type]
+    y = xr.DataArray(3 * gains[:, 1] + 0.1 * gains[:, 0] ** 2, dims="run")  # backfire decides
+    s1 = ensemble_indices(gains, ctx, y)["ensemble_s1"].sel(ensemble_kind="S1")
+    assert float(s1.sel(ensemble_parameter="Backfire strength")) > 0.9
+    numbers = _numbers(-0.01, MATERIAL * 3).merge(ensemble_indices(gains, ctx, y))
+    assert verdict_from(numbers).depends_on[0] == "Backfire strength"
+
+
 def test_numbers_write_to_netcdf(section, tmp_path):
     section.numbers.to_netcdf(tmp_path / "loops.nc")
