@@ -108,6 +108,7 @@ def test_diverged_runs_are_named_per_variant():
     assert diverged_note(flags) == "functional-first: draws 1"
 
 
+@pytest.mark.slow
 def test_sobol_of_the_difference_on_the_report_base(dyad_ctx, tmp_path):
     from dataclasses import replace
 
