@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from nea_sd.errors import NamedLoopError
+from nea_sd.errors import ModelFileError, NamedLoopError
 from nea_sd.loops.named import default_loops_file
 
 #: MODEL.md §4: "R1+R2 against R3+R4+R6 gives two attractors" — the trust loops and the spirals
@@ -37,8 +37,11 @@ def loop_names(model_path: str | os.PathLike[str], model_name: str) -> tuple[str
     file = default_loops_file(model_path)
     if not file.exists():
         return ()
-    with open(file, "rb") as handle:
-        table = tomllib.load(handle).get(model_name, {})
+    try:
+        with open(file, "rb") as handle:
+            table = tomllib.load(handle).get(model_name, {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelFileError(f"named-loop file {str(file)!r} is not valid TOML: {exc}") from None
     names: list[str] = []
     for base, entry in table.items():
         sides = entry.get("sides") or [None]

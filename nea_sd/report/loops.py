@@ -47,6 +47,8 @@ FIRST, SECOND = "functional-first", "military-first"
 #: of the feedback structure: one percentage point, declared before any result is seen
 MATERIAL = 0.01
 DOMINANT = 0.5
+SHOWN = MATERIAL / 10  # the prose lists loop-share changes from this size (all are in the numbers)
+SOBOL_FROM = 32  # ensembles smaller than this (tests) skip the Sobol indices, and say so
 
 
 def _strategies(ctx: Context) -> dict[str, dict[str, Any]]:
@@ -60,7 +62,9 @@ def _sobol(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset | 
     """Sobol indices (ST, S1 and half-widths) of the FF − MF trust-loop share and overtake year."""
     from nea_sd.sensitivity import build_problem, run_sweep, spec_from_dict
 
-    if not ctx.gains or FIRST not in strategies or SECOND not in strategies:
+    if ctx.samples < SOBOL_FROM or not ctx.gains or FIRST not in strategies:
+        return None
+    if SECOND not in strategies:
         return None
     d = len(ctx.gains)
     n = 2 ** max(2, int(math.log2(max(4, ctx.samples // (d + 2)))))
@@ -229,6 +233,13 @@ def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
         dominance_threshold=DOMINANT,
         diverged_runs=diverged_json(runs["diverged"]),
     )
+    if ctx.samples >= SOBOL_FROM and ctx.gains and SECOND in strategies:
+        gains = np.array([[s[g] for g in ctx.gains] for s in sets])
+        ds = ds.merge(
+            ensemble_indices(
+                gains, ctx, trust_share.sel(strategy=FIRST) - trust_share.sel(strategy=SECOND)
+            )
+        )
     if sobol:
         indices = _sobol(ctx, strategies)
         if indices is not None:
@@ -236,12 +247,42 @@ def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
     return ds
 
 
+def ensemble_indices(gains: np.ndarray, ctx: Context, difference: xr.DataArray) -> xr.Dataset:
+    """First-order indices (SALib's RBD-FAST, on the ensemble's own Latin-hypercube draws: no
+    extra runs) of the per-draw FF − MF trust-loop share; diverged draws left out."""
+    from SALib.analyze import rbd_fast
+
+    y = np.asarray(difference.values, dtype=float)
+    ok = np.isfinite(y)
+    names = list(ctx.gains)
+    problem = {
+        "num_vars": len(names),
+        "names": names,
+        "bounds": [list(ctx.gains[n]) for n in names],
+    }
+    with np.errstate(all="ignore"):
+        result = rbd_fast.analyze(problem, gains[ok], y[ok], seed=ctx.seed)
+    return xr.Dataset(
+        {
+            "ensemble_s1": (
+                ("ensemble_parameter", "ensemble_kind"),
+                np.column_stack([result["S1"], result["S1_conf"]]),
+            )
+        },
+        coords={"ensemble_parameter": names, "ensemble_kind": ["S1", "S1_conf"]},
+    )
+
+
 def verdict_from(numbers: xr.Dataset) -> Any:
     """Supported when FF − MF in the trust loops' share lies wholly above :data:`MATERIAL`;
     the frontier of a ``depends`` names the parameters with the largest total Sobol index."""
     low, high = numbers["trust_share_difference"].sel(versus=SECOND, stat=["low", "high"]).values
     frontier: tuple[str, ...] = ()
-    if "sobol_index" in numbers:
+    if "ensemble_s1" in numbers:  # N draws: steadier than a Sobol design of about 2N runs
+        s1 = numbers["ensemble_s1"].sel(ensemble_kind="S1")
+        order = np.argsort(-np.nan_to_num(s1.values, nan=-np.inf))[:3]
+        frontier = tuple(str(s1["ensemble_parameter"].values[k]) for k in order)
+    elif "sobol_index" in numbers:
         st = numbers["sobol_index"].sel(sobol_output="trust_share", sobol_kind="ST")
         ranked = st.dropna("sobol_parameter").sortby(st.dropna("sobol_parameter"), ascending=False)
         frontier = tuple(str(p) for p in ranked["sobol_parameter"].values[:3])
@@ -269,6 +310,30 @@ def _text(numbers: xr.Dataset) -> str:
             f"- {s}: trust-loop share {t[0]:.4f} [{t[1]:.4f}, {t[2]:.4f}]; the trust loops "
             f"overtake the spirals in {p[0]:.0%} of draws [{p[1]:.0%}, {p[2]:.0%}] ({when})."
         )
+    dom = numbers["dominant_fraction"].sel(stat="mean")
+    for s in numbers["strategy"].values:
+        held = dom.sel(strategy=s)
+        shown = ", ".join(
+            f"{n} {float(held.sel(loop_name=n)):.0%}"
+            for n in held["loop_name"].values
+            if float(held.sel(loop_name=n)) > 0
+        )
+        lines.append(
+            f"- {s}: share of {numbers.attrs['window']} a loop dominates: {shown or 'none'}."
+        )
+    for o in numbers["versus"].values:
+        diff = numbers["share_difference"].sel(versus=o)
+        moved = [
+            f"{n} {float(diff.sel(loop_name=n, stat='mean')):+.4f}"
+            for n in diff["loop_name"].values
+            if (diff.sel(loop_name=n, stat="low") > 0 or diff.sel(loop_name=n, stat="high") < 0)
+            and abs(float(diff.sel(loop_name=n, stat="mean"))) >= SHOWN
+        ]
+        lines.append(
+            f"- loops whose share changes, FF − {o} (by at least {SHOWN:g}, interval excludes 0): "
+            + (", ".join(moved) if moved else "none")
+            + "."
+        )
     for o in numbers["versus"].values:
         d = numbers["share_difference"].sel(versus=o, stat="mean")
         biggest = d.loop_name.values[int(np.nanargmax(np.abs(d.values)))]
@@ -276,6 +341,15 @@ def _text(numbers: xr.Dataset) -> str:
         lines.append(
             f"- FF − {o}: largest change in {biggest}, {v[0]:+.4f} [{v[1]:+.4f}, {v[2]:+.4f}]."
         )
+    if "ensemble_s1" in numbers:
+        s1 = numbers["ensemble_s1"]
+        order = np.argsort(-np.nan_to_num(s1.sel(ensemble_kind="S1").values, nan=-np.inf))[:3]
+        shown = ", ".join(
+            f"{s1.ensemble_parameter.values[k]} {float(s1.sel(ensemble_kind='S1')[k]):.2f} ± "
+            f"{float(s1.sel(ensemble_kind='S1_conf')[k]):.2f}"
+            for k in order
+        )
+        lines.append(f"First-order indices (RBD-FAST on the draws) of FF − MF: {shown}.")
     if "sobol_index" in numbers:
         st = numbers["sobol_index"].sel(sobol_output="trust_share", sobol_kind="ST")
         conf = numbers["sobol_conf"].sel(sobol_output="trust_share", sobol_kind="ST")
@@ -283,6 +357,11 @@ def _text(numbers: xr.Dataset) -> str:
         names, values, halves = st.sobol_parameter.values, st.values, conf.values
         shown = ", ".join(f"{names[k]} {values[k]:.2f} ± {halves[k]:.2f}" for k in order)
         lines.append(f"Total Sobol indices of FF − MF in the trust-loop share: {shown}.")
+    else:
+        lines.append(
+            f"Sobol indices of FF − MF not computed: {numbers.attrs['draws']} draws "
+            f"(computed from {SOBOL_FROM})."
+        )
     lines.append(f"Diverged runs (left out): {numbers.attrs['diverged_runs']}.")
     return "\n".join(lines)
 

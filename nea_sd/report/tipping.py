@@ -1,15 +1,15 @@
 """H3: is there a trust tipping point — two basins of attraction, with hysteresis?
 
-Basins: every dyad's initial security trust set to each value of a grid, for every common draw;
-the run is continued from its own end state (security and societal trust, military
-expenditure) for :data:`PASSES` passes of the model's horizon ("running long": the horizon is
-fixed by the model), and the end regional security trust is where the system settles. A draw
-has two basins when the map initial → end trust jumps: one grid step carries at least
-:data:`JUMP` of trust and at least half of the map's whole spread (a smooth slope spreads its
-change over many steps). Hysteresis: at the base, a parameter is swept up then down, each run
-starting from the previous run's end state; the widest gap between the two branches is the
-hysteresis width. Where no draw jumps, the system has a single attractor and the section
-says so.
+Basins: every dyad's initial security trust set to each value of a grid, on the first
+:data:`BASIN_DRAWS` common draws; each run is continued from its own end state (security and
+societal trust, military expenditure) for :data:`PASSES` passes of the model's horizon
+("running long": the horizon is fixed by the model), and the end regional security trust is
+where the system settles. A draw has two basins when the map initial → end trust jumps: one
+grid step carries at least :data:`JUMP` of trust and at least half of the map's whole spread
+(a smooth slope spreads its change over many steps). Hysteresis: at the base, a parameter is
+swept up then down, each run starting from the previous run's end state; the widest gap
+between the two branches is the hysteresis width. Where no draw jumps, the system has a single
+attractor and the section says so.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from nea_sd.outcomes import vocabulary_for
 from nea_sd.report.core import Context, Section, Verdict, decide
 from nea_sd.report.sectionkit import STAT, compose, draws, figure, interval_array
 
-GRID = tuple(float(v) for v in np.linspace(0.05, 0.95, 9))
-PASSES = 3
+GRID = tuple(float(v) for v in np.linspace(0.05, 0.95, 7))
+PASSES = 2
+BASIN_DRAWS = 100  # basins on the first draws of the common ensemble (grid x passes per draw)
 JUMP = 0.1  # trust units: a jump of the end state this large between neighbouring starts
 STRATEGIES = ("status-quo", "functional-first")
 VERDICT_STRATEGY = "functional-first"  # H3: the spiral eroding functional cooperation
@@ -62,9 +63,9 @@ def _settle(
         diverged |= result["diverged"].values
         last = result.isel(time=-1)
         end = last[trust].values
-        for i, run in enumerate(current):
-            for stock, constant in STATE.items():
-                value = np.asarray(last[stock].isel(run=i).values, dtype=float)
+        for stock, constant in STATE.items():
+            values = np.asarray(last[stock].transpose("run", ...).values, dtype=float)
+            for run, value in zip(current, values, strict=True):
                 if np.isfinite(value).all():
                     run[constant] = value
     return np.where(diverged, np.nan, end), diverged, current
@@ -85,7 +86,7 @@ def bistable(end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _basins(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset:
-    sets = draws(ctx)
+    sets = draws(ctx)[:BASIN_DRAWS]
     ends, flags = [], []
     for done, overrides in enumerate(strategies.values()):
         ctx.progress("H3: basins", done, len(strategies))
@@ -125,9 +126,18 @@ def _continuation(
     return out
 
 
-def compute(ctx: Context, sweeps: Sequence[str] = tuple(SWEEPS), steps: int = STEPS) -> xr.Dataset:
+def continuation_steps(samples: int) -> int:
+    """Steps of each continuation sweep: :data:`STEPS`, fewer for a small (test) ensemble (the
+    sweep runs one model run after another: it cannot be batched)."""
+    return min(STEPS, max(3, samples // 10))
+
+
+def compute(
+    ctx: Context, sweeps: Sequence[str] = tuple(SWEEPS), steps: int | None = None
+) -> xr.Dataset:
     """Every number of H3, labelled (see the module doc); ``sweeps`` and ``steps`` choose the
-    continuation (fewer make a quicker, coarser bifurcation diagram)."""
+    continuation (default: every sweep, :func:`continuation_steps` of the ensemble size)."""
+    steps = continuation_steps(ctx.samples) if steps is None else steps
     from nea_sd.scenarios import load_scenarios
 
     known = load_scenarios(ctx.model)
@@ -169,16 +179,17 @@ def compute(ctx: Context, sweeps: Sequence[str] = tuple(SWEEPS), steps: int = ST
     ds.attrs.update(
         jump=JUMP,
         passes=PASSES,
-        draws=ctx.samples,
+        draws=min(ctx.samples, BASIN_DRAWS),
         seed=ctx.seed,
         verdict_strategy=VERDICT_STRATEGY,
+        continuation_steps=steps,
         sweep_note="Defence reaction is swept as a factor on the base array (clipped to [0, 2])",
     )
     return ds
 
 
 def _gain_matrix(ctx: Context) -> np.ndarray:
-    sets = draws(ctx)
+    sets = draws(ctx)[:BASIN_DRAWS]
     return np.array([[float(s[g]) for g in ctx.gains] for s in sets]).reshape(len(sets), -1)
 
 

@@ -109,7 +109,7 @@ def test_h8_dormant_restraint_is_rejected_whatever_the_trust():
     assert ex.h8_verdict(live).label == "supported"
 
 
-def test_h6_on_the_regional_model_agrees_with_direct_runs():
+def test_h6_on_the_regional_model_agrees_with_direct_runs(tmp_path):
     model = load_model(MODELS / "nea.mdl")
     ctx = Context(model, {}, "model defaults", {"Spillover": (0.0, 0.6)}, samples=3, seed=2)
     section = ex.h6_section(ctx)
@@ -131,11 +131,12 @@ def test_h6_on_the_regional_model_agrees_with_direct_runs():
     assert float(got.isel(draw=1)) == pytest.approx(at[0] - at[1], abs=1e-12)
     assert section.verdict == ex.h6_verdict(n)
     assert "Diverged runs" in section.text and set(section.figures) == {"h6_effects"}
+    n.to_netcdf(tmp_path / "h6.nc")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["h4_section", "h5_section", "h8_section"])
-def test_sections_on_the_regional_model(name):
+def test_sections_on_the_regional_model(name, tmp_path):
     model = load_model(MODELS / "nea.mdl")
     ctx = Context(model, {}, "model defaults", {"Spillover": (0.0, 0.6)}, samples=3, seed=2)
     section = getattr(ex, name)(ctx)
@@ -143,3 +144,4 @@ def test_sections_on_the_regional_model(name):
     assert section.verdict.label in ("supported", "rejected", "depends")
     assert section.figures and "common draws" in section.text
     assert not section.numbers["diverged"].any()
+    section.numbers.to_netcdf(tmp_path / "numbers.nc")

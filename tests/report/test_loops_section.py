@@ -54,7 +54,8 @@ def test_differences_are_paired_and_every_number_is_labelled(section):
     low, mean, high = (n["trust_share_difference"].sel(versus=SECOND, stat=s) for s in STATS)
     assert low <= mean <= high
     assert set(n["strategy"].values) == {FIRST, SECOND, "simultaneous", "trust-gated"}
-    assert {"sobol_index", "p_trust_overtakes", "dominant_fraction"} <= set(n.data_vars)
+    assert {"p_trust_overtakes", "dominant_fraction"} <= set(n.data_vars)
+    assert "sobol_index" not in n and "Sobol indices of FF − MF not computed" in section.text
     assert section.verdict == verdict_from(n)
     assert f"{float(low):.3f}" in section.verdict.reason
     assert set(section.figures) == {"loops_trust_vs_spirals", "loops_difference_ff_mf"}
@@ -105,3 +106,34 @@ def test_diverged_runs_are_named_per_variant():
         coords={"variant": ["functional-first", "military-first"]},
     )
     assert diverged_note(flags) == "functional-first: draws 1"
+
+
+@pytest.mark.slow
+def test_sobol_of_the_difference_on_the_report_base(dyad_ctx, tmp_path):
+    from dataclasses import replace
+
+    from nea_sd.report.loops import SOBOL_FROM, _sobol, _strategies
+
+    ctx = replace(dyad_ctx, samples=SOBOL_FROM)
+    indices = _sobol(ctx, _strategies(ctx))
+    assert set(indices["sobol_parameter"].values) == set(GAINS)
+    assert set(indices["sobol_output"].values) == {"trust_share", "overtake_year"}
+    assert np.isfinite(indices["sobol_index"].sel(sobol_output="trust_share")).all()
+    indices.to_netcdf(tmp_path / "sobol.nc")  # the report writes every number
+
+
+def test_ensemble_indices_name_the_frontier_first():
+    from nea_sd.report.loops import ensemble_indices
+
+    rng = np.random.default_rng(0)
+    gains = rng.uniform(size=(256, 2)) * [0.6, 2.0]
+    ctx = Context(None, {}, "", GAINS, samples=256, seed=0)  # type: ignore[arg-type]
+    y = xr.DataArray(3 * gains[:, 1] + 0.1 * gains[:, 0] ** 2, dims="run")  # backfire decides
+    s1 = ensemble_indices(gains, ctx, y)["ensemble_s1"].sel(ensemble_kind="S1")
+    assert float(s1.sel(ensemble_parameter="Backfire strength")) > 0.9
+    numbers = _numbers(-0.01, MATERIAL * 3).merge(ensemble_indices(gains, ctx, y))
+    assert verdict_from(numbers).depends_on[0] == "Backfire strength"
+
+
+def test_numbers_write_to_netcdf(section, tmp_path):
+    section.numbers.to_netcdf(tmp_path / "loops.nc")

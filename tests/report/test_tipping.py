@@ -55,10 +55,10 @@ def test_verdict_pinned():
     assert half.depends_on[0] == "Backfire strength"
 
 
-def test_small_section_on_the_regional_model():
+def test_small_section_on_the_regional_model(tmp_path):
     model = load_model(MODELS / "nea.mdl")
     ctx = Context(model, {}, "model defaults", {"Spillover": (0.0, 0.6)}, samples=2, seed=0)
-    numbers = compute(ctx, sweeps=("Spillover",), steps=3)
+    numbers = compute(ctx, sweeps=("Spillover",))  # 3 steps for a small ensemble
     assert numbers["basin_end"].shape == (2, 2, len(GRID))
     assert np.isfinite(numbers["basin_end"]).all() and not numbers["diverged"].any()
     assert (numbers["basin_end"] >= 0).all() and (numbers["basin_end"] <= 1).all()
@@ -70,4 +70,5 @@ def test_small_section_on_the_regional_model():
     p = numbers["p_two_basins"].sel(strategy="functional-first").values
     assert f"{p[1]:.3f}" in verdict.reason
     assert set(_figures(numbers)) == {"h3_basins", "h3_bifurcation"}
+    numbers.to_netcdf(tmp_path / "h3.nc")
     assert "hysteresis width at the base (functional-first): Spillover" in _text(numbers)
