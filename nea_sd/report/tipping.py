@@ -287,7 +287,7 @@ def h3_section(ctx: Context) -> Section:
     numbers = compute(ctx)
     return Section(
         key="H3",
-        title="H3 tipping point: basins of attraction and hysteresis",
+        title="Tipping point: basins of attraction and hysteresis",
         claim=(
             "A trust tipping point exists: below it the arms spiral erodes functional "
             "cooperation (two basins of attraction, hysteresis)"
