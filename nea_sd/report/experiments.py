@@ -255,7 +255,7 @@ def h4_section(ctx: Context) -> Section:
     )
     return Section(
         key="H4",
-        title="H4 summits with and without follow-through",
+        title="Summits with and without follow-through",
         claim="Summits speed confidence building but need follow-through",
         verdict=h4_verdict(numbers),
         numbers=numbers,
@@ -324,7 +324,7 @@ def h5_section(ctx: Context) -> Section:
     )
     return Section(
         key="H5",
-        title="H5 small-state activism per unit of effort",
+        title="Small-state activism per unit of effort",
         claim="Small-state functional activism matters per unit of effort",
         verdict=h5_verdict(numbers),
         numbers=numbers,
@@ -382,7 +382,7 @@ def h6_section(ctx: Context) -> Section:
     )
     return Section(
         key="H6",
-        title="H6 an alliance shock spreads distrust",
+        title="An alliance shock spreads distrust",
         claim="Alliance buildup spreads distrust to third parties (THAAD-like shock, omega on/off)",
         verdict=h6_verdict(numbers),
         numbers=numbers,
@@ -514,7 +514,7 @@ def h8_section(ctx: Context) -> Section:
     ]
     return Section(
         key="H8",
-        title="H8 GRIT with the intent spiral active",
+        title="GRIT with the intent spiral active",
         claim="Reciprocated restraint (GRIT) breaks the spiral",
         verdict=h8_verdict(numbers),
         numbers=numbers,

@@ -106,23 +106,39 @@ def _basins(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset:
     )
 
 
-def _continuation(
-    ctx: Context, overrides: Mapping[str, Any], name: str, steps: int = STEPS
-) -> np.ndarray:
-    """End trust (direction up/down, step) sweeping ``name`` from the previous end state."""
-    values = np.linspace(*SWEEPS[name], steps)
+def _sweep_value(ctx: Context, name: str, value: float) -> Any:
+    """The setting of ``name`` at sweep value ``value`` (a factor on the base array for the
+    subscripted defence reaction, clipped to its declared [0, 2])."""
+    if name != "Defence reaction":
+        return value
     resolved = ctx.model.parameters.resolve(dict(ctx.base))
     base_array = np.asarray(resolved.get(name, ctx.model.parameters[name].value), dtype=float)
-    run: dict[str, Any] = {**ctx.base, **overrides}
-    out = np.full((2, steps), np.nan)
+    return np.clip(value * base_array, 0, 2)
+
+
+def _continuations(
+    ctx: Context, strategies: Mapping[str, Mapping[str, Any]], sweeps: Sequence[str], steps: int
+) -> np.ndarray:
+    """End trust (parameter, strategy, direction up/down, step): each chain sweeps its
+    parameter up then down, every run starting from the chain's previous end state. The chains
+    are independent, so each step runs all of them in one batch."""
+    chains = [(name, strategy) for name in sweeps for strategy in strategies]
+    runs: list[dict[str, Any]] = [{**ctx.base, **strategies[s]} for _, s in chains]
+    out = np.full((len(sweeps), len(strategies), 2, steps), np.nan)
     for direction, order in enumerate((range(steps), range(steps - 1, -1, -1))):
-        for k in order:
-            value = values[k] * base_array if name == "Defence reaction" else values[k]
-            if name == "Defence reaction":
-                value = np.clip(value, 0, 2)
-            end, _, state = _settle(ctx, [{**run, name: value}], passes=1)
-            out[direction, k] = end[0]
-            run = {k2: v for k2, v in state[0].items() if k2 != name}
+        for done, k in enumerate(order):
+            ctx.progress("H3: continuation", direction * steps + done, 2 * steps)
+            batch = [
+                {**run, name: _sweep_value(ctx, name, np.linspace(*SWEEPS[name], steps)[k])}
+                for run, (name, _) in zip(runs, chains, strict=True)
+            ]
+            end, _, states = _settle(ctx, batch, passes=1)
+            out[:, :, direction, k] = end.reshape(len(sweeps), len(strategies))
+            runs = [
+                {key: v for key, v in state.items() if key != name}
+                for state, (name, _) in zip(states, chains, strict=True)
+            ]
+    ctx.progress("H3: continuation", 2 * steps, 2 * steps)
     return out
 
 
@@ -156,14 +172,10 @@ def compute(
         np.array([interval_array(f, ctx.seed) for f in found]),
     )
     ds["spread"] = ds["basin_end"].max("initial_trust") - ds["basin_end"].min("initial_trust")
-    curves = []
-    for done, name in enumerate(sweeps):
-        ctx.progress("H3: continuation", done, len(sweeps))
-        curves.append([_continuation(ctx, strategies[s], name, steps) for s in strategies])
-    ctx.progress("H3: continuation", len(sweeps), len(sweeps))
+    curves = _continuations(ctx, strategies, list(sweeps), steps)
     ds["continuation"] = (
         ("parameter", "strategy", "direction", "step"),
-        np.array(curves),
+        curves,
     )
     ds = ds.assign_coords(direction=["up", "down"])
     ds["hysteresis_width"] = abs(
@@ -275,7 +287,7 @@ def h3_section(ctx: Context) -> Section:
     numbers = compute(ctx)
     return Section(
         key="H3",
-        title="H3 tipping point: basins of attraction and hysteresis",
+        title="Tipping point: basins of attraction and hysteresis",
         claim=(
             "A trust tipping point exists: below it the arms spiral erodes functional "
             "cooperation (two basins of attraction, hysteresis)"
