@@ -175,6 +175,7 @@ def _time_stream(
                 yield block
                 del block  # one block in memory at a time
                 bar.update(runs)
+            del drawn, table  # free the draws before the next ones are made
 
     start = time.perf_counter()
     with progress(args.runs, f"batch/{backend} (streamed)") as bar:

@@ -32,7 +32,7 @@ _JSON_MAPS = ("diverged_at", "diverged")  # JSON objects keyed by run: union ove
 _RUN_LISTS = ("dropped_runs",)  # arrays of runs: concatenated over blocks
 _TEMP_PREFIX = ".nea_sd-"
 # Zarr format 2 (read by every zarr library; format 3 has no stable string type yet, and the
-# subscript coordinates are strings), uncompressed: trajectories of doubles compress by ~15%
+# subscript coordinates are strings), uncompressed: trajectories of doubles compress by ~20%
 # with zstd, not worth the CPU time of a stream.
 _FORMAT: dict[str, Any] = {"zarr_format": 2, "consolidated": False}
 _COORDS = "nea_sd_coordinates"  # names zarr cannot mark as coordinates (blanks in them)
