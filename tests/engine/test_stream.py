@@ -107,7 +107,7 @@ def test_stream_target_must_be_a_zarr_store(exploding: Path, tmp_path: Path) -> 
 
 
 PEAK = r"""
-import resource, sys
+import sys
 import numpy as np
 from nea_sd.engine.batch import compile_model
 batch = compile_model(sys.argv[1])
@@ -118,7 +118,11 @@ if target == "-":
     batch.simulate(growth, **options)
 else:
     batch.simulate(growth, stream_to=target, block_runs=1_000, **options)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+# VmHWM: this process image's own peak; ru_maxrss would carry over the parent's peak from the
+# fork (a pytest process grown to 1 GB by earlier tests reads 1 GB in every child)
+with open("/proc/self/status") as status:
+    hwm = next(line for line in status if line.startswith("VmHWM:"))
+print(hwm.split()[1], file=sys.stderr)
 """
 
 
