@@ -106,3 +106,11 @@ def check_year(model: Model, year: float) -> float:
             f"({first:g}-{last:g}); choose a year in it"
         )
     return year
+
+
+def check_workers(workers: int | None) -> None:
+    """``--workers`` is a count of processes: refused below 1 before any work starts."""
+    if workers is not None and workers < 1:
+        raise InvalidValueError(
+            f"--workers must be at least 1, got {workers} (omit it to run in this process)"
+        )

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from nea_sd.cli._common import add_model_argument, open_model
+from nea_sd.cli._common import add_model_argument, check_workers, open_model
 from nea_sd.report.ensemble import BASES
 
 DEFAULT_DIR = "nea_sd_report"
@@ -71,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nea_sd.errors import OutputPathError
+    from nea_sd.outputs import check_output_dir
     from nea_sd.report.build import FILES, build
 
+    check_workers(args.workers)
     folder = Path(args.output_dir)
     existing = [f for f in FILES if (folder / f).exists()]
     if existing and not args.overwrite:  # before the runs, not after them
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             f"{folder}/ already holds {', '.join(existing)}; choose another --output-dir "
             "or pass --overwrite"
         )
+    check_output_dir(folder)  # writable and not full, before the runs
     model = open_model(args.model)
     bars = _Bars()
     start = time.perf_counter()

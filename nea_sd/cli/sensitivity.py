@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nea_sd.cli._common import add_model_argument, model_path, open_model
+from nea_sd.cli._common import add_model_argument, check_workers, model_path, open_model
 from nea_sd.errors import InvalidValueError
 
 
@@ -64,10 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from nea_sd.sensitivity.spec import SweepSpec, load_spec
     from nea_sd.sensitivity.sweep import planned_runs, run_sweep
 
-    if args.workers is not None and args.workers < 1:
-        raise InvalidValueError(
-            f"--workers must be at least 1, got {args.workers} (omit it to run in this process)"
-        )
+    check_workers(args.workers)
     if args.samples < 1:
         raise InvalidValueError(f"--samples must be at least 1, got {args.samples}")
     path = model_path(args.model)

@@ -114,6 +114,7 @@ def test_an_existing_report_is_not_overwritten(built, capsys) -> None:
         (["--seed", "-1"], "--seed"),
         (["--workers", "2", "--scheduler", "tcp://x:1"], "not allowed with"),
         (["--base", "best"], "invalid choice"),
+        (["--workers", "0"], "--workers"),
     ],
 )
 def test_bad_input_is_one_error_line(capsys, tmp_path: Path, argv, message) -> None:
@@ -121,6 +122,15 @@ def test_bad_input_is_one_error_line(capsys, tmp_path: Path, argv, message) -> N
     assert code == 2
     assert err.startswith("error: ") and message in err and "Traceback" not in err
     assert not (tmp_path / "r" / "report.nc").exists()
+
+
+def test_an_unwritable_output_dir_is_refused_before_the_runs(capsys, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    code, _, err = call(capsys, "report", "nea", "--samples", "8", "--output-dir", str(blocker))
+    assert code == 2
+    assert err.startswith("error: ") and "is a file" in err and len(err.splitlines()) == 1
+    assert blocker.read_text() == "x"
 
 
 def test_registry_resolution_missing_module_is_none_broken_module_raises(tmp_path, monkeypatch):
