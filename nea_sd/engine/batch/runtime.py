@@ -391,32 +391,8 @@ class BatchModel:
         what = np.zeros(n_runs, dtype=np.int64)
         err = np.zeros(n_runs, dtype=np.int64)
         spans = balanced_chunks(n_runs, chunk_size or NUMBA_CHUNK, _workers())
-        if not self._kernel_ready:  # compile (or load) once, before the threads, with a bar
-            from nea_sd.engine.batch.kernel import compile_progress
 
-            with compile_progress(f"{self.path.name} (numba)"):
-                empty = np.empty((0, max(lay.const_cells, 1)))
-                kernel(
-                    0,
-                    grid.initial,
-                    grid.step,
-                    grid.final,
-                    grid.saveper,
-                    len(grid.times),
-                    slot,
-                    sel,
-                    selvar,
-                    empty,
-                    out[:0],
-                    bad[:0],
-                    what[:0],
-                    err[:0],
-                )
-            self._kernel_ready = True
-
-        def work(span: tuple[int, int]) -> None:
-            start, stop = span
-            consts = self._const_matrix(compiled, lay, params, start, stop)
+        def call(start: int, stop: int, consts: np.ndarray) -> None:
             kernel(
                 stop - start,
                 grid.initial,
@@ -433,6 +409,17 @@ class BatchModel:
                 what[start:stop],
                 err[start:stop],
             )
+
+        if not self._kernel_ready:  # compile (or load) once, before the threads, with a bar
+            from nea_sd.engine.batch.kernel import compile_progress
+
+            with compile_progress(f"{self.path.name} (numba)"):
+                call(0, 0, np.empty((0, max(lay.const_cells, 1))))
+            self._kernel_ready = True
+
+        def work(span: tuple[int, int]) -> None:
+            start, stop = span
+            call(start, stop, self._const_matrix(compiled, lay, params, start, stop))
 
         _spread(work, spans)
         if err.any():
