@@ -93,14 +93,18 @@ def dominance_data(
     pilot: Mapping[str, Any] | None = None,
     *,
     workers: int = 1,
+    saveper: float | None = None,
 ) -> xr.Dataset:
-    """Per run: ``loop_named`` (run, loop_time, loop_name), each named loop's relative score
+    """Per run, scored every ``saveper`` years (default the model's SAVEPER): ``loop_named``
+    (run, loop_time, loop_name), each named loop's relative score
     (signed; the absolute values of all loops of the main cycle partition sum to 1), and
     ``loop_shares`` (run, loop_time, polarity) of the reinforcing and balancing loops."""
     from nea_sd.loops.analysis import analyze
 
     loopset = fixed_loopset(path, pilot if pilot is not None else {})
-    analysis = analyze(path, dict(params), n_runs, loopset=loopset, workers=workers)
+    analysis = analyze(
+        path, dict(params), n_runs, loopset=loopset, workers=workers, saveper=saveper
+    )
     data = analysis.data
     named = [n for n in analysis.names if n in {x.name for x in loopset.named}]
     return xr.Dataset(

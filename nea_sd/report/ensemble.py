@@ -97,7 +97,7 @@ def structures_of(model: Model) -> dict[str, dict[str, float]]:
     return dict(variants(load_structures(model)))
 
 
-def _backend(runs: int) -> str:
+def backend_for(runs: int) -> str:
     """The compiled backend for large ensembles where numba is installed (about 3x faster per
     run once compiled), else numpy (no compilation: faster for a few hundred runs)."""
     if runs < NUMBA_FROM:
@@ -168,7 +168,7 @@ def _problem(
         scenarios=("",),
         paired=False,
         spec_sha256=key,
-        settings=tuple(sorted({**DEFAULTS, "year": 2040.0, "backend": _backend(runs)}.items())),
+        settings=tuple(sorted({**DEFAULTS, "year": 2040.0, "backend": backend_for(runs)}.items())),
         bases=(model.parameters.resolve(base),),
         defaults={f.parameter: model.parameters[f.parameter].value for f in factors},
         model_text=_model_text(model),

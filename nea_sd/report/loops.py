@@ -49,6 +49,9 @@ MATERIAL = 0.01
 DOMINANT = 0.5
 SHOWN = MATERIAL / 10  # the prose lists loop-share changes from this size (all are in the numbers)
 SOBOL_FROM = 32  # ensembles smaller than this (tests) skip the Sobol indices, and say so
+#: years between scored steps: dominance read yearly (the model saves quarterly; loop scores
+#: are instantaneous, so this samples the same curves four times less often)
+SCORED_EVERY = 1.0
 
 
 def _strategies(ctx: Context) -> dict[str, dict[str, Any]]:
@@ -60,7 +63,7 @@ def _strategies(ctx: Context) -> dict[str, dict[str, Any]]:
 
 def _sobol(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset | None:
     """Sobol indices (ST, S1 and half-widths) of the FF − MF trust-loop share and overtake year."""
-    from nea_sd.sensitivity import build_problem, run_sweep, spec_from_dict
+    from nea_sd.sensitivity import build_problem, make_evaluator, run_sweep, spec_from_dict
 
     if ctx.samples < SOBOL_FROM or not ctx.gains or FIRST not in strategies:
         return None
@@ -70,7 +73,11 @@ def _sobol(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset | 
     n = 2 ** max(2, int(math.log2(max(4, ctx.samples // (d + 2)))))
     window = {"start": START, "end": float(ctx.model.time["final"])}
     spec = {
-        "sweep": {"calc_second_order": False, "chunk_size": 256},
+        "sweep": {
+            "calc_second_order": False,
+            "chunk_size": max(8, n * (d + 2) // (2 * max(1, ctx.workers or 1))),
+            "loop_saveper": SCORED_EVERY,
+        },
         "parameters": {k: {"range": [float(lo), float(hi)]} for k, (lo, hi) in ctx.gains.items()},
         "outputs": {
             "trust_share": {"kind": "loop_dominance", "loops": list(TRUST_LOOPS), **window},
@@ -92,7 +99,8 @@ def _sobol(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset | 
     )
     problem = replace(problem, bases=bases, scenarios=(FIRST, SECOND), paired=True)
     ctx.progress("loops: Sobol of FF - MF", 0, 1)
-    result = run_sweep(problem, "sobol", n, seed=ctx.seed)
+    evaluator = make_evaluator(problem, workers=ctx.workers, scheduler=ctx.scheduler)
+    result = run_sweep(problem, "sobol", n, seed=ctx.seed, evaluator=evaluator)
     ctx.progress("loops: Sobol of FF - MF", 1, 1)
     ds = result.dataset
     return xr.Dataset(
@@ -118,7 +126,14 @@ def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
     for done, (name, overrides) in enumerate(strategies.items()):
         ctx.progress("loops: scores", done, len(strategies))
         params = resolved_sets(ctx, [compose(ctx, s, overrides) for s in sets])
-        data = dominance_data(ctx.model.path, params, len(sets), pilot, workers=ctx.workers or 1)
+        data = dominance_data(
+            ctx.model.path,
+            params,
+            len(sets),
+            pilot,
+            workers=ctx.workers or 1,
+            saveper=SCORED_EVERY,
+        )
         bad = runs["diverged"].sel(variant=name).values
         named = abs(data["loop_named"]).where(xr.DataArray(~bad, dims="run"))
         times = data["loop_time"].values

@@ -14,11 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy.stats import qmc
 
 from nea_sd.engine import simulate
 from nea_sd.report.core import Context
+from nea_sd.report.ensemble import backend_for
 
 LEVEL = 0.95
 RESAMPLES = 2000
@@ -68,21 +70,25 @@ def run_variants(
     dims (variant, draw, time, ...). A diverged run is NaN in every output and ``True`` in
     ``diverged`` (variant, draw)."""
     sets = list(sets) if sets is not None else draws(ctx)
-    parts = []
-    for done, (strategy, experiment) in enumerate(variants.values()):
-        ctx.progress(stage, done, len(variants))
-        result = simulate(
-            ctx.model,
-            [compose(ctx, s, strategy, experiment) for s in sets],
-            list(outputs),
-            labels=[str(i) for i in range(len(sets))],
-            nonfinite="nan",
-        )
-        result = result.drop_vars([c for c in result.coords if c not in ("time",)])
-        result = result.rename({"run": "draw"}).assign_coords(draw=np.arange(len(sets)))
-        parts.append(result[[*outputs, "diverged"]])
+    runs = [
+        compose(ctx, s, strategy, experiment)
+        for strategy, experiment in variants.values()
+        for s in sets
+    ]
+    ctx.progress(stage, 0, len(variants))
+    # one call for every variant: the compiled backend pays off from a few thousand runs
+    result = simulate(
+        ctx.model, runs, list(outputs), nonfinite="nan", backend=backend_for(len(runs))
+    )
     ctx.progress(stage, len(variants), len(variants))
-    return xr.concat(parts, dim="variant", join="override").assign_coords(variant=list(variants))
+    result = result.drop_vars([c for c in result.coords if c not in ("time",)])[
+        [*outputs, "diverged"]
+    ]
+    shape = {"variant": list(variants), "draw": np.arange(len(sets))}
+    index = xr.Coordinates.from_pandas_multiindex(
+        pd.MultiIndex.from_product(shape.values(), names=list(shape)), "run"
+    )
+    return result.assign_coords(index).unstack("run").transpose("variant", "draw", ...)
 
 
 def diverged_note(diverged: xr.DataArray) -> str:

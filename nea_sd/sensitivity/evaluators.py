@@ -82,7 +82,10 @@ def evaluate_chunk(problem: Problem, X: np.ndarray) -> np.ndarray:
             from nea_sd.loops.dominance import dominance_data
 
             path = model_file(problem)
-            result = result.merge(dominance_data(path, params, X.shape[0], problem.bases[0]))
+            scored = dominance_data(
+                path, params, X.shape[0], problem.bases[0], saveper=problem.setting("loop_saveper")
+            )
+            result = result.merge(scored)
         columns = [np.asarray(m.evaluate(result), dtype=float) for m in problem.metrics]
         out[:, s, :] = np.column_stack([c.reshape(X.shape[0], -1) for c in columns])
         # a diverged run has no outcome: NaN in every column (never "stage 0", "never reached")

@@ -47,6 +47,7 @@ DEFAULTS = {
     "num_levels": 4,
     "M": 4,
     "backend": "numpy",
+    "loop_saveper": None,  # None: the model's SAVEPER
 }
 BACKENDS = ("numpy", "numba")
 
@@ -432,6 +433,12 @@ def build_problem(
         )
     if not 0 < float(settings["conf_level"]) < 1:
         raise InvalidValueError(f"conf_level must lie in (0, 1), got {settings['conf_level']!r}")
+    if settings["loop_saveper"] is not None:
+        settings["loop_saveper"] = _number("loop_saveper", settings["loop_saveper"])
+        if settings["loop_saveper"] <= 0:
+            raise InvalidValueError(
+                f"loop_saveper must be a positive number of years, got {settings['loop_saveper']!r}"
+            )
     settings["year"] = float(year)
     if backend is not None:
         settings["backend"] = backend

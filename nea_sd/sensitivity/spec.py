@@ -10,6 +10,8 @@ Example::
     conf_level = 0.95
     num_resamples = 100
     backend = "numpy"                # batch engine backend: "numpy" or "numba" (compiled)
+    loop_saveper = 1.0               # loop_dominance outputs: years between scored steps
+                                     # (default the model's SAVEPER; coarser is cheaper)
 
     [parameters]
     "Spillover" = {}                                   # range from the model's units field
@@ -51,6 +53,7 @@ SWEEP_KEYS = (
     "num_levels",
     "M",
     "backend",
+    "loop_saveper",
 )
 FACTOR_KEYS = ("range", "dist", "mean", "sd", "peak", "scale", "group")
 

@@ -13,7 +13,15 @@ from nea_sd.loops import analyze
 from nea_sd.loops.dominance import fixed_loopset
 from nea_sd.model import load_model
 from nea_sd.report.core import Context
-from nea_sd.report.loops import FIRST, MATERIAL, SECOND, START, loops_section, verdict_from
+from nea_sd.report.loops import (
+    FIRST,
+    MATERIAL,
+    SCORED_EVERY,
+    SECOND,
+    START,
+    loops_section,
+    verdict_from,
+)
 from nea_sd.report.sectionkit import compose, diverged_note, draws, resolved_sets
 from nea_sd.scenarios import load_scenarios
 
@@ -39,7 +47,9 @@ def test_shares_agree_with_the_loop_analysis_on_the_same_draws(dyad_ctx, section
     loopset = fixed_loopset(dyad_ctx.model.path, pilot)  # (cached: found once per session)
     sets = [compose(dyad_ctx, s, scenarios[SECOND].overrides) for s in draws(dyad_ctx)]
     params = resolved_sets(dyad_ctx, sets)
-    direct = analyze(dyad_ctx.model, params, len(sets), loopset=loopset, workers=1)
+    direct = analyze(
+        dyad_ctx.model, params, len(sets), loopset=loopset, workers=1, saveper=SCORED_EVERY
+    )
     named = abs(direct.data["named"]).sel(time=slice(START, None)).mean("time")
     for loop in ("R3", "R1[A]", "B1[B]"):
         got = section.numbers["loop_share"].sel(strategy=SECOND, loop_name=loop, stat="mean")
