@@ -20,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from nea_sd.engine.batch import batch_model, compile_model
-from nea_sd.engine.batch.ltm import LoopScorer, run_scored
+from nea_sd.engine.batch.ltm import LoopScorer, Scoring, run_scored
 from nea_sd.engine.batch.runtime import TimeGrid
 from nea_sd.errors import InvalidValueError
 from nea_sd.loops.enumerate import (
@@ -349,7 +349,7 @@ def _score(
     params: dict[str, np.ndarray],
     n_runs: int,
     reducer: _Reducer,
-    saveper: float | None,
+    scoring: Scoring,
     chunk: int,
     record_factory: Any = None,
     keep: list[str] | None = None,
@@ -369,7 +369,7 @@ def _score(
         n_runs,
         factory,
         record_factory=record_factory,
-        saveper=saveper,
+        scoring=scoring,
         chunk=chunk,
         links=reducer.scorer.used,
         keep=keep,
@@ -397,7 +397,7 @@ def _work(bounds: tuple[int, int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         _slice(w["params"], start, stop),
         stop - start,
         w["reducer"],
-        w["saveper"],
+        w["scoring"],
         w["chunk"],
     )
 
@@ -407,14 +407,14 @@ def _score_parallel(
     params: dict[str, np.ndarray],
     n_runs: int,
     reducer: _Reducer,
-    saveper: float | None,
+    scoring: Scoring,
     chunk: int,
     workers: int,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """As :func:`_score`, the runs split among forked processes (the program is inherited)."""
     import multiprocessing
 
-    _WORK.update(program=program, params=params, reducer=reducer, saveper=saveper, chunk=chunk)
+    _WORK.update(program=program, params=params, reducer=reducer, scoring=scoring, chunk=chunk)
     cuts = np.linspace(0, n_runs, workers + 1).astype(int)
     bounds = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
     try:
@@ -439,7 +439,7 @@ def pilot_links(
 
         return reduce
 
-    run_scored(graph.program, first, 1, factory, saveper=saveper)
+    run_scored(graph.program, first, 1, factory, scoring=Scoring(saveper))
     return np.array([rows[j] for j in sorted(rows)])
 
 
@@ -452,6 +452,7 @@ def analyze(
     loopset: LoopSet | None = None,
     outputs: list[str] | None = None,
     saveper: float | None = None,
+    score_from: float | None = None,
     loops_file: str | os.PathLike[str] | None = None,
     chunk: int = 500,
     workers: int | None = None,
@@ -459,6 +460,9 @@ def analyze(
     """Score the loops of ``path`` (a file or a loaded model) over ``n_runs`` parameter sets.
 
     ``workers``: processes (forked) sharing the runs; default: one per CPU, at most 2 here.
+    ``saveper``: years between scored steps (default the model's SAVEPER); ``score_from``: the
+    steps before this time are not scored and read NaN (a window that starts later need not
+    pay for them).
     """
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     graph = causal_graph(path)
@@ -497,6 +501,7 @@ def analyze(
     named_names = [n.name for n in loopset.named if n.name in loopset.labels]
     labels = np.asarray(loopset.labels)
     partitions = np.asarray(loopset.partitions)
+    scoring = Scoring(saveper, score_from)
     n_times = _count_times(program, saveper)
     full = n_runs * n_times * max(1, len(loopset.loops)) <= BUDGET
     keep = np.arange(len(loopset.loops)) if full else np.asarray(loopset.shown(), dtype=np.intp)
@@ -509,14 +514,14 @@ def analyze(
     )
     parallel = workers > 1 and not outputs and n_runs >= 2 * MIN_PARALLEL
     if parallel:
-        times, red = _score_parallel(program, params, n_runs, reducer, saveper, chunk, workers)
+        times, red = _score_parallel(program, params, n_runs, reducer, scoring, chunk, workers)
     else:
         times, red = _score(
             program,
             params,
             n_runs,
             reducer,
-            saveper,
+            scoring,
             chunk,
             record_factory if outputs else None,
             keep=[i for pair in idents.values() for i in pair],

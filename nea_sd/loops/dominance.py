@@ -94,8 +94,10 @@ def dominance_data(
     *,
     workers: int = 1,
     saveper: float | None = None,
+    score_from: float | None = None,
 ) -> xr.Dataset:
-    """Per run, scored every ``saveper`` years (default the model's SAVEPER): ``loop_named``
+    """Per run, scored every ``saveper`` years (default the model's SAVEPER) from ``score_from``
+    on (earlier steps read NaN; default from the start): ``loop_named``
     (run, loop_time, loop_name), each named loop's relative score
     (signed; the absolute values of all loops of the main cycle partition sum to 1), and
     ``loop_shares`` (run, loop_time, polarity) of the reinforcing and balancing loops."""
@@ -103,7 +105,13 @@ def dominance_data(
 
     loopset = fixed_loopset(path, pilot if pilot is not None else {})
     analysis = analyze(
-        path, dict(params), n_runs, loopset=loopset, workers=workers, saveper=saveper
+        path,
+        dict(params),
+        n_runs,
+        loopset=loopset,
+        workers=workers,
+        saveper=saveper,
+        score_from=score_from,
     )
     data = analysis.data
     named = [n for n in analysis.names if n in {x.name for x in loopset.named}]

@@ -133,6 +133,7 @@ def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
             pilot,
             workers=ctx.workers or 1,
             saveper=SCORED_EVERY,
+            score_from=START,
         )
         bad = runs["diverged"].sel(variant=name).values
         named = abs(data["loop_named"]).where(xr.DataArray(~bad, dims="run"))

@@ -88,7 +88,8 @@ def run_variants(
     index = xr.Coordinates.from_pandas_multiindex(
         pd.MultiIndex.from_product(shape.values(), names=list(shape)), "run"
     )
-    return result.assign_coords(index).unstack("run").transpose("variant", "draw", ...)
+    unstacked = result.assign_coords(index).unstack("run")  # (unstack sorts the labels)
+    return unstacked.sel(variant=list(variants)).transpose("variant", "draw", ...)
 
 
 def diverged_note(diverged: xr.DataArray) -> str:

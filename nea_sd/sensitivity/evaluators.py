@@ -83,7 +83,14 @@ def evaluate_chunk(problem: Problem, X: np.ndarray) -> np.ndarray:
 
             path = model_file(problem)
             scored = dominance_data(
-                path, params, X.shape[0], problem.bases[0], saveper=problem.setting("loop_saveper")
+                path,
+                params,
+                X.shape[0],
+                problem.bases[0],
+                saveper=problem.setting("loop_saveper"),
+                score_from=min(
+                    m.start for m in problem.metrics if getattr(m, "needs_loops", False)
+                ),
             )
             result = result.merge(scored)
         columns = [np.asarray(m.evaluate(result), dtype=float) for m in problem.metrics]

@@ -78,3 +78,18 @@ def test_regional_named_loops_have_element_instances():
     assert counts["R3"] >= 42  # every ordered rival pair i -> j -> i, plus longer spirals
     assert counts["B1"] == 7  # one fatigue loop per actor
     assert not result.loopset.exhaustive
+
+
+def test_scoring_from_a_later_time_skips_only_the_earlier_steps():
+    """score_from leaves the scores from that time on bit for bit as a full run's (a step's
+    score needs only that step and the one before), and marks the skipped steps NaN."""
+    full = analyze("models/richardson.mdl", {}, 3, workers=1, saveper=1.0)
+    late = analyze("models/richardson.mdl", {}, 3, workers=1, saveper=1.0, score_from=1930.0)
+    times = full.data["time"].values
+    after = times >= 1930.0
+    assert after.any() and (~after).any()
+    np.testing.assert_array_equal(
+        late.data["score"].values[:, after], full.data["score"].values[:, after]
+    )
+    assert np.isnan(late.data["score"].values[:, ~after]).all()
+    assert np.isfinite(full.data["score"].values[:, ~after][:, 1:]).all()

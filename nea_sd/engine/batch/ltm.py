@@ -441,6 +441,16 @@ def _generate(compiled: CompiledModel, outputs: Sequence[str] | None = None) -> 
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """Which steps are scored: every ``saveper`` years (default the model's SAVEPER), from
+    ``start`` on (default from the first step; a skipped step's scores read NaN, so that a
+    window that does not need them does not pay for them)."""
+
+    saveper: float | None = None
+    start: float | None = None
+
+
 @dataclass
 class StepHook:
     """Receives values at each scored step; computes what ``reduce`` wants from link scores."""
@@ -453,11 +463,15 @@ class StepHook:
     needed: set[str] | None = None
     record: Callable[[int, dict[str, Any]], None] | None = None
     slot: np.ndarray | None = None
+    start: float | None = None
 
     def __call__(self, k: int, time: float, cur: dict[str, Any], prev: Any) -> None:
         j = int(self.slot[k]) if self.slot is not None else k
         if self.record is not None:
             self.record(j, cur)
+        if self.start is not None and time < self.start - 1e-9:
+            self.reduce(j, np.full((self.n, self.program.n_links), np.nan))
+            return
         if prev is None:
             self.reduce(j, np.zeros((self.n, self.program.n_links)))
             return
@@ -475,7 +489,7 @@ def run_scored(
     reduce_factory: Callable[[int, int], Callable[[int, np.ndarray], None]],
     *,
     record_factory: Callable[[int, int], Callable[[int, dict[str, Any]], None]] | None = None,
-    saveper: float | None = None,
+    scoring: Scoring = Scoring(),
     chunk: int = 500,
     links: Sequence[int] | None = None,
     keep: Sequence[str] | None = None,
@@ -497,7 +511,7 @@ def run_scored(
         control["initial_time"],
         control["final_time"],
         step,
-        float(saveper) if saveper is not None else model._default_saveper(step),
+        scoring.saveper if scoring.saveper is not None else model._default_saveper(step),
     )
     wanted = None
     needed = None
@@ -532,6 +546,7 @@ def run_scored(
             needed=needed,
             record=record_factory(start, stop) if record_factory else None,
             slot=slot,
+            start=scoring.start,
         )
         with np.errstate(all="ignore"):
             func(
