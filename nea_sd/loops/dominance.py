@@ -15,6 +15,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,22 +68,45 @@ def present(wanted: Sequence[str], available: Sequence[str]) -> tuple[str, ...]:
 
 
 def _key(path: Path, pilot: Mapping[str, Any]) -> str:
-    from nea_sd.model import file_sha256
+    """The loop set's identity: the model's content, its named loops, the pilot's values and
+    the source of the loop search (a changed search never reads an old set)."""
+    from nea_sd.loops import analysis, enumerate
 
-    text = json.dumps(
-        {k: np.asarray(v, dtype=float).tolist() for k, v in sorted(pilot.items())}, sort_keys=True
+    digest = hashlib.sha256()
+    digest.update(path.read_bytes())
+    loops_file = default_loops_file(path)
+    digest.update(loops_file.read_bytes() if loops_file.exists() else b"")
+    for module in (analysis, enumerate):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    digest.update(
+        json.dumps(
+            {k: np.asarray(v, dtype=float).tolist() for k, v in sorted(pilot.items())},
+            sort_keys=True,
+        ).encode()
     )
-    return file_sha256(path) + hashlib.sha256(text.encode()).hexdigest()
+    return digest.hexdigest()[:32]
 
 
 def fixed_loopset(path: str | os.PathLike[str], pilot: Mapping[str, Any]) -> Any:
     """The loop set scored for ``path``: all loops where enumerable, else the named instances
-    plus the strongest-path loops of one run of ``pilot`` (cached per model content and pilot)."""
-    from nea_sd.loops.analysis import analyze
+    plus the strongest-path loops of one run of ``pilot``. Found once per model content and
+    pilot and kept in the cache (the search takes tens of seconds on the regional model, and
+    every worker process of a sweep needs the same set)."""
+    import pickle
+
+    from nea_sd.loops.analysis import analyze, causal_graph
+    from nea_sd.model.cache import read_entry, write_entry
 
     key = _key(Path(path), pilot)
     if key not in _LOOPSETS:
-        _LOOPSETS[key] = analyze(path, dict(pilot), 1, workers=1).loopset
+        relative = f"loopsets/{key}.pickle"
+        stored = read_entry(relative)  # written by this module only (checksummed)
+        if stored is not None:
+            found = replace(pickle.loads(stored), graph=causal_graph(path))  # noqa: S301
+        else:
+            found = analyze(path, dict(pilot), 1, workers=1).loopset
+            write_entry(relative, pickle.dumps(replace(found, graph=None)))
+        _LOOPSETS[key] = found
     return _LOOPSETS[key]
 
 

@@ -106,7 +106,7 @@ def strongest_paths(
                     loop = make_loop(graph, path)
                     found.setdefault(loop.key(), loop)
                     continue
-                if nxt in path or value <= best.get(nxt, 0.0):
+                if value <= best.get(nxt, 0.0) or nxt in path:  # the cheap test first
                     continue
                 best[nxt] = value
                 stack.append((nxt, value, path + (nxt,)))

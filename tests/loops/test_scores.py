@@ -93,3 +93,23 @@ def test_scoring_from_a_later_time_skips_only_the_earlier_steps():
     )
     assert np.isnan(late.data["score"].values[:, ~after]).all()
     assert np.isfinite(full.data["score"].values[:, ~after][:, 1:]).all()
+
+
+def test_the_fixed_loop_set_read_back_from_the_cache_is_the_one_found():
+    """A worker process reads the loop set from the cache instead of searching again: the set
+    it reads must be the set the search finds (loops, labels, link ids, strengths)."""
+    from nea_sd.loops import dominance
+    from nea_sd.model import load_model
+
+    model = load_model("models/dyad.mdl")
+    pilot = model.parameters.resolve({})
+    dominance._LOOPSETS.clear()
+    first = dominance.fixed_loopset(model.path, pilot)  # found (or read) and stored
+    dominance._LOOPSETS.clear()
+    again = dominance.fixed_loopset(model.path, pilot)  # read from the cache
+    fresh = analyze(model.path, dict(pilot), 1, workers=1).loopset
+    for got in (first, again):
+        assert got.graph is not None
+        assert [lp.nodes for lp in got.loops] == [lp.nodes for lp in fresh.loops]
+        assert (got.labels, got.partitions, got.ids) == (fresh.labels, fresh.partitions, fresh.ids)
+        assert got.strength == fresh.strength
