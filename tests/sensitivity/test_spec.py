@@ -158,9 +158,11 @@ def test_sweep_errors(ishigami, tmp_path):
         UnknownNameError,
         "<dict> [sweep]: unknown setting 'seeds'; valid choices: "
         "'M', 'backend', 'calc_second_order', 'chunk_size', 'conf_level', "
-        "'num_levels', 'num_resamples', 'paired', 'scenario', 'year'",
+        "'loop_saveper', 'num_levels', 'num_resamples', 'paired', 'scenario', 'year'",
     ):
         problem(ishigami, seeds=3)
+    with error(InvalidValueError, "loop_saveper must be a positive number of years, got -1.0"):
+        problem(ishigami, loop_saveper=-1)
     with error(
         UnknownNameError, "unknown batch engine backend 'jax'; valid choices: 'numba', 'numpy'"
     ):
