@@ -367,12 +367,7 @@ def _text(numbers: xr.Dataset) -> str:
         )
         lines.append(f"First-order indices (RBD-FAST on the draws) of FF − MF: {shown}.")
     if "sobol_index" in numbers:
-        st = numbers["sobol_index"].sel(sobol_output="trust_share", sobol_kind="ST")
-        conf = numbers["sobol_conf"].sel(sobol_output="trust_share", sobol_kind="ST")
-        order = np.argsort(-np.nan_to_num(st.values, nan=-np.inf))[:3]
-        names, values, halves = st.sobol_parameter.values, st.values, conf.values
-        shown = ", ".join(f"{names[k]} {values[k]:.2f} ± {halves[k]:.2f}" for k in order)
-        lines.append(f"Total Sobol indices of FF − MF in the trust-loop share: {shown}.")
+        lines.append(sobol_sentence(numbers))
     else:
         lines.append(
             f"Sobol indices of FF − MF not computed: {numbers.attrs['draws']} draws "
@@ -380,6 +375,25 @@ def _text(numbers: xr.Dataset) -> str:
         )
     lines.append(f"Diverged runs (left out): {numbers.attrs['diverged_runs']}.")
     return "\n".join(lines)
+
+
+def sobol_sentence(numbers: xr.Dataset) -> str:
+    """The three largest total indices of FF − MF in the trust-loop share, and which of them
+    are resolved (bootstrap interval above 0): at small N none may be, and the text says so
+    rather than ranking noise."""
+    st = numbers["sobol_index"].sel(sobol_output="trust_share", sobol_kind="ST")
+    conf = numbers["sobol_conf"].sel(sobol_output="trust_share", sobol_kind="ST")
+    order = np.argsort(-np.nan_to_num(st.values, nan=-np.inf))[:3]
+    names, values, halves = st.sobol_parameter.values, st.values, conf.values
+    shown = ", ".join(f"{names[k]} {values[k]:.2f} ± {halves[k]:.2f}" for k in order)
+    resolved = np.nan_to_num(values - halves, nan=-1.0) > 0
+    verdict = (
+        f"resolved (interval above 0) for {', '.join(map(str, names[resolved]))}"
+        if resolved.any()
+        else "none resolved at this N (every interval reaches 0); rank them with "
+        "`nea-sd sensitivity` and a larger N"
+    )
+    return f"Total Sobol indices of FF − MF in the trust-loop share: {shown}; {verdict}."
 
 
 def _figures(numbers: xr.Dataset) -> dict[str, Any]:

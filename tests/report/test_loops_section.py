@@ -147,3 +147,19 @@ def test_ensemble_indices_name_the_frontier_first():
 
 def test_numbers_write_to_netcdf(section, tmp_path):
     section.numbers.to_netcdf(tmp_path / "loops.nc")
+
+
+def test_sobol_sentence_says_when_no_index_is_resolved():
+    from nea_sd.report.loops import sobol_sentence
+
+    def numbers(conf: list[float]) -> xr.Dataset:
+        ds = _numbers(0.0, 0.0)
+        ds["sobol_conf"] = ds["sobol_index"].copy(
+            data=np.array([[[c, c] for c in conf]], dtype=float)
+        )
+        return ds
+
+    noisy = sobol_sentence(numbers([0.2, 0.9, 0.4]))  # every ST (0.1, 0.7, 0.3) <= its half-width
+    assert "none resolved at this N" in noisy and "Backfire strength 0.70 ± 0.90" in noisy
+    sharp = sobol_sentence(numbers([0.2, 0.1, 0.4]))
+    assert sharp.endswith("; resolved (interval above 0) for Backfire strength.")
