@@ -53,7 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--variants",
-        help="TOML of structural variants (constants to set): log evidence of each (nested)",
+        help="TOML of structural variants (constants to set): log evidence of each (nested); "
+        "each variant's result is checkpointed in the cache ($NEA_SD_CACHE/evidence) as soon as "
+        "it is done, and a rerun with the same spec, model, data and settings reuses it",
     )
     parser.add_argument(
         "--check-sectors",
@@ -273,8 +275,25 @@ def run(args: argparse.Namespace) -> int:
         print(nested)
     if variants:
         from nea_sd.calibrate.structures import evidence_table
+        from nea_sd.model import cache_dir
 
-        evidence = _stage("evidence", evidence_table, setup, variants, **options)
+        def done(variant, result, reused):
+            how = "read from its checkpoint" if reused else f"sampled in {result.elapsed:.1f} s"
+            print(
+                f"evidence: {variant.name}: log Z = {result.log_z:.3f} ± {result.log_z_err:.3f} "
+                f"({how})",
+                file=sys.stderr,
+            )
+
+        evidence = _stage(
+            "evidence",
+            evidence_table,
+            setup,
+            variants,
+            checkpoint=cache_dir() / "evidence",
+            on_variant=done,
+            **options,
+        )
         print(evidence)
     command = _command(args)
     path = save_result(
