@@ -58,6 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "it is done, and a rerun with the same spec, model, data and settings reuses it",
     )
     parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="VARIANT",
+        help="with --variants: only these variants (names from the file, in the file's order); "
+        "a table too long for one sitting is run and committed in parts",
+    )
+    parser.add_argument(
         "--check-sectors",
         nargs="+",
         metavar="RESULT",
@@ -129,6 +136,7 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--live-points", str(args.live_points), "--nested-runs", str(args.nested_runs)]
         parts += ["--nested"] if args.nested else []
         parts += ["--variants", args.variants] if args.variants else []
+        parts += ["--only", *args.only] if args.variants and args.only else []
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -209,6 +217,18 @@ def run(args: argparse.Namespace) -> int:
         from nea_sd.calibrate.structures import load_variants
 
         variants = load_variants(args.variants)
+        if args.only:
+            names = [v.name for v in variants]
+            unknown = [n for n in args.only if n not in names]
+            if unknown:
+                raise InvalidValueError(
+                    f"--only: no variant {unknown[0]!r} in {args.variants} (it has "
+                    + ", ".join(names)
+                    + ")"
+                )
+            variants = [v for v in variants if v.name in args.only]
+    elif args.only:
+        raise InvalidValueError("--only selects variants of --variants FILE; give that too")
     output = output_path(args.spec, args.output, replace=args.replace)
     check_output_file(output, (".toml",))  # before the fit, not after it
     t0 = time.perf_counter()
