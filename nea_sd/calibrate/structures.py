@@ -196,8 +196,8 @@ def variant_key(setup: Setup, variant: Variant, nested: Mapping[str, Any]) -> st
     """SHA-256 over everything a variant's nested result depends on: the spec file, the model
     file (the derived one for a partial model), the free parameters with their priors, every
     observation (series values and years, link, error model with its fitted scale and AR(1)),
-    the periods, the time step, constants held fixed, the variant's constants, the sampler's
-    settings and UltraNest's version."""
+    the periods, the time step and engine backend, constants held fixed, the variant's
+    constants, the sampler's settings and UltraNest's version."""
     from importlib.metadata import PackageNotFoundError, version
 
     from nea_sd.model import file_sha256
@@ -215,6 +215,7 @@ def variant_key(setup: Setup, variant: Variant, nested: Mapping[str, Any]) -> st
         "parameters": [repr(p) for p in spec.free],
         "periods": [list(spec.fit_period), list(spec.holdout_period or ())],
         "time_step": repr(getattr(setup.simulator, "time_step", None)),
+        "backend": str(getattr(setup.simulator, "backend", "numpy")),
         "constants": sorted((k, repr(float(v))) for k, v in variant.constants.items()),
         "options": sorted((k, repr(v)) for k, v in _sampler_options(nested).items()),
         "ultranest": ultranest_version,

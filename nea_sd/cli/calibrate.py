@@ -71,6 +71,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="no fit: check the spec's joint result (calibration/results/<spec>.toml) against "
         "these sector results; writes calibration/results/<spec>.sectors.toml (or --output)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("numpy", "numba"),
+        default="numpy",
+        help="batch engine backend for every simulation (numpy; numba compiles the model once "
+        "and is much faster for small models with many time steps, e.g. the dyad's nested runs)",
+    )
     parser.add_argument("--data-dir", help="data folder (default $NEA_SD_DATA)")
     parser.add_argument(
         "--output",
@@ -126,6 +133,8 @@ def _command(args: argparse.Namespace) -> str:
             parts += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     if args.error_model != "estimated":
         parts += ["--error-model", args.error_model]
+    if args.backend != "numpy":
+        parts += ["--backend", args.backend]
     if args.no_profile:
         parts.append("--no-profile")
     elif args.profile_points != 11:
@@ -232,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     output = output_path(args.spec, args.output, replace=args.replace)
     check_output_file(output, (".toml",))  # before the fit, not after it
     t0 = time.perf_counter()
-    setup = prepare(args.spec, args.data_dir)
+    setup = prepare(args.spec, args.data_dir, backend=args.backend)
     print(setup.spec, file=sys.stderr)
     for note in _data_gaps(setup.spec):
         print(note, file=sys.stderr)
