@@ -58,9 +58,11 @@ class Simulator:
         batch: Any,
         parameters: ParameterTable,
         time_step: float | None = None,
+        backend: str = "numpy",
     ):
         self.spec = spec
         self.time_step = time_step  # None: the model's TIME STEP
+        self.backend = backend  # the batch engine's: "numpy" or "numba" (compiled)
         self.batch = batch
         self._targets: list[tuple[str, tuple[int, ...] | None, np.ndarray]] = []
         for p in spec.parameters:
@@ -157,6 +159,7 @@ class Simulator:
             time_step=self.time_step,
             saveper=self.saveper,
             nonfinite="nan",
+            backend=self.backend,
         )
         self.calls += 1
         self.runs += X.shape[0]
@@ -361,11 +364,14 @@ def prepare(
     spec: CalibrationSpec | None = None,
     *,
     time_step: float | None = None,
+    backend: str = "numpy",
 ) -> Setup:
     """Load the spec's model (PySD, cached), check the spec against it, compile the batch engine.
 
     ``spec`` skips reading ``spec_path`` (synthetic data sets built in code); ``time_step``
-    overrides the model's (coarser steps make synthetic-data studies cheaper).
+    overrides the model's (coarser steps make synthetic-data studies cheaper); ``backend``: the
+    batch engine's, ``"numpy"`` or ``"numba"`` (compiled once per model; much faster for small
+    models whose many time steps dominate, e.g. nested sampling of the dyad).
     """
     from nea_sd.calibrate.spec import load_spec_for_model, read_model_path
     from nea_sd.engine.batch import compile_model
@@ -381,5 +387,7 @@ def prepare(
         model = load_model(derived_model(model, spec.inputs))
     check_names(spec, model)
     batch = compile_model(model.path)
-    simulator = Simulator(spec, batch, model.parameters, time_step)
+    if backend not in ("numpy", "numba"):
+        raise InvalidValueError(f"backend must be 'numpy' or 'numba', got {backend!r}")
+    simulator = Simulator(spec, batch, model.parameters, time_step, backend)
     return Setup(spec, model, simulator, Problem(spec))

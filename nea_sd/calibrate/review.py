@@ -86,6 +86,10 @@ def evidence_frame(doc: dict[str, Any]) -> pd.DataFrame:
             "Δ ± MC": e["delta_log_z_err"],
             "verdict": e["verdict"],
             "converged": e["converged"],
+            "R-hat max": e.get("rhat_max", float("nan")),
+            "ESS bulk min": e.get("ess_bulk_min", float("nan")),
+            "wall s": e.get("elapsed_seconds", float("nan")),
+            "overhead": e.get("overhead_fraction", float("nan")),
         }
         for n, e in doc.get("evidence", {}).items()
     ]

@@ -6,22 +6,38 @@ comes from :func:`nea_sd.calibrate.nested.nested_sample` with the same spec, pri
 differences of log Z are log Bayes factors, with the runs' Monte Carlo errors combined.
 :func:`load_variants` reads the variants from a TOML file, so the table can be pointed at the
 model's list of structural switches.
+
+Long tables checkpoint: with ``checkpoint=`` a folder, each variant's nested result is written
+there (atomically) as soon as it is done, under a key that hashes everything the result
+depends on (spec, model file, data, error model, the variant's constants, the sampler's
+settings); a rerun with the same key reads it back instead of sampling again, and any change
+gives a new key, so a stale result is never reused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import math
 import os
+import re
 import tomllib
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nea_sd.calibrate._report import html_table, text_table
 from nea_sd.calibrate.nested import NestedResult, nested_sample
 from nea_sd.calibrate.problem import Setup
 from nea_sd.errors import DataError, InvalidValueError
+from nea_sd.outputs import atomic_write
+
+CHECKPOINT_FORMAT = 1  # bump when NestedResult or the key changes meaning
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,7 @@ class EvidenceTable:
     spec: str
     variants: tuple[Variant, ...]
     results: tuple[NestedResult, ...]
+    reused: tuple[bool, ...] = ()  # per variant: read from a checkpoint, not sampled now
 
     @property
     def best(self) -> int:
@@ -153,8 +170,113 @@ class EvidenceTable:
                 "ess_bulk_min": min(r.ess_bulk),
                 "elapsed_seconds": round(r.elapsed, 2),
                 "overhead_fraction": round(r.overhead, 4),
+                "runs": len(r.run_log_z),
+                "run_log_z": list(r.run_log_z),
+                "live_points": r.live_points,
+                "seed": r.seed,
+                "from_checkpoint": bool(self.reused[i]) if self.reused else False,
             }
         return out
+
+
+_NESTED_SIGNATURE = inspect.signature(nested_sample)  # the sampler's options and defaults
+
+
+def _sampler_options(nested: Mapping[str, Any]) -> dict[str, Any]:
+    """``nested`` completed with :func:`nested_sample`'s defaults (what a result depends on)."""
+    bound = _NESTED_SIGNATURE.bind(None, **nested)
+    bound.apply_defaults()
+    out = dict(bound.arguments)
+    for name in ("setup", "label", "on_batch"):
+        out.pop(name, None)
+    return out
+
+
+def variant_key(setup: Setup, variant: Variant, nested: Mapping[str, Any]) -> str:
+    """SHA-256 over everything a variant's nested result depends on: the spec file, the model
+    file (the derived one for a partial model), the free parameters with their priors, every
+    observation (series values and years, link, error model with its fitted scale and AR(1)),
+    the periods, the time step and engine backend, constants held fixed, the variant's
+    constants, the sampler's settings and UltraNest's version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from nea_sd.model import file_sha256
+
+    spec = setup.spec
+    digest = hashlib.sha256()
+    try:
+        ultranest_version = version("ultranest")
+    except PackageNotFoundError:  # pragma: no cover - nested_sample needs it anyway
+        ultranest_version = ""
+    head = {
+        "format": CHECKPOINT_FORMAT,
+        "spec": file_sha256(spec.path) if Path(spec.path).is_file() else str(spec.path),
+        "model": str(getattr(setup.model, "sha256", "")),
+        "parameters": [repr(p) for p in spec.free],
+        "periods": [list(spec.fit_period), list(spec.holdout_period or ())],
+        "time_step": repr(getattr(setup.simulator, "time_step", None)),
+        "backend": str(getattr(setup.simulator, "backend", "numpy")),
+        "constants": sorted((k, repr(float(v))) for k, v in variant.constants.items()),
+        "options": sorted((k, repr(v)) for k, v in _sampler_options(nested).items()),
+        "ultranest": ultranest_version,
+    }
+    digest.update(json.dumps(head, sort_keys=True).encode())
+    for o in spec.observations:
+        fields = [o.name, o.variable, repr(o.link), repr(o.error), repr(o.weight)]
+        fields += [repr(o.average), repr(o.fit_period), repr(o.holdout_period), o.series.name]
+        fields += [repr(float(o.scale)), repr(float(o.ar1))]
+        digest.update(json.dumps(fields).encode())
+        digest.update(np.ascontiguousarray(o.series.years, dtype=np.int64).tobytes())
+        digest.update(np.ascontiguousarray(o.series.values, dtype=np.float64).tobytes())
+    fixed = getattr(setup.simulator, "fixed", {})
+    for name in sorted(fixed):  # constants the setup already holds fixed
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(fixed[name], dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def checkpoint_path(folder: str | os.PathLike[str], setup: Setup, variant: Variant, key: str):
+    """``<folder>/<spec stem>.<variant>.<key[:20]>.npz``."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", variant.name)
+    return Path(folder) / f"{Path(setup.spec.path).stem}.{name}.{key[:20]}.npz"
+
+
+_SCALARS = ("spec", "log_z", "log_z_err", "ncall", "batches", "elapsed")
+_SCALARS += ("simulation_seconds", "live_points", "seed", "label")
+_TUPLES = ("names", "run_log_z", "run_log_z_err", "rhat", "ess_bulk", "ess_tail")
+
+
+def save_checkpoint(path: str | os.PathLike[str], key: str, result: NestedResult) -> Path:
+    """Write ``result`` with its key (atomically: never half-written)."""
+    meta = {name: getattr(result, name) for name in _SCALARS}
+    meta |= {name: list(getattr(result, name)) for name in _TUPLES}
+    meta["key"] = key
+    meta["format"] = CHECKPOINT_FORMAT
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as stream:
+            np.savez(stream, chains=np.asarray(result.chains), meta=np.array(json.dumps(meta)))
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, write, what="evidence checkpoint")
+
+
+def load_checkpoint(path: str | os.PathLike[str], key: str) -> NestedResult | None:
+    """The result saved at ``path`` if it is there, readable and saved under ``key``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            chains = np.array(data["chains"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # missing, half-copied or not ours: sample again
+    if meta.get("key") != key or meta.get("format") != CHECKPOINT_FORMAT:
+        return None
+    try:
+        kwargs = {name: meta[name] for name in _SCALARS}
+        kwargs |= {name: tuple(meta[name]) for name in _TUPLES}
+    except (KeyError, TypeError):
+        return None
+    return NestedResult(chains=chains, **kwargs)
 
 
 def evidence_table(
@@ -162,14 +284,35 @@ def evidence_table(
     variants: Sequence[Variant],
     *,
     on_batch: Callable[[int], None] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    on_variant: Callable[[Variant, NestedResult, bool], None] | None = None,
     **nested: Any,
 ) -> EvidenceTable:
     """Nested-sample every variant (``nested``: options of :func:`nested_sample`, the same
-    seeds for each) and tabulate log evidence and Bayes factors against the best."""
+    seeds for each) and tabulate log evidence and Bayes factors against the best.
+
+    ``checkpoint``: a folder where each variant's result is saved as soon as it is done and
+    read back by a rerun with the same inputs (see :func:`variant_key`). ``on_variant(variant,
+    result, reused)`` is called after each variant (progress)."""
     if not variants:
         raise InvalidValueError("evidence_table needs at least one variant")
-    results = tuple(
-        nested_sample(variant_setup(setup, v), label=v.name, on_batch=on_batch, **nested)
-        for v in variants
-    )
-    return EvidenceTable(setup.spec.path.name, tuple(variants), results)
+    results = []
+    reused = []
+    for v in variants:
+        path = key = None
+        result = None
+        if checkpoint is not None:
+            key = variant_key(setup, v, nested)
+            path = checkpoint_path(checkpoint, setup, v, key)
+            result = load_checkpoint(path, key)
+        reused.append(result is not None)
+        if result is None:
+            result = nested_sample(
+                variant_setup(setup, v), label=v.name, on_batch=on_batch, **nested
+            )
+            if path is not None:
+                save_checkpoint(path, key, result)
+        if on_variant is not None:
+            on_variant(v, result, reused[-1])
+        results.append(result)
+    return EvidenceTable(setup.spec.path.name, tuple(variants), tuple(results), tuple(reused))

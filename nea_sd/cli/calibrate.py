@@ -53,7 +53,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--variants",
-        help="TOML of structural variants (constants to set): log evidence of each (nested)",
+        help="TOML of structural variants (constants to set): log evidence of each (nested); "
+        "each variant's result is checkpointed in the cache ($NEA_SD_CACHE/evidence) as soon as "
+        "it is done, and a rerun with the same spec, model, data and settings reuses it",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="VARIANT",
+        help="with --variants: only these variants (names from the file, in the file's order); "
+        "a table too long for one sitting is run and committed in parts",
     )
     parser.add_argument(
         "--check-sectors",
@@ -61,6 +70,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="RESULT",
         help="no fit: check the spec's joint result (calibration/results/<spec>.toml) against "
         "these sector results; writes calibration/results/<spec>.sectors.toml (or --output)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("numpy", "numba"),
+        default="numpy",
+        help="batch engine backend for every simulation (numpy; numba compiles the model once "
+        "and is much faster for small models with many time steps, e.g. the dyad's nested runs)",
     )
     parser.add_argument("--data-dir", help="data folder (default $NEA_SD_DATA)")
     parser.add_argument(
@@ -117,6 +133,8 @@ def _command(args: argparse.Namespace) -> str:
             parts += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     if args.error_model != "estimated":
         parts += ["--error-model", args.error_model]
+    if args.backend != "numpy":
+        parts += ["--backend", args.backend]
     if args.no_profile:
         parts.append("--no-profile")
     elif args.profile_points != 11:
@@ -127,6 +145,7 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--live-points", str(args.live_points), "--nested-runs", str(args.nested_runs)]
         parts += ["--nested"] if args.nested else []
         parts += ["--variants", args.variants] if args.variants else []
+        parts += ["--only", *args.only] if args.variants and args.only else []
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -207,10 +226,22 @@ def run(args: argparse.Namespace) -> int:
         from nea_sd.calibrate.structures import load_variants
 
         variants = load_variants(args.variants)
+        if args.only:
+            names = [v.name for v in variants]
+            unknown = [n for n in args.only if n not in names]
+            if unknown:
+                raise InvalidValueError(
+                    f"--only: no variant {unknown[0]!r} in {args.variants} (it has "
+                    + ", ".join(names)
+                    + ")"
+                )
+            variants = [v for v in variants if v.name in args.only]
+    elif args.only:
+        raise InvalidValueError("--only selects variants of --variants FILE; give that too")
     output = output_path(args.spec, args.output, replace=args.replace)
     check_output_file(output, (".toml",))  # before the fit, not after it
     t0 = time.perf_counter()
-    setup = prepare(args.spec, args.data_dir)
+    setup = prepare(args.spec, args.data_dir, backend=args.backend)
     print(setup.spec, file=sys.stderr)
     for note in _data_gaps(setup.spec):
         print(note, file=sys.stderr)
@@ -273,8 +304,25 @@ def run(args: argparse.Namespace) -> int:
         print(nested)
     if variants:
         from nea_sd.calibrate.structures import evidence_table
+        from nea_sd.model import cache_dir
 
-        evidence = _stage("evidence", evidence_table, setup, variants, **options)
+        def done(variant, result, reused):
+            how = "read from its checkpoint" if reused else f"sampled in {result.elapsed:.1f} s"
+            print(
+                f"evidence: {variant.name}: log Z = {result.log_z:.3f} ± {result.log_z_err:.3f} "
+                f"({how})",
+                file=sys.stderr,
+            )
+
+        evidence = _stage(
+            "evidence",
+            evidence_table,
+            setup,
+            variants,
+            checkpoint=cache_dir() / "evidence",
+            on_variant=done,
+            **options,
+        )
         print(evidence)
     command = _command(args)
     path = save_result(

@@ -264,3 +264,34 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     assert (tmp_path / "out" / nested["draws_file"]).exists()
     assert "--variants" in doc["provenance"]["command"]
     assert calibrate(tmp_path, one, "--nested-runs", "1", "--replace", data_dir=data_dir) == 2
+    # a part of the table: only the named variants, and the command that made it says so
+    part = ["--starts", "2", "--no-profile", "--live-points", "30", "--nested-runs", "2"]
+    part += ["--variants", str(variants), "--output", str(tmp_path / "part.toml")]
+    assert calibrate(tmp_path, one, *part, "--only", "faster", data_dir=data_dir) == 0
+    doc = read_result(tmp_path / "part.toml")
+    assert set(doc["evidence"]) == {"faster"}
+    assert "--only faster" in doc["provenance"]["command"]
+    capsys.readouterr()
+    assert calibrate(tmp_path, one, *part, "--only", "fastest", data_dir=data_dir) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --only: no variant 'fastest'") and err.count("\n") == 1
+    assert calibrate(tmp_path, one, "--only", "faster", data_dir=data_dir) == 2
+
+
+def test_numba_backend_gives_the_numpy_fit(tmp_path, data_dir):
+    pytest.importorskip("numba")
+    args = ["--starts", "2", "--no-profile", "--seed", "0"]
+    assert calibrate(tmp_path, TINY, *args, data_dir=data_dir) == 0
+    numpy_doc = read_result(tmp_path / "out" / "tiny.toml")
+    assert (
+        calibrate(tmp_path, TINY, *args, "--backend", "numba", "--replace", data_dir=data_dir) == 0
+    )
+    numba_doc = read_result(tmp_path / "out" / "tiny.toml")
+    assert "--backend numba" in numba_doc["provenance"]["command"]
+    assert "--backend" not in numpy_doc["provenance"]["command"]
+    a, b = numpy_doc["calibration"], numba_doc["calibration"]
+    assert b["log_likelihood"] == pytest.approx(a["log_likelihood"], rel=1e-9, abs=1e-9)
+    for name, entry in numpy_doc["parameters"].items():
+        assert numba_doc["parameters"][name]["estimate"] == pytest.approx(
+            entry["estimate"], rel=1e-6, abs=1e-9
+        )

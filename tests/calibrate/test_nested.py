@@ -15,10 +15,18 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from nea_sd.calibrate import structures
 from nea_sd.calibrate.nested import nested_sample
 from nea_sd.calibrate.observation import LogNormal
 from nea_sd.calibrate.problem import prepare
-from nea_sd.calibrate.structures import Variant, evidence_table, load_variants, variant_setup
+from nea_sd.calibrate.structures import (
+    Variant,
+    evidence_table,
+    load_checkpoint,
+    load_variants,
+    variant_key,
+    variant_setup,
+)
 from nea_sd.calibrate.synthetic import synthetic_spec, with_spec
 from nea_sd.errors import DataError, InvalidValueError
 
@@ -123,6 +131,90 @@ def test_variants_file_and_errors(small, tmp_path):
     path.write_text("x = 1\n")
     with pytest.raises(DataError, match="no \\[\\[variant\\]\\]"):
         load_variants(path)
+
+
+CHEAP = {"runs": 2, "live_points": 50, "min_ess": 50, "max_improvement_loops": 0, "seed": 0}
+PAIR = [Variant("full"), Variant("no fatigue in X", {"Fatigue coefficient X": 0.0})]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _counting(monkeypatch) -> list[str]:
+    """Record the variants nested_sample is really called for (the real sampler still runs)."""
+    calls: list[str] = []
+    real = structures.nested_sample
+
+    def counted(setup, **kwargs):
+        calls.append(kwargs["label"])
+        return real(setup, **kwargs)
+
+    monkeypatch.setattr(structures, "nested_sample", counted)
+    return calls
+
+
+def test_evidence_table_resumes_after_an_interruption(small, tmp_path, monkeypatch):
+    rep = with_spec(small, synthetic_spec(small, TRUTH, np.random.default_rng(2)))
+    calls = _counting(monkeypatch)
+    full = evidence_table(rep, PAIR, **CHEAP)  # no checkpoint: the reference numbers
+    assert calls == ["full", "no fatigue in X"] and full.reused == (False, False)
+
+    def stop_after_first(variant, result, reused):
+        raise _Stop  # the run dies once the first variant is done
+
+    calls.clear()
+    with pytest.raises(_Stop):
+        evidence_table(rep, PAIR, checkpoint=tmp_path, on_variant=stop_after_first, **CHEAP)
+    assert calls == ["full"] and len(list(tmp_path.glob("*.npz"))) == 1
+    calls.clear()
+    seen = []
+    again = evidence_table(
+        rep, PAIR, checkpoint=tmp_path, on_variant=lambda v, r, u: seen.append(u), **CHEAP
+    )
+    assert calls == ["no fatigue in X"] and seen == [True, False]  # only the missing one ran
+    assert again.reused == (True, False)
+    for a, b in zip(full.results, again.results, strict=True):
+        assert a.log_z == b.log_z and a.log_z_err == b.log_z_err
+        assert a.run_log_z == b.run_log_z and a.rhat == b.rhat and a.ncall == b.ncall
+        np.testing.assert_array_equal(a.chains, b.chains)
+    assert again.as_dict()["full"]["from_checkpoint"] is True
+    assert again.as_dict()["no fatigue in X"]["from_checkpoint"] is False
+    assert [r[:5] for r in again.rows()] == [r[:5] for r in full.rows()]
+    calls.clear()
+    third = evidence_table(rep, PAIR, checkpoint=tmp_path, **CHEAP)
+    assert calls == [] and third.reused == (True, True)
+
+
+def test_evidence_checkpoint_is_not_reused_when_its_inputs_change(small, tmp_path, monkeypatch):
+    rep = with_spec(small, synthetic_spec(small, TRUTH, np.random.default_rng(2)))
+    other = with_spec(small, synthetic_spec(small, TRUTH, np.random.default_rng(3)))
+    base = Variant("full")
+    key = variant_key(rep, base, CHEAP)
+    assert key == variant_key(rep, base, dict(CHEAP))  # deterministic
+    changed = {
+        "data": variant_key(other, base, CHEAP),
+        "constants": variant_key(rep, Variant("full", {"Fatigue coefficient X": 0.0}), CHEAP),
+        "live points": variant_key(rep, base, CHEAP | {"live_points": 60}),
+        "seed": variant_key(rep, base, CHEAP | {"seed": 1}),
+        "default option": variant_key(rep, base, CHEAP | {"frac_remain": 0.02}),
+    }
+    assert key not in changed.values() and len(set(changed.values())) == len(changed)
+    # the same option given explicitly at its default is the same result
+    assert variant_key(rep, base, CHEAP | {"frac_remain": 0.01}) == key
+    calls = _counting(monkeypatch)
+    first = evidence_table(rep, [base], checkpoint=tmp_path, **CHEAP)
+    stale = evidence_table(other, [base], checkpoint=tmp_path, **CHEAP)
+    assert calls == ["full", "full"] and stale.reused == (False,)
+    assert stale.results[0].log_z != first.results[0].log_z  # other data, other evidence
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    # a damaged or foreign file under the right name is sampled again, not trusted
+    path = structures.checkpoint_path(tmp_path, rep, base, key)
+    assert load_checkpoint(path, key) is not None and load_checkpoint(path, "0" * 64) is None
+    path.write_bytes(path.read_bytes()[:100])
+    calls.clear()
+    redo = evidence_table(rep, [base], checkpoint=tmp_path, **CHEAP)
+    assert calls == ["full"] and redo.results[0].log_z == first.results[0].log_z
 
 
 # -- simulation-based calibration of the nested sampler (Talts et al. 2018) -----------------
