@@ -218,6 +218,8 @@ def result_document(
             "command": command,
         },
     }
+    if not spec.base:  # an application of the model: never its compare/report base
+        doc["calibration"]["model_base"] = False
     if spec.inputs:  # a partial model: model_sha256 is the derived model's
         from nea_sd.model import file_sha256
 
@@ -398,6 +400,8 @@ def _find_result(
             doc = read_result(file)
             if "partial_model" in doc.get("calibration", {}):
                 continue  # a sector fitted with data inputs: not a base for the whole model
+            if doc.get("calibration", {}).get("model_base") is False:
+                continue  # an application of the model to one case (spec: base = false)
             if Path(doc.get("calibration", {}).get("model", "")).stem == stem:
                 candidates.append((file, doc))
     if not candidates:

@@ -65,7 +65,7 @@ from nea_sd.errors import (
 from nea_sd.model.params import ParameterTable
 from nea_sd.sketch.parse import canonical
 
-TOP_KEYS = ("model", "periods", "parameters", "observations", "inputs")
+TOP_KEYS = ("model", "periods", "parameters", "observations", "inputs", "base")
 PARAM_KEYS = ("bounds", "prior")
 OBS_KEYS = ("name", "series", "variable", "link", "error", "weight", "average", "fit", "holdout")
 LINK_CONSTANTS = {"identity": (), "scale": ("factor",), "logistic": ("alpha", "beta")}
@@ -112,6 +112,9 @@ class CalibrationSpec:
         fit_period, holdout_period: inclusive year spans (holdout may be None).
         data_dir: the data directory the series were read from.
         inputs: model variables read from data in a partial model (``[inputs]``).
+        base: whether the fit is the model's parameter base for ``compare`` and ``report``
+            (``base = false``: an application of the model to one case, such as the dyad
+            fitted to China and Japan, which must not silently replace its defaults).
     """
 
     path: Path
@@ -123,6 +126,7 @@ class CalibrationSpec:
     holdout_period: tuple[int, int] | None
     data_dir: Path
     inputs: tuple[Input, ...] = ()
+    base: bool = True
 
     @property
     def free(self) -> tuple[FreeParameter, ...]:
@@ -244,6 +248,9 @@ def load_spec(
     if not isinstance(raw["model"], str) or not raw["model"].strip():
         raise InvalidValueError(f"{where}: model must be a path, got {raw['model']!r}")
     model = (path.parent / raw["model"]).resolve()
+    base = raw.get("base", True)
+    if not isinstance(base, bool):
+        raise InvalidValueError(f"{where}: base must be true or false, got {base!r}")
     folder = find_data_dir(data_dir)
     fit, holdout = _periods(raw["periods"], where)
     free = tuple(
@@ -283,6 +290,7 @@ def load_spec(
         holdout_period=holdout,
         data_dir=folder,
         inputs=parse_inputs(raw.get("inputs", {}), where, folder),
+        base=base,
     )
 
 

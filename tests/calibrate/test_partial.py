@@ -82,3 +82,43 @@ def test_cli_missing_result_is_one_line_error(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: calibration result")
+
+
+def test_an_application_fit_is_never_the_models_base(tmp_path):
+    """A fit with ``base = false`` (the dyad fitted to China and Japan) is skipped when
+    compare and report look for the model's calibrated base; the model's own result is not."""
+    import pytest
+
+    from nea_sd.calibrate._toml import dumps
+    from nea_sd.calibrate.results import find_result
+    from nea_sd.errors import UnknownNameError
+
+    def write(name: str, **calibration: object) -> None:
+        doc = {"calibration": {"spec": name, "model": "dyad.mdl", **calibration}}
+        (tmp_path / name).write_text(dumps(doc), encoding="utf-8")
+
+    write("dyad_cnjp.toml", model_base=False)
+    with pytest.raises(UnknownNameError, match="no calibration results for model 'dyad'"):
+        find_result("dyad", results_dir=tmp_path)
+    write("dyad_other.toml")
+    assert find_result("dyad", results_dir=tmp_path)[0].name == "dyad_other.toml"
+
+
+def test_the_committed_dyad_application_is_not_the_dyads_base():
+    """compare and report on the generic dyad keep its defaults: the China-Japan fit is an
+    application (its spec says base = false, its result records it); nea keeps its base."""
+    import tomllib
+    from pathlib import Path
+
+    import pytest
+
+    from nea_sd.calibrate.results import find_result
+    from nea_sd.errors import UnknownNameError
+
+    root = Path(__file__).resolve().parents[2]
+    spec = tomllib.loads((root / "calibration" / "dyad_cnjp.toml").read_text(encoding="utf-8"))
+    assert spec["base"] is False
+    results = root / "calibration" / "results"
+    with pytest.raises(UnknownNameError):
+        find_result("dyad", results_dir=results)
+    assert find_result("nea", results_dir=results)[0].name == "nea.toml"

@@ -246,6 +246,12 @@ def test_spec_log_likelihood_sums_observations(data_dir):
             "unknown link type 'linear'; valid: 'identity', 'scale', 'logistic', 'index'",
         ),
         (
+            'model = "../../../models/nea.mdl"',
+            'model = "../../../models/nea.mdl"\nbase = "no"',
+            InvalidValueError,
+            "spec.toml: base must be true or false, got 'no'",
+        ),
+        (
             "weight = 0.5",
             "wieght = 0.5",
             InvalidValueError,
