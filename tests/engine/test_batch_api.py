@@ -24,21 +24,6 @@ from nea_sd.errors import (
 from nea_sd.model import file_sha256, load_model
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("batch_models")
-
-
-@pytest.fixture(scope="module")
-def constructs(folder: Path) -> Path:
-    return write(folder, "constructs", CONSTRUCTS)
-
-
-@pytest.fixture(scope="module")
-def exploding(folder: Path) -> Path:
-    return write(folder, "exploding", EXPLODING)
-
-
 def test_every_construct_matches_pysd(constructs: Path) -> None:
     model = load_model(constructs)
     batch = compile_model(constructs)

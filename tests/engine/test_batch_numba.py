@@ -18,11 +18,6 @@ from nea_sd.model import load_model
 pytest.importorskip("numba")
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("numba_models")
-
-
 def test_every_construct_matches_pysd_and_numpy(folder: Path) -> None:
     path = write(folder, "constructs", CONSTRUCTS)
     model = load_model(path)

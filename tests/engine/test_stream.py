@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from synthetic_models import CONSTRUCTS, EXPLODING, write
 
 from nea_sd.engine.batch import compile_model
 from nea_sd.engine.batch.sampling import sample_within_ranges
@@ -20,21 +19,6 @@ from nea_sd.errors import OutputPathError, SimulationError
 from nea_sd.model import load_model
 
 pytest.importorskip("zarr")
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("stream_models")
-
-
-@pytest.fixture(scope="module")
-def constructs(folder: Path) -> Path:
-    return write(folder, "constructs", CONSTRUCTS)
-
-
-@pytest.fixture(scope="module")
-def exploding(folder: Path) -> Path:
-    return write(folder, "exploding", EXPLODING)
 
 
 def _leftovers(folder: Path) -> list[str]:
