@@ -111,6 +111,22 @@ def _sobol(ctx: Context, strategies: dict[str, dict[str, Any]]) -> xr.Dataset | 
     ).rename({"output": "sobol_output", "parameter": "sobol_parameter", "index": "sobol_kind"})
 
 
+def _per_loop(values: xr.DataArray, strategy: list[str], seed: int) -> tuple[Any, np.ndarray]:
+    """[mean, low, high] over runs per strategy and named loop, as a Dataset entry."""
+    return (
+        ("strategy", "loop_name", "stat"),
+        np.array(
+            [
+                [
+                    interval_array(values.sel(strategy=s, loop_name=n), seed)
+                    for n in values["loop_name"].values
+                ]
+                for s in strategy
+            ]
+        ),
+    )
+
+
 def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
     """Every number of the section (see the module doc), labelled."""
     strategies = _strategies(ctx)
@@ -179,30 +195,8 @@ def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:
     )
     ds = xr.Dataset(
         {
-            "loop_share": (
-                ("strategy", "loop_name", "stat"),
-                np.array(
-                    [
-                        [
-                            interval_array(share.sel(strategy=s, loop_name=n), seed)
-                            for n in share["loop_name"].values
-                        ]
-                        for s in strategy
-                    ]
-                ),
-            ),
-            "dominant_fraction": (
-                ("strategy", "loop_name", "stat"),
-                np.array(
-                    [
-                        [
-                            interval_array(dom.sel(strategy=s, loop_name=n), seed)
-                            for n in dom["loop_name"].values
-                        ]
-                        for s in strategy
-                    ]
-                ),
-            ),
+            "loop_share": _per_loop(share, strategy, seed),
+            "dominant_fraction": _per_loop(dom, strategy, seed),
             "share_difference": (("versus", "loop_name", "stat"), diff),
             "trust_share": (
                 ("strategy", "stat"),
