@@ -54,9 +54,17 @@ def check_free_space(folder: Path, needed: int = MIN_FREE_BYTES) -> None:
         return  # unknown: the write itself will say
     if free < needed:
         raise OutputPathError(
-            f"only {free / 1e6:.1f} MB free in {str(folder)!r} (the results need about "
-            f"{needed / 1e6:.1f} MB); free some space or choose another location"
+            f"only {_size(free)} free in {str(folder)!r} (the results need about "
+            f"{_size(needed)}); free some space or choose another location"
         )
+
+
+def _size(n: int) -> str:
+    """Bytes as a person reads them (decimal units, as ``df -H`` prints them)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 1e3:.1f} kB"
 
 
 def check_output_name(target: Path) -> None:

@@ -57,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "parameters block by block too), so that memory does not grow with --runs",
     )
     parser.add_argument(
+        "--stream-dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="how --stream stores the results (float32 halves the store, ~7 significant "
+        "digits; the runs themselves stay float64)",
+    )
+    parser.add_argument(
         "--block-runs", type=int, default=None, help="runs per streamed block (default: ~256 MiB)"
     )
     parser.set_defaults(handler=run)
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stream is not None:
         from nea_sd.engine.batch.stream import check_target
 
-        check_target(args.stream)
+        check_target(args.stream)  # before the model is loaded; the space once it is
     path = model_path(args.model)
     model = load_model(path)
     drawn = args.runs if args.stream is None else min(args.runs, DRAW_BLOCK)
@@ -91,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     batch = compile_model(path)
     print(f"batch compile (once per model file): {(time.perf_counter() - start) * 1e3:.0f} ms")
     outputs = model.stocks or None
+    if args.stream is not None:
+        check_target(args.stream, needed=_stream_bytes(batch, outputs, args))
     backends = ["numpy", "numba"] if args.backend == "both" else [args.backend]
     if "numba" in backends and importlib.util.find_spec("numba") is None:
         backends.remove("numba")
@@ -179,13 +188,20 @@ def _time_stream(
 
     start = time.perf_counter()
     with progress(args.runs, f"batch/{backend} (streamed)") as bar:
-        result = write_blocks(args.stream, blocks(bar))
+        needed = _stream_bytes(batch, outputs, args)
+        result = write_blocks(args.stream, blocks(bar), needed=needed, dtype=args.stream_dtype)
     elapsed = time.perf_counter() - start
     diverged = int(result["diverged"].sum())
     note += f"all {args.runs} streamed to {args.stream} in blocks" + (
         f", {diverged} diverged" if diverged else ""
     )
     return Timing(f"batch/{backend}", args.runs, elapsed / args.runs * 1e3, note)
+
+
+def _stream_bytes(batch: Any, outputs: list[str] | None, args: argparse.Namespace) -> int:
+    """The store ``--stream`` will write: runs x yearly outputs x the stored item size."""
+    per_run = batch.bytes_per_run(outputs, saveper=1.0)
+    return args.runs * per_run * np.dtype(args.stream_dtype).itemsize // 8
 
 
 def sets_of_one(model: Any) -> dict[str, np.ndarray]:

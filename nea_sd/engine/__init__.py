@@ -99,6 +99,7 @@ def simulate(
     ]
     run_labels = list(labels) if labels is not None else [str(i) for i in range(len(runs))]
     finish = _Finish(model, runs, run_labels, outputs, engine, nonfinite, on_run_done)
+    needed = 0  # bytes the stream will take (PySD's runs are already in memory)
     if engine == "pysd":
         from nea_sd.engine.reference import run_pysd
 
@@ -116,11 +117,12 @@ def simulate(
             table, outputs, nonfinite="nan", block_runs=block_runs, backend=backend
         )
         blocks = _finished(found, finish)
+        needed = len(runs) * batch.bytes_per_run(outputs)
     if stream_to is None:
         return blocks[0]
     from nea_sd.engine.batch.stream import write_blocks
 
-    return write_blocks(stream_to, blocks, final_attrs=finish.all_runs)
+    return write_blocks(stream_to, blocks, final_attrs=finish.all_runs, needed=needed)
 
 
 def _finished(blocks: Iterator[xr.Dataset], finish: _Finish) -> Iterator[xr.Dataset]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 from synthetic_models import CONSTRUCTS, EXPLODING, REFUSED, STATELESS, write
@@ -76,3 +77,9 @@ def test_bench_streams_runs_to_a_store(tmp_path: Path, capsys: pytest.CaptureFix
     assert streamed.sizes["run"] == 50 and streamed["run"].values.tolist() == list(range(50))
     assert streamed["Stock"].chunks[0] == (16, 16, 16, 2)
     assert main([*args, "--stream", str(tmp_path / "bench.nc")]) == 2
+    half = tmp_path / "half.zarr"
+    assert main([*args, "--stream", str(half), "--stream-dtype", "float32"]) == 0
+    assert open_lazily(half)["Stock"].dtype == np.float32
+    np.testing.assert_array_equal(
+        open_lazily(half)["Stock"].values, streamed["Stock"].values.astype(np.float32)
+    )

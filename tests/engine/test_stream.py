@@ -158,3 +158,58 @@ def test_simulate_streams_labelled_runs_with_their_provenance(tmp_path: Path) ->
     assert len(done) == 5
     xr.testing.assert_identical(streamed.load(), whole)
     assert json.loads(streamed.attrs["parameter_overrides"])["g4"] == {"Grievance X": 4.0}
+
+
+def test_bytes_per_run_is_cells_times_saved_times(exploding: Path) -> None:
+    batch = compile_model(exploding)
+    result = batch.simulate({"Growth": [0.01]}, saveper=0.5)
+    floats = [v for v in result.data_vars if result[v].dtype.kind == "f"]  # not 'diverged'
+    cells = sum(int(np.prod(result[v].shape[2:])) for v in floats)
+    saved = result.sizes["time"]
+    assert batch.bytes_per_run(saveper=0.5) == cells * saved * 8
+    assert batch.bytes_per_run(["Stock"], saveper=0.5) == saved * 8
+
+
+def test_a_stream_larger_than_the_free_space_is_refused_before_any_run(
+    exploding: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from nea_sd.engine.batch import runtime
+    from nea_sd.outputs import MIN_FREE_BYTES
+
+    batch = compile_model(exploding)
+    free = MIN_FREE_BYTES + 10 * batch.bytes_per_run()  # room for a few runs, not for `big`
+    big = free // batch.bytes_per_run() + 1
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=free))
+    ran: list[int] = []
+    block = runtime.BatchModel._block
+    monkeypatch.setattr(
+        runtime.BatchModel, "_block", lambda self, *a: ran.append(1) or block(self, *a)
+    )
+    with pytest.raises(OutputPathError, match=r"free .*need"):
+        batch.simulate({"Growth": np.full(big, 0.01)}, stream_to=tmp_path / "big.zarr")
+    assert ran == [] and not (tmp_path / "big.zarr").exists() and _leftovers(tmp_path) == []
+    batch.simulate({"Growth": np.full(5, 0.01)}, stream_to=tmp_path / "small.zarr")
+    assert ran and open_lazily(tmp_path / "small.zarr").sizes["run"] == 5
+
+
+def test_float32_store_keeps_seven_digits_and_exact_coordinates(
+    constructs: Path, tmp_path: Path
+) -> None:
+    from nea_sd.engine.batch.stream import write_blocks
+    from nea_sd.errors import InvalidValueError
+
+    batch = compile_model(constructs)
+    sets = sample_within_ranges(load_model(constructs).parameters, 7, seed=3)
+    whole = batch.simulate(sets, ["Level"])
+    blocks = batch.blocks(sets, ["Level"], block_runs=3)
+    small = write_blocks(tmp_path / "f32.zarr", blocks, dtype="float32")
+    assert small["Level"].dtype == np.float32
+    np.testing.assert_array_equal(small["time"].values, whole["time"].values)
+    expected = whole["Level"].values.astype(np.float32)  # the nearest float32, bit for bit
+    np.testing.assert_array_equal(small["Level"].values, expected)
+    np.testing.assert_allclose(small["Level"].values, whole["Level"].values, rtol=6e-8)
+    with pytest.raises(InvalidValueError, match="'float16' is not one of"):
+        write_blocks(tmp_path / "f16.zarr", iter([]), dtype="float16")

@@ -85,7 +85,7 @@ def test_full_disk_is_refused_before_the_work(tmp_path: Path, monkeypatch) -> No
 
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr("nea_sd.outputs.shutil.disk_usage", lambda _p: usage._replace(free=1000))
-    with pytest.raises(OutputPathError, match="MB free"):
+    with pytest.raises(OutputPathError, match=r"only 1\.0 kB free .* need about 1\.0 MB"):
         check_output_dir(tmp_path)
 
 

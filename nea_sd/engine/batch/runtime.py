@@ -186,7 +186,8 @@ class BatchModel:
             return self._block(plan, 0, plan.n_runs)
         from nea_sd.engine.batch.stream import write_blocks
 
-        return write_blocks(stream_to, self._blocks(plan, block_runs))
+        needed = plan.n_runs * self._plan_bytes(plan)
+        return write_blocks(stream_to, self._blocks(plan, block_runs), needed=needed)
 
     def blocks(
         self,
@@ -264,11 +265,22 @@ class BatchModel:
         else:
             from nea_sd.engine.batch.stream import default_block_runs
 
-            cells = sum(max(1, int(np.prod(self._shape(i)))) for i in plan.infos)
-            per_run = cells * int(plan.grid.save.sum()) * 8 + 1
-            size = default_block_runs(per_run, plan.n_runs, _workers())
+            size = default_block_runs(self._plan_bytes(plan) + 1, plan.n_runs, _workers())
         for start in range(0, plan.n_runs, size):
             yield self._block(plan, start, min(plan.n_runs, start + size))
+
+    def _plan_bytes(self, plan: _Plan) -> int:
+        """Bytes of output one run of the plan saves (float64)."""
+        cells = sum(max(1, int(np.prod(self._shape(i)))) for i in plan.infos)
+        return cells * int(plan.grid.save.sum()) * 8
+
+    def bytes_per_run(
+        self, outputs: Sequence[str] | None = None, *, saveper: float | None = None
+    ) -> int:
+        """Bytes of output one run saves (float64): what a stream needs on disk per run, known
+        before any run, so that a stream too large for its disk is refused up front."""
+        plan = self._plan(None, outputs, None, None, saveper, None, "nan", "numpy")
+        return self._plan_bytes(plan)
 
     def _block(self, plan: _Plan, start: int, stop: int) -> xr.Dataset:
         """Runs ``start:stop`` of the plan as a Dataset (run coordinate: their labels)."""

@@ -36,6 +36,7 @@ _TEMP_PREFIX = ".nea_sd-"
 # with zstd, not worth the CPU time of a stream.
 _FORMAT: dict[str, Any] = {"zarr_format": 2, "consolidated": False}
 _COORDS = "nea_sd_coordinates"  # names zarr cannot mark as coordinates (blanks in them)
+STORE_DTYPES = ("float64", "float32")  # how a stream may store floating-point results
 
 
 def default_block_runs(bytes_per_run: int, n_runs: int, workers: int) -> int:
@@ -44,9 +45,11 @@ def default_block_runs(bytes_per_run: int, n_runs: int, workers: int) -> int:
     return max(1, min(n_runs, size))
 
 
-def check_target(path: str | os.PathLike[str]) -> Path:
-    """A ``.zarr`` path we may write: its folder writable, not an existing non-zarr path."""
-    from nea_sd.outputs import check_output_dir, check_output_name
+def check_target(path: str | os.PathLike[str], *, needed: int = 0) -> Path:
+    """A ``.zarr`` path we may write: its folder writable with ``needed`` bytes free (the
+    whole stream, so that a run of hours is not lost to a full disk at its end), not an
+    existing non-zarr path."""
+    from nea_sd.outputs import MIN_FREE_BYTES, check_output_dir, check_output_name
 
     if importlib.util.find_spec("zarr") is None:
         raise MissingDependencyError("streaming results needs zarr: pip install zarr")
@@ -61,7 +64,8 @@ def check_target(path: str | os.PathLike[str]) -> Path:
             f"stream target {str(path)!r} exists and is not a zarr store; remove it or choose "
             "another path"
         )
-    check_output_dir(target.parent if str(target.parent) else Path("."))
+    folder = target.parent if str(target.parent) else Path(".")
+    check_output_dir(folder, needed=max(MIN_FREE_BYTES, int(needed)))
     return target
 
 
@@ -74,16 +78,25 @@ def write_blocks(
     blocks: Iterable[xr.Dataset],
     *,
     final_attrs: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    needed: int = 0,
+    dtype: str = "float64",
 ) -> xr.Dataset:
     """Append every block to a new store at ``path`` along ``run``; return it opened lazily.
 
-    ``final_attrs`` may rewrite the merged attributes before they are written.
+    ``final_attrs`` may rewrite the merged attributes before they are written; ``needed``: the
+    bytes the whole stream will take (checked against the free space before the first block);
+    ``dtype``: how floating-point results are stored (``"float32"`` halves the store and keeps
+    about 7 significant digits; the simulation itself stays in float64).
     """
-    target = check_target(path)
+    if dtype not in STORE_DTYPES:
+        raise InvalidValueError(
+            f"store dtype {dtype!r} is not one of " + ", ".join(repr(d) for d in STORE_DTYPES)
+        )
+    target = check_target(path, needed=needed)
     folder = target.parent if str(target.parent) else Path(".")
     temp = Path(tempfile.mkdtemp(dir=folder, prefix=f"{_TEMP_PREFIX}{target.name[:40]}."))
     try:
-        attrs = _append_all(temp, blocks)
+        attrs = _append_all(temp, blocks, dtype)
         if final_attrs is not None:
             attrs = final_attrs(attrs)
         import zarr
@@ -102,7 +115,7 @@ def write_blocks(
     return open_lazily(target)
 
 
-def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
+def _append_all(store: Path, blocks: Iterable[xr.Dataset], dtype: str) -> dict[str, Any]:
     """Write the blocks one after another; the merged attributes of all of them."""
     attrs: dict[str, Any] = {}
     maps: dict[str, dict[str, Any]] = {}  # only the keys some block has
@@ -134,6 +147,9 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset]) -> dict[str, Any]:
                 }
                 for name in block.variables
             }
+            for name in block.data_vars:  # results only: coordinates and times stay exact
+                if block[name].dtype.kind == "f":
+                    encoding[name]["dtype"] = dtype
             block.to_zarr(str(store), mode="w", encoding=encoding, **_FORMAT)
             written = True
         else:
