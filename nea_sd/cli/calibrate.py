@@ -239,9 +239,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.only:
         raise InvalidValueError("--only selects variants of --variants FILE; give that too")
     output = output_path(args.spec, args.output, replace=args.replace)
-    check_output_file(output, (".toml",))  # before the fit, not after it
     t0 = time.perf_counter()
     setup = prepare(args.spec, args.data_dir, backend=args.backend)
+    # once the spec is known good (a bad spec leaves no results folder behind), before the fit
+    check_output_file(output, (".toml",))
     print(setup.spec, file=sys.stderr)
     for note in _data_gaps(setup.spec):
         print(note, file=sys.stderr)
