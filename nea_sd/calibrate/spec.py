@@ -17,6 +17,8 @@ Example::
     series = "sipri:milex_constant_2022_usd:CN"
     variable = "Military expenditure[CN]"
     link = "identity"                            # or { type = "scale", factor = { bounds = [..] } }
+                                                 # counts: { type = "loglinear", intercept = ..,
+                                                 # slope = .. }: rate = exp(intercept + slope·x)
     error = { type = "lognormal", sigma = 0.05, sigma_estimate = 0.15 }
     weight = 1.0
     average = true                               # compare with the model's yearly mean
@@ -47,6 +49,7 @@ from nea_sd.calibrate.observation import (
     Index,
     Logistic,
     LogitNormal,
+    LogLinear,
     LogNormal,
     Normal,
     Observation,
@@ -68,8 +71,13 @@ from nea_sd.sketch.parse import canonical
 TOP_KEYS = ("model", "periods", "parameters", "observations", "inputs", "base")
 PARAM_KEYS = ("bounds", "prior")
 OBS_KEYS = ("name", "series", "variable", "link", "error", "weight", "average", "fit", "holdout")
-LINK_CONSTANTS = {"identity": (), "scale": ("factor",), "logistic": ("alpha", "beta")}
-LINKS = ("identity", "scale", "logistic", "index")
+LINK_CONSTANTS = {
+    "identity": (),
+    "scale": ("factor",),
+    "logistic": ("alpha", "beta"),
+    "loglinear": ("intercept", "slope"),
+}
+LINKS = ("identity", "scale", "logistic", "loglinear", "index")
 ERRORS = {
     "lognormal": ("sigma", "sigma_estimate", "sigma_highly_uncertain"),
     "normal": ("sigma",),
@@ -532,7 +540,8 @@ def _link(raw: Any, name: str, what: str) -> tuple[Any, list[FreeParameter]]:
             fixed[key] = None
         else:
             fixed[key] = _number(value, f"{what} link {key}")
-    link = {"identity": Identity, "scale": Scale, "logistic": Logistic}[kind](**fixed)
+    kinds = {"identity": Identity, "scale": Scale, "logistic": Logistic, "loglinear": LogLinear}
+    link = kinds[kind](**fixed)
     return link, free
 
 

@@ -243,7 +243,8 @@ def test_spec_log_likelihood_sums_observations(data_dir):
             'link = "identity"',
             'link = "linear"',
             InvalidValueError,
-            "unknown link type 'linear'; valid: 'identity', 'scale', 'logistic', 'index'",
+            "unknown link type 'linear'; valid: 'identity', 'scale', 'logistic', 'loglinear', "
+            "'index'",
         ),
         (
             'model = "../../../models/nea.mdl"',
@@ -361,3 +362,17 @@ def test_subscripted_parameter_elements(tmp_path, data_dir):
         InvalidValueError, match="2 subscript\\(s\\) given, but 'Fatigue rate' has 1"
     ):
         load(two, parameters=table, data_dir=data_dir)
+
+
+def test_loglinear_link_for_mid_counts(tmp_path, data_dir):
+    # MIDs as a Poisson rate exp(a + b · x): one constant fitted, one fixed
+    mid = edited(
+        tmp_path,
+        'variable = "Incidents[US, KP]"\nlink = "identity"',
+        'variable = "Incidents[US, KP]"\n'
+        'link = { type = "loglinear", intercept = { bounds = [-8, 2] }, slope = -1.5 }',
+    )
+    spec = load(mid, data_dir=data_dir)
+    obs = next(o for o in spec.observations if o.name == "MIDs US-KP")
+    assert type(obs.link).__name__ == "LogLinear" and obs.link.slope == -1.5
+    assert obs.link.free == ("intercept",) and "MIDs US-KP.intercept" in spec.names
