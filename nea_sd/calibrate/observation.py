@@ -452,6 +452,8 @@ class Observation:
         scale, ar1: the error model's σ times ``scale``, residuals AR(1) with lag-one-year
             correlation ``ar1`` (Gaussian errors only; estimated by
             :func:`nea_sd.calibrate.noise.estimate_noise`, not written in specs).
+        shared: (link constant, free parameter name) pairs for constants fitted jointly
+            with other observations (see :meth:`link_name`).
     """
 
     name: str
@@ -465,6 +467,12 @@ class Observation:
     holdout_period: tuple[int, int] | None = None
     scale: float = 1.0
     ar1: float = 0.0
+    shared: tuple[tuple[str, str], ...] = ()
+
+    def link_name(self, key: str) -> str:
+        """The free parameter fitting link constant ``key``: ``"<name>.<key>"``, or the name
+        given in ``shared`` (one constant fitted across observations, e.g. a common slope)."""
+        return dict(self.shared).get(key, f"{self.name}.{key}")
 
     @property
     def rescaled(self) -> bool:

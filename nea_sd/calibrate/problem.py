@@ -244,7 +244,7 @@ def _check_periods(spec: CalibrationSpec, initial: float, final: float) -> None:
 def _link_params(obs: Observation, names: tuple[str, ...], X: np.ndarray) -> dict[str, np.ndarray]:
     out = {}
     for key in obs.link.free:
-        col = names.index(f"{obs.name}.{key}")
+        col = names.index(obs.link_name(key))
         out[key] = X[:, col]
     return out
 
