@@ -356,6 +356,23 @@ for name, doc in sector_docs.items():
     print(verdicts(doc).to_string(index=False))
 
 # %% [markdown]
+# ### The arms sector's structure, put to the record
+#
+# Alternative arms structures (`calibration/arms-variants/`), each a mechanism rather than a
+# curve: one fatigue rate for all actors (the joint fit's structure), budget norms per actor
+# (own fatigue rates), reactions per actor (Japan's and Korea's own defence reactions), both,
+# and both with a fitted fatigue exponent or free standing drivers. Same SIPRI series, inputs
+# and periods, 20 starts each; AIC = 2k + 2(−log L), best first.
+
+# %%
+from nea_sd.calibrate.review import structure_table  # noqa: E402
+
+VARIANTS = RESULTS / "arms-variants"
+variant_docs = {f.stem: read_result(f) for f in sorted(VARIANTS.glob("*.toml"))}
+if variant_docs:
+    print(structure_table(variant_docs).round(2).to_string(index=False))
+
+# %% [markdown]
 # ### The joint fit inside the sector intervals?
 #
 # Each parameter the regional (joint) fit shares with a sector: is the joint value inside the

@@ -623,11 +623,14 @@ def _numeric_hessian(setup: Setup, space: _Space, u: np.ndarray, h: float = 1e-3
 
 
 def _reduced_chi2(setup: Setup, x: np.ndarray) -> float:
-    """Σ r² / (n − k) of the whitened residuals (NaN when the errors are not Gaussian)."""
+    """Σ r² / (n − k) of the whitened residuals of the Gaussian observations (NaN when the
+    errors are not Gaussian; Poisson counts' deviances are not χ²-distributed, so left out)."""
     if not setup.problem.whitenable:
         return float("nan")
     X = np.atleast_2d(x)
-    r = setup.problem.residuals(setup.simulator.run(X), X)[0]
+    r = setup.problem.residuals(setup.simulator.run(X), X, counts=False)[0]
+    if not r.size:
+        return float("nan")
     dof = max(r.size - X.shape[1], 1)
     return float(np.sum(r**2) / dof)
 

@@ -157,6 +157,23 @@ class Logistic(_PointLink):
 
 
 @dataclass(frozen=True)
+class LogLinear(_PointLink):
+    """Count rate = exp(intercept + slope · value): a log-linear (Poisson GLM) link, e.g. the
+    yearly rate of militarized disputes in a dyad from its security trust (slope < 0: fewer
+    disputes the more the states trust each other). Either constant may be fitted (None)."""
+
+    intercept: float | None = None
+    slope: float | None = None
+    _constants: ClassVar[tuple[str, ...]] = ("intercept", "slope")
+
+    def transform(self, values: np.ndarray, params: Params | None = None) -> np.ndarray:
+        a = _param(self, "intercept", params)
+        b = _param(self, "slope", params)
+        with np.errstate(over="ignore"):
+            return np.exp(a + b * values)
+
+
+@dataclass(frozen=True)
 class Index:
     """Series and model each divided by their value in a base year (scale-free comparison).
 
@@ -384,6 +401,17 @@ class Poisson:
             terms = xlogy(obs, pred) - pred - gammaln(obs + 1)
         return _total(np.where(pred >= 0, terms, np.nan))
 
+    def standardized(self, pred, obs, flags: Mapping[str, np.ndarray] | None = None):
+        """Deviance residuals sign(y − μ) · √(2 (y log(y/μ) − y + μ)): ½ Σ r² = −log L + a
+        constant of the data alone (Σ y log y − y − log y!), so least squares fits counts too.
+        NaN where the data are missing or the rate is negative or zero with a count above 0."""
+        obs = np.asarray(obs, float)
+        pred = np.asarray(pred, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dev = 2.0 * (xlogy(obs, obs) - xlogy(obs, pred) - obs + pred)
+            r = np.sign(obs - pred) * np.sqrt(np.maximum(dev, 0.0))
+        return np.where(np.isfinite(r) & (pred >= 0), r, np.nan)
+
 
 ErrorModel = Normal | LogNormal | LogitNormal | Binomial | Poisson
 GAUSSIAN = (Normal, LogNormal, LogitNormal)  # error models with standardized residuals
@@ -424,12 +452,14 @@ class Observation:
         scale, ar1: the error model's σ times ``scale``, residuals AR(1) with lag-one-year
             correlation ``ar1`` (Gaussian errors only; estimated by
             :func:`nea_sd.calibrate.noise.estimate_noise`, not written in specs).
+        shared: (link constant, free parameter name) pairs for constants fitted jointly
+            with other observations (see :meth:`link_name`).
     """
 
     name: str
     series: Series
     variable: str
-    link: Identity | Scale | Logistic | Index
+    link: Identity | Scale | Logistic | LogLinear | Index
     error: ErrorModel
     weight: float = 1.0
     average: bool = False
@@ -437,6 +467,12 @@ class Observation:
     holdout_period: tuple[int, int] | None = None
     scale: float = 1.0
     ar1: float = 0.0
+    shared: tuple[tuple[str, str], ...] = ()
+
+    def link_name(self, key: str) -> str:
+        """The free parameter fitting link constant ``key``: ``"<name>.<key>"``, or the name
+        given in ``shared`` (one constant fitted across observations, e.g. a common slope)."""
+        return dict(self.shared).get(key, f"{self.name}.{key}")
 
     @property
     def rescaled(self) -> bool:

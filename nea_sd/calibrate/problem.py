@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nea_sd.calibrate.observation import LogitNormal, LogNormal, Normal, Observation
+from nea_sd.calibrate.observation import LogitNormal, LogNormal, Normal, Observation, Poisson
 from nea_sd.calibrate.spec import CalibrationSpec, parse_variable
 from nea_sd.errors import DataError, InvalidValueError, unknown_name
 from nea_sd.model.params import ParameterTable, split_element_key
@@ -244,14 +244,15 @@ def _check_periods(spec: CalibrationSpec, initial: float, final: float) -> None:
 def _link_params(obs: Observation, names: tuple[str, ...], X: np.ndarray) -> dict[str, np.ndarray]:
     out = {}
     for key in obs.link.free:
-        col = names.index(f"{obs.name}.{key}")
+        col = names.index(obs.link_name(key))
         out[key] = X[:, col]
     return out
 
 
 def whitenable(obs: Observation) -> bool:
-    """True when −log L is ½ Σ r² + const for residuals r that do not depend on σ-parameters."""
-    return isinstance(obs.error, Normal | LogNormal | LogitNormal)
+    """True when −log L is ½ Σ r² + const for residuals r that do not depend on σ-parameters
+    (Gaussian errors on some scale; Poisson counts through their deviance residuals)."""
+    return isinstance(obs.error, Normal | LogNormal | LogitNormal | Poisson)
 
 
 def whitened(
@@ -301,13 +302,15 @@ class Problem:
             out[obs.name] = (years, np.atleast_2d(pred), data, flags)
         return out
 
-    def residuals(self, outputs: Outputs, X: np.ndarray) -> np.ndarray:
-        """Whitened residuals (runs, n_points) on the fit period."""
+    def residuals(self, outputs: Outputs, X: np.ndarray, *, counts: bool = True) -> np.ndarray:
+        """Whitened residuals (runs, n_points) on the fit period (``counts=False``: only the
+        Gaussian observations', without the Poisson deviance residuals)."""
         parts = [
             whitened(self._obs(name), pred, data, flags, years)
             for name, (years, pred, data, flags) in self.predictions(outputs, X).items()
+            if counts or not isinstance(self._obs(name).error, Poisson)
         ]
-        return np.concatenate(parts, axis=1)
+        return np.concatenate(parts, axis=1) if parts else np.zeros((np.atleast_2d(X).shape[0], 0))
 
     def log_likelihood(self, outputs: Outputs, X: np.ndarray, *, holdout: bool = False):
         """Total weighted log-likelihood per run (−inf where a run cannot explain the data)."""

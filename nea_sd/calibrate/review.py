@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from nea_sd.calibrate.results import read_result
+from nea_sd.errors import InvalidValueError
 
 GOOD_MAPE = 10.0
 FAIR_MAPE = 25.0
@@ -94,6 +96,43 @@ def evidence_frame(doc: dict[str, Any]) -> pd.DataFrame:
         for n, e in doc.get("evidence", {}).items()
     ]
     return pd.DataFrame(rows)
+
+
+def structure_table(docs: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
+    """Structural variants of one sector side by side, best AIC first: free parameters k,
+    −log L and AIC = 2k + 2(−log L) on the fit period, ΔAIC to the best, the largest AR(1)
+    of the residuals, and each spending series' held-out bias (mean simulated / observed − 1).
+
+    The variants must share observations and periods (the same data), else −log L and AIC
+    are not comparable; a variant whose series differ is an error.
+    """
+    series = None
+    rows = []
+    for name, doc in docs.items():
+        names = sorted(doc.get("series", {}))
+        if series is None:
+            series = names
+        elif names != series:
+            raise InvalidValueError(
+                f"variant {name!r} has series {names}, the others {series}: "
+                "compare structures on the same observations"
+            )
+        cal = doc["calibration"]
+        k = len(doc.get("estimates", {})) + len(doc.get("link_estimates", {}))
+        nll = -float(cal["log_likelihood"])
+        row: dict[str, Any] = {"variant": name, "k": k, "-log L": nll, "AIC": 2 * k + 2 * nll}
+        ar1 = [float(e.get("ar1", 0.0)) for e in doc.get("error_model", {}).values()]
+        row["AR(1) max"] = max(ar1) if ar1 else math.nan
+        for s in series:
+            hold = doc["series"][s].get("holdout") or {}
+            mean_act = hold.get("mean_act", math.nan)
+            row[f"{s} held-out bias %"] = 100 * (hold.get("mean_sim", math.nan) / mean_act - 1)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame.insert(4, "ΔAIC", frame["AIC"] - frame["AIC"].min())
+    return frame.sort_values("AIC", kind="stable").reset_index(drop=True)
 
 
 def with_error_model(setup: Any, doc: dict[str, Any]) -> Any:

@@ -17,6 +17,8 @@ Example::
     series = "sipri:milex_constant_2022_usd:CN"
     variable = "Military expenditure[CN]"
     link = "identity"                            # or { type = "scale", factor = { bounds = [..] } }
+                                                 # counts: { type = "loglinear", intercept = ..,
+                                                 # slope = .. }: rate = exp(intercept + slope·x)
     error = { type = "lognormal", sigma = 0.05, sigma_estimate = 0.15 }
     weight = 1.0
     average = true                               # compare with the model's yearly mean
@@ -47,6 +49,7 @@ from nea_sd.calibrate.observation import (
     Index,
     Logistic,
     LogitNormal,
+    LogLinear,
     LogNormal,
     Normal,
     Observation,
@@ -68,8 +71,13 @@ from nea_sd.sketch.parse import canonical
 TOP_KEYS = ("model", "periods", "parameters", "observations", "inputs", "base")
 PARAM_KEYS = ("bounds", "prior")
 OBS_KEYS = ("name", "series", "variable", "link", "error", "weight", "average", "fit", "holdout")
-LINK_CONSTANTS = {"identity": (), "scale": ("factor",), "logistic": ("alpha", "beta")}
-LINKS = ("identity", "scale", "logistic", "index")
+LINK_CONSTANTS = {
+    "identity": (),
+    "scale": ("factor",),
+    "logistic": ("alpha", "beta"),
+    "loglinear": ("intercept", "slope"),
+}
+LINKS = ("identity", "scale", "logistic", "loglinear", "index")
 ERRORS = {
     "lognormal": ("sigma", "sigma_estimate", "sigma_highly_uncertain"),
     "normal": ("sigma",),
@@ -186,9 +194,9 @@ class CalibrationSpec:
             if not np.isin(obs.series.years, np.arange(period[0], period[1] + 1)).any():
                 continue  # e.g. a poll without held-out years
             params = {
-                key: link_values[f"{obs.name}.{key}"]
+                key: link_values[obs.link_name(key)]
                 for key in obs.link.free
-                if f"{obs.name}.{key}" in link_values
+                if obs.link_name(key) in link_values
             }
             total = total + obs.log_likelihood(outputs[obs.variable], years, params, period)
         return np.asarray(total)
@@ -268,6 +276,7 @@ def load_spec(
         observations.append(obs)
         link_params += constants
     _check_unique([o.name for o in observations], "observation name", where)
+    link_params = _merge_shared(link_params, where)
     if holdout is not None and not any(
         np.any((o.series.years >= holdout[0]) & (o.series.years <= holdout[1]))
         for o in observations
@@ -498,7 +507,9 @@ def _free_parameter(
     return FreeParameter(real, low, high, _prior(entry.get("prior"), low, high, what))
 
 
-def _link(raw: Any, name: str, what: str) -> tuple[Any, list[FreeParameter]]:
+def _link(
+    raw: Any, name: str, what: str
+) -> tuple[Any, list[FreeParameter], tuple[tuple[str, str], ...]]:
     if isinstance(raw, str):
         raw = {"type": raw}
     table = _table(raw, "link", what)
@@ -513,27 +524,44 @@ def _link(raw: Any, name: str, what: str) -> tuple[Any, list[FreeParameter]]:
         years = base if isinstance(base, list) else [base]
         if not years or not all(isinstance(y, int) and not isinstance(y, bool) for y in years):
             raise InvalidValueError(f"{what}: index base_year must be a year or list, got {base!r}")
-        return Index(tuple(years) if isinstance(base, list) else base), []
+        return Index(tuple(years) if isinstance(base, list) else base), [], ()
     constants = LINK_CONSTANTS[kind]
     _check_keys(table, ("type", *constants), f"{what} link", required=constants)
     fixed: dict[str, float | None] = {}
     free = []
+    shared = []
     for key in constants:
-        value = table[key]  # a number (fixed) or {bounds = [..], prior = ..} (fitted)
+        value = table[key]  # a number (fixed) or {bounds = [..], prior = .., shared = ".."}
         if isinstance(value, dict):
             sub = f"{what} link {key}"
-            _check_keys(value, PARAM_KEYS, sub, required=("bounds",))
+            _check_keys(value, (*PARAM_KEYS, "shared"), sub, required=("bounds",))
             low, high = _bounds(value["bounds"], sub)
-            free.append(
-                FreeParameter(
-                    f"{name}.{key}", low, high, _prior(value.get("prior"), low, high, sub)
-                )
-            )
+            label = value.get("shared", f"{name}.{key}")
+            if not isinstance(label, str) or not label.strip():
+                raise InvalidValueError(f"{sub}: shared must be a name, got {label!r}")
+            if "shared" in value:
+                shared.append((key, label))
+            free.append(FreeParameter(label, low, high, _prior(value.get("prior"), low, high, sub)))
             fixed[key] = None
         else:
             fixed[key] = _number(value, f"{what} link {key}")
-    link = {"identity": Identity, "scale": Scale, "logistic": Logistic}[kind](**fixed)
-    return link, free
+    kinds = {"identity": Identity, "scale": Scale, "logistic": Logistic, "loglinear": LogLinear}
+    link = kinds[kind](**fixed)
+    return link, free, tuple(shared)
+
+
+def _merge_shared(params: list[FreeParameter], where: str) -> list[FreeParameter]:
+    """One free parameter per shared link constant; its observations must agree on bounds
+    and prior."""
+    out: dict[str, FreeParameter] = {}
+    for p in params:
+        first = out.setdefault(p.name, p)
+        if (first.low, first.high, repr(first.prior)) != (p.low, p.high, repr(p.prior)):
+            raise InvalidValueError(
+                f"{where}: shared link constant {p.name!r} is given different bounds or priors "
+                f"([{first.low:g}, {first.high:g}] and [{p.low:g}, {p.high:g}]); give the same"
+            )
+    return list(out.values())
 
 
 def _error(raw: Any, what: str) -> Any:
@@ -592,7 +620,7 @@ def _observation(
             f"{what}: fit period {fit[0]}-{fit[1]} does not overlap series {series.name!r}, "
             f"which covers {first}-{last}"
         )
-    link, free = _link(entry["link"], name, what)
+    link, free, shared = _link(entry["link"], name, what)
     error = _error(entry["error"], what)
     weight = _number(entry.get("weight", 1.0), f"{what} weight")
     if weight <= 0:
@@ -600,7 +628,9 @@ def _observation(
     average = entry.get("average", False)
     if not isinstance(average, bool):
         raise InvalidValueError(f"{what}: average must be true or false, got {average!r}")
-    obs = Observation(name, series, variable, link, error, weight, average, own_fit, own_hold)
+    obs = Observation(
+        name, series, variable, link, error, weight, average, own_fit, own_hold, shared=shared
+    )
     # check the data against the link and error model now (positivity, base years, breaks)
     try:
         data = link.observe(series, obs.points(fit))

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.optimize import least_squares
 from scipy.special import logit
 
 from nea_sd.calibrate import (
@@ -11,6 +12,7 @@ from nea_sd.calibrate import (
     Index,
     Logistic,
     LogitNormal,
+    LogLinear,
     LogNormal,
     Normal,
     Observation,
@@ -93,6 +95,52 @@ def test_poisson_equals_scipy():
     assert ll == pytest.approx(ref, rel=1e-12)
     with pytest.raises(DataError, match="non-negative whole counts"):
         Poisson().log_likelihood(rate, np.array([0.5, 1, 1, 1, 1]))
+
+
+def test_poisson_deviance_residuals_square_to_the_log_likelihood():
+    # ½ Σ r² = −log L + Σ (y log y − y + log y!), a constant of the data alone
+    counts = np.array([0.0, 1.0, 3.0, np.nan, 0.0, 7.0])
+    rate = np.array([[0.2, 0.5, 1.0, 9.0, 0.01, 6.0], [1.0, 1.0, 4.0, 1.0, 2.0, 9.5]])
+    keep = np.isfinite(counts)
+    r = Poisson().standardized(rate, counts)
+    assert np.isnan(r[:, ~keep]).all()
+    y = counts[keep]
+    const = np.sum(stats.poisson(np.where(y > 0, y, 1.0)).logpmf(y) * (y > 0))
+    ll = Poisson().log_likelihood(rate, counts)
+    assert 0.5 * np.sum(r[:, keep] ** 2, axis=1) == pytest.approx(-ll + const, rel=1e-12)
+    assert np.sign(r[:, keep]).tolist() == [[-1, 1, 1, -1, 1], [-1, 0, -1, -1, -1]]
+
+
+def test_loglinear_link_by_hand_and_fitted_per_run():
+    link = LogLinear(intercept=np.log(2.0), slope=-3.0)
+    assert link.transform(np.array([0.0, 1.0])) == pytest.approx([2.0, 2.0 * np.exp(-3.0)])
+    fitted = LogLinear(slope=1.0)
+    assert fitted.free == ("intercept",) and LogLinear().free == ("intercept", "slope")
+    got = fitted.transform(np.zeros((2, 1)), {"intercept": np.array([0.0, np.log(5.0)])})
+    assert got[:, 0] == pytest.approx([1.0, 5.0])
+
+
+def test_poisson_loglinear_least_squares_recovers_synthetic_rates():
+    # counts drawn with a known log-linear rate in a known covariate (trust): least squares on
+    # the deviance residuals is the Poisson maximum likelihood — its score X'(y − μ) vanishes
+    # — and recovers the truth within a few standard errors
+    rng = np.random.default_rng(7)
+    trust = rng.uniform(0.0, 1.0, 4000)
+    truth = (0.5, -2.0)
+    counts = rng.poisson(np.exp(truth[0] + truth[1] * trust)).astype(float)
+
+    def residuals(p: np.ndarray) -> np.ndarray:
+        rate = LogLinear(intercept=p[0], slope=p[1]).transform(trust)
+        return Poisson().standardized(rate, counts)
+
+    fit = least_squares(residuals, [0.0, 0.0], xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    mu = np.exp(fit.x[0] + fit.x[1] * trust)
+    score = np.array([np.sum(counts - mu), np.sum((counts - mu) * trust)])
+    assert np.abs(score) == pytest.approx([0.0, 0.0], abs=1e-4)
+    cov = np.linalg.inv(
+        np.array([[mu.sum(), (mu * trust).sum()], [(mu * trust).sum(), (mu * trust**2).sum()]])
+    )
+    assert (np.abs(fit.x - truth) < 4 * np.sqrt(np.diag(cov))).all()
 
 
 def test_single_run_gives_scalar():

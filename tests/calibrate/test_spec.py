@@ -243,7 +243,8 @@ def test_spec_log_likelihood_sums_observations(data_dir):
             'link = "identity"',
             'link = "linear"',
             InvalidValueError,
-            "unknown link type 'linear'; valid: 'identity', 'scale', 'logistic', 'index'",
+            "unknown link type 'linear'; valid: 'identity', 'scale', 'logistic', 'loglinear', "
+            "'index'",
         ),
         (
             'model = "../../../models/nea.mdl"',
@@ -361,3 +362,53 @@ def test_subscripted_parameter_elements(tmp_path, data_dir):
         InvalidValueError, match="2 subscript\\(s\\) given, but 'Fatigue rate' has 1"
     ):
         load(two, parameters=table, data_dir=data_dir)
+
+
+def test_loglinear_link_for_mid_counts(tmp_path, data_dir):
+    # MIDs as a Poisson rate exp(a + b · x): one constant fitted, one fixed
+    mid = edited(
+        tmp_path,
+        'variable = "Incidents[US, KP]"\nlink = "identity"',
+        'variable = "Incidents[US, KP]"\n'
+        'link = { type = "loglinear", intercept = { bounds = [-8, 2] }, slope = -1.5 }',
+    )
+    spec = load(mid, data_dir=data_dir)
+    obs = next(o for o in spec.observations if o.name == "MIDs US-KP")
+    assert type(obs.link).__name__ == "LogLinear" and obs.link.slope == -1.5
+    assert obs.link.free == ("intercept",) and "MIDs US-KP.intercept" in spec.names
+
+
+def test_shared_link_constant_is_one_parameter_for_several_observations(tmp_path, data_dir):
+    # two MID dyads with their own intercepts and one slope fitted jointly
+    text = FIXTURE.read_text()
+    old = 'variable = "Incidents[US, KP]"\nlink = "identity"'
+    assert old in text
+    link = (
+        'link = { type = "loglinear", intercept = { bounds = [-8, 2] }, '
+        'slope = { bounds = [-10, 10], shared = "MID slope" } }'
+    )
+    text = text.replace(old, f'variable = "Incidents[US, KP]"\n{link}')
+    text += (
+        '\n[[observations]]\nname = "MIDs CN-JP"\nseries = "mid:onset:CN-JP"\n'
+        f'variable = "Incidents[US, KP]"\n{link}\nerror = "poisson"\n'
+    )
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    spec = load(path, data_dir=data_dir)
+    links = [p.name for p in spec.link_parameters]
+    assert links.count("MID slope") == 1
+    assert {"MIDs US-KP.intercept", "MIDs CN-JP.intercept"} <= set(links)
+    # the shared slope moves both dyads' rates: exp(a + b·x) at x = 0.5
+    years = np.arange(1980.0, 2031.0)
+    obs = [o for o in spec.observations if o.name.startswith("MIDs")]
+    out = np.full((2, years.size), 0.5)
+    for o, a in zip(obs, (-1.0, -2.0), strict=True):
+        slope = np.array([0.0, 2.0])
+        params = {k: {"intercept": a, "slope": slope}[k] for k in o.link.free}
+        assert o.link_name("slope") == "MID slope"
+        pred, data, _ = o.predict(out, years, o.points((2000, 2010)), params)
+        assert pred[:, 0] == pytest.approx(np.exp(a + slope * 0.5))
+    bad = path.read_text().replace("[-10, 10], shared", "[-9, 10], shared", 1)
+    path.write_text(bad)
+    with pytest.raises(InvalidValueError, match="shared link constant 'MID slope' is given"):
+        load(path, data_dir=data_dir)

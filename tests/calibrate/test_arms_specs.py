@@ -1,0 +1,47 @@
+"""The committed arms sector spec and its structural variants load against the regional model,
+share their data, and their committed results were made from them (not from an older spec)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nea_sd.calibrate import load_spec_for_model, read_result
+from nea_sd.model import load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+CALIBRATION = ROOT / "calibration"
+VARIANTS = sorted((CALIBRATION / "arms-variants").glob("*.toml"))
+
+
+@pytest.fixture(scope="module")
+def nea():
+    return load_model(ROOT / "models" / "nea.mdl")
+
+
+def _check(spec_path: Path, result_path: Path, nea, data_dir: Path):
+    spec = load_spec_for_model(spec_path, nea, data_dir=data_dir)
+    doc = read_result(result_path)
+    assert doc["calibration"]["spec"] == spec_path.name
+    assert sorted(doc["estimates"]) == sorted(p.name for p in spec.parameters)
+    assert sorted(doc["link_estimates"]) == sorted(p.name for p in spec.link_parameters)
+    assert sorted(doc["series"]) == sorted(o.name for o in spec.observations)
+    return spec
+
+
+def test_arms_spec_matches_its_result(nea, data_dir):
+    spec = _check(CALIBRATION / "arms.toml", CALIBRATION / "results" / "arms.toml", nea, data_dir)
+    mids = [o for o in spec.observations if o.name.startswith("MIDs")]
+    assert len(mids) == 11 and {o.link_name("slope") for o in mids} == {"MID slope"}
+    kp = next(o for o in spec.observations if o.name == "milex KP")
+    assert kp.fit_period == (2003, 2018) and kp.series.breaks == (2003,)
+
+
+def test_variants_share_data_and_match_their_results(nea, data_dir):
+    assert len(VARIANTS) >= 4
+    observed = set()
+    for path in VARIANTS:
+        spec = _check(path, CALIBRATION / "results" / "arms-variants" / path.name, nea, data_dir)
+        observed.add(tuple((o.name, o.series.name, o.variable) for o in spec.observations))
+    assert len(observed) == 1  # every structure fitted to the same series
