@@ -263,3 +263,20 @@ def test_sbc_ranks_of_the_nested_sampler_are_uniform(small):
 def test_sbc_of_the_nested_sampler_detects_an_overconfident_likelihood(small):
     ranks = _sbc_ranks(small, replicates=40, seed=1, sigma_fit=0.01)  # data have sigma 0.05
     assert _uniform_p(ranks) < 0.01
+
+
+def test_a_run_stopped_at_the_model_run_cap_is_not_converged(data_dir):
+    """--max-ncalls: the runs stop early, say so, and the result is never 'converged', even
+    where its R-hat and ESS would pass."""
+    tiny = prepare(FIXTURES / "tiny.toml", data_dir)
+    spec = dataclasses.replace(tiny.spec, parameters=tiny.spec.parameters[2:])
+    one = prepare(None, data_dir, spec=spec)
+    rep = with_spec(one, synthetic_spec(one, np.array([10.0]), np.random.default_rng(0)))
+    free = nested_sample(rep, runs=2, live_points=50, min_ess=50, seed=3)
+    assert free.capped_runs == 0 and free.converged and free.max_ncalls is None
+    assert all(v <= 0 or np.isfinite(v) for v in free.run_max_log_l)
+    capped = nested_sample(rep, runs=2, live_points=50, min_ess=50, seed=3, max_ncalls=300)
+    assert capped.capped_runs == 2 and capped.max_ncalls == 300 and not capped.converged
+    assert capped.ncall < free.ncall
+    assert "stopped at the cap of 300 model runs" in str(capped)
+    assert max(capped.run_max_log_l) <= max(free.run_max_log_l) + 1.0
