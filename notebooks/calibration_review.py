@@ -432,7 +432,13 @@ else:
 
 # %%
 rows = []
-for name, doc in {"nea": doc_n, "nea_posterior": posterior_doc, **evidence_docs}.items():
+for name, doc in {"nea": doc_n, **evidence_docs}.items():
     if doc is not None:
         rows += criteria(name, doc)
+if posterior_doc is not None:  # its fit (no profiles) is not the base: posterior rows only
+    rows += [
+        c
+        for c in criteria("nea_posterior", posterior_doc)
+        if c.criterion.startswith(("posterior", "nested"))
+    ]
 print(acceptance_table(rows))
