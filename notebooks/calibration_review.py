@@ -404,6 +404,45 @@ for name, doc in evidence_docs.items():
         print(evidence_frame(doc).round(3).to_string(index=False))
 
 # %% [markdown]
+# ### The regional posterior
+#
+# Nested sampling of the joint spec (`calibration/nea_posterior.toml`, the same problem as
+# `nea.toml` with `base = false`, so it never replaces the joint optimum as `compare`'s base):
+# log Z with its Monte Carlo error, wall time and the sampler's overhead share, whether a run
+# stopped at its model-run cap (`--max-ncalls`: unfinished, so not a posterior whatever R-hat
+# says), and per parameter the posterior interval with R-hat and bulk/tail ESS across runs.
+
+# %%
+posterior_doc = None
+if (RESULTS / "nea_posterior.toml").is_file():
+    posterior_doc = read_result(RESULTS / "nea_posterior.toml")
+    z = posterior_doc["nested"]
+    print(
+        f"log Z = {z['log_z']:.2f} ± {z['log_z_err']:.2f} (runs: "
+        + ", ".join(f"{v:.2f}" for v in z["run_log_z"])
+        + f"); {z['runs']} runs x {z['live_points']} live points, {z['model_runs']} model runs "
+        f"in {z['elapsed_seconds']:.0f} s, overhead {100 * z['overhead_fraction']:.0f}%; "
+        f"{z.get('capped_runs', 0)} runs stopped at the cap of {z.get('max_ncalls', 'no')} "
+        f"model runs; converged: {z['converged']}"
+    )
+    if z.get("run_max_log_likelihood"):
+        print(
+            "best log L reached per run: "
+            + ", ".join(f"{v:.1f}" for v in z["run_max_log_likelihood"])
+            + f"; the joint optimum: {posterior_doc['calibration']['log_likelihood']:.1f}"
+        )
+    cols = ["nested_q025", "nested_median", "nested_q975", "rhat", "ess_bulk", "ess_tail"]
+    frame = pd.DataFrame(
+        {
+            n: {c: e.get(c) for c in ["estimate", *cols]}
+            for n, e in posterior_doc["parameters"].items()
+        }
+    ).T
+    print(frame.to_string(float_format=lambda v: f"{v:.4g}"))
+else:
+    print("no regional posterior in calibration/results (nea-sd calibrate nea_posterior.toml)")
+
+# %% [markdown]
 # ### Acceptance criteria of the calibration issue
 #
 # Read from the committed results; a criterion a result cannot speak to is absent, not passed.
@@ -413,4 +452,10 @@ rows = []
 for name, doc in {"nea": doc_n, **evidence_docs}.items():
     if doc is not None:
         rows += criteria(name, doc)
+if posterior_doc is not None:  # its fit (no profiles) is not the base: posterior rows only
+    rows += [
+        c
+        for c in criteria("nea_posterior", posterior_doc)
+        if c.criterion.startswith(("posterior", "nested"))
+    ]
 print(acceptance_table(rows))

@@ -8,7 +8,9 @@ passed. The targets are the issue's and are never loosened here:
 - held-out spending bias (mean simulated / mean observed − 1) within ±10 % for US, CN, KR;
 - reduced χ² ≤ 2 under the estimated error scales; no parameter at a bound;
 - at most 3 distinct optima within the profile threshold among ≥ 20 starts;
-- posterior: R-hat < 1.01 and bulk ESS ≥ 400 for every parameter.
+- posterior: R-hat < 1.01 and bulk ESS ≥ 400 for every parameter (and no nested-sampling
+  run stopped at its model-run cap: an unfinished run is no posterior, whatever R-hat says);
+- speed: the nested sampler's own overhead (all but the batch engine's simulations) < 20 %.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ OPTIMA_MAX = 3
 STARTS_MIN = 20
 RHAT_MAX = 1.01
 ESS_MIN = 400
+OVERHEAD_MAX = 0.20
 
 
 @dataclass(frozen=True)
@@ -114,14 +117,28 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
         )
     rhat = [_finite(e.get("rhat")) for e in params.values() if "rhat" in e]
     ess = [_finite(e.get("ess_bulk")) for e in params.values() if "ess_bulk" in e]
+    nested = doc.get("nested", {})
+    capped = int(nested.get("capped_runs", 0))
     if rhat:
+        note = f" ({capped} of {nested.get('runs')} runs stopped at the cap)" if capped else ""
         out.append(
             Criterion(
                 name,
                 "posterior R-hat, bulk ESS (worst)",
-                f"R-hat {max(rhat):.3f}, ESS {min(ess):.0f}",
+                f"R-hat {max(rhat):.3f}, ESS {min(ess):.0f}{note}",
                 f"R-hat < {RHAT_MAX}, ESS >= {ESS_MIN}",
-                max(rhat) < RHAT_MAX and min(ess) >= ESS_MIN,
+                max(rhat) < RHAT_MAX and min(ess) >= ESS_MIN and not capped,
+            )
+        )
+    if "overhead_fraction" in nested:
+        share = _finite(nested["overhead_fraction"])
+        out.append(
+            Criterion(
+                name,
+                "nested-sampling overhead",
+                f"{100 * share:.0f}% of {_finite(nested.get('elapsed_seconds')):.0f} s",
+                f"< {100 * OVERHEAD_MAX:.0f}%",
+                share < OVERHEAD_MAX,
             )
         )
     if "evidence" in doc:

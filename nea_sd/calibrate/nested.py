@@ -85,7 +85,10 @@ class NestedResult:
         ncall: likelihood evaluations (model runs); ``batches``: engine calls.
         elapsed: wall seconds of the sampling (diagnostics not included: ArviZ's first
             import alone takes seconds); ``simulation_seconds``: inside the batch engine.
-        live_points, seed: settings.
+        live_points, seed: settings; ``max_ncalls``: the cap on model runs per run (None:
+            none); ``capped_runs``: runs stopped by that cap before UltraNest's own termination
+            (their posterior is the explored part of the prior, not a finished run);
+            ``run_max_log_l``: the best log-likelihood each run reached.
     """
 
     spec: str
@@ -105,6 +108,9 @@ class NestedResult:
     live_points: int
     seed: int
     label: str = field(default="")
+    max_ncalls: int | None = None
+    capped_runs: int = 0
+    run_max_log_l: tuple[float, ...] = ()
 
     @property
     def samples(self) -> np.ndarray:
@@ -118,9 +124,12 @@ class NestedResult:
 
     @property
     def converged(self) -> bool:
-        """R-hat < 1.01 and bulk ESS ≥ 400 for every parameter."""
+        """R-hat < 1.01 and bulk ESS ≥ 400 for every parameter, and no run stopped at the
+        model-run cap (an unfinished run's draws are no posterior sample, whatever R-hat says)."""
         return bool(
-            np.all(np.asarray(self.rhat) < RHAT_MAX) and np.all(np.asarray(self.ess_bulk) >= 400)
+            self.capped_runs == 0
+            and np.all(np.asarray(self.rhat) < RHAT_MAX)
+            and np.all(np.asarray(self.ess_bulk) >= 400)
         )
 
     def interval(self, name: str, level: float = 0.95) -> tuple[float, float]:
@@ -159,8 +168,18 @@ class NestedResult:
             f"{len(self.run_log_z)} runs x {self.live_points} live points, {self.ncall} "
             f"model runs in {self.batches} batches, {self.elapsed:.1f} s "
             f"(sampler overhead {100 * self.overhead:.0f}%), seed {self.seed}; "
+            f"{self._cap_note()}"
             f"{'converged' if self.converged else 'NOT converged'} (R-hat < 1.01, bulk ESS "
             f">= 400)\n" + text_table(self.HEADER, self._rows())
+        )
+
+    def _cap_note(self) -> str:
+        if not self.capped_runs:
+            return ""
+        best = ", ".join(f"{v:.1f}" for v in self.run_max_log_l)
+        return (
+            f"{self.capped_runs} of {len(self.run_log_z)} runs stopped at the cap of "
+            f"{self.max_ncalls} model runs, unfinished (best log L reached: {best}); "
         )
 
     def _repr_html_(self) -> str:
@@ -232,11 +251,13 @@ def nested_sample(
     ``runs`` independent UltraNest runs (seeds ``seed``, ``seed + 1``, ...) with
     ``live_points`` live points each, until the posterior has ``min_ess`` effective draws
     and the remaining evidence is below ``frac_remain`` (``max_improvement_loops``: UltraNest's
-    cap on extra passes to reach ``min_ess``; -1 none). Each population of proposals is one
-    batch-engine call. ``step_sampler``: ``"region"`` draws new points from UltraNest's
-    MLFriends region (efficient in few dimensions), ``"slice"`` moves a population of
-    ``live_points`` walkers by vectorised slice sampling (2k steps; UltraNest's advice above
-    ~10 parameters, where region rejection fails); ``"auto"``: slice when k > SLICE_ABOVE.
+    cap on extra passes to reach ``min_ess``; -1 none), or a run has made ``max_ncalls`` model
+    runs (a budget for slow models: such a run is unfinished and the result not converged).
+    Each population of proposals is one batch-engine call. ``step_sampler``: ``"region"``
+    draws new points from UltraNest's MLFriends region (efficient in few dimensions),
+    ``"slice"`` moves a population of ``live_points`` walkers by vectorised slice sampling (2k
+    steps; UltraNest's advice above ~10 parameters, where region rejection fails); ``"auto"``:
+    slice when k > SLICE_ABOVE.
     """
     if step_sampler not in ("auto", "region", "slice"):
         raise InvalidValueError(
@@ -250,7 +271,7 @@ def nested_sample(
     spec = setup.spec
     loglike = _Timed(setup, on_batch)
     t0 = time.perf_counter()
-    outcome = []
+    outcome, capped = [], 0
     for r in range(runs):
         with _global_seed(seed + r):
             sampler = ultranest.ReactiveNestedSampler(
@@ -282,6 +303,7 @@ def nested_sample(
                     viz_callback=False,
                 )
             )
+        capped += max_ncalls is not None and int(getattr(sampler, "ncall", 0)) >= max_ncalls
     elapsed = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     kish = []
@@ -323,4 +345,7 @@ def nested_sample(
         live_points=live_points,
         seed=seed,
         label=label,
+        max_ncalls=max_ncalls,
+        capped_runs=int(capped),
+        run_max_log_l=tuple(float(res["maximum_likelihood"]["logl"]) for res in outcome),
     )

@@ -268,6 +268,9 @@ def result_document(
             "simulation_seconds": round(nested.simulation_seconds, 2),
             "overhead_fraction": round(nested.overhead, 4),
             "converged": nested.converged,
+            "max_ncalls": nested.max_ncalls,
+            "capped_runs": nested.capped_runs,
+            "run_max_log_likelihood": list(nested.run_max_log_l),
             "seed": nested.seed,
             "draws_file": draws_file if posterior is None else None,
         }

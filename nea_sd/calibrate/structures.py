@@ -250,6 +250,8 @@ def save_checkpoint(path: str | os.PathLike[str], key: str, result: NestedResult
     """Write ``result`` with its key (atomically: never half-written)."""
     meta = {name: getattr(result, name) for name in _SCALARS}
     meta |= {name: list(getattr(result, name)) for name in _TUPLES}
+    meta |= {"max_ncalls": result.max_ncalls, "capped_runs": result.capped_runs}
+    meta["run_max_log_l"] = list(result.run_max_log_l)
     meta["key"] = key
     meta["format"] = CHECKPOINT_FORMAT
 
@@ -276,6 +278,9 @@ def load_checkpoint(path: str | os.PathLike[str], key: str) -> NestedResult | No
         kwargs |= {name: tuple(meta[name]) for name in _TUPLES}
     except (KeyError, TypeError):
         return None
+    kwargs["max_ncalls"] = meta.get("max_ncalls")  # absent in checkpoints without a cap
+    kwargs["capped_runs"] = int(meta.get("capped_runs", 0))
+    kwargs["run_max_log_l"] = tuple(meta.get("run_max_log_l", ()))
     return NestedResult(chains=chains, **kwargs)
 
 

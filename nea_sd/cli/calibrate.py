@@ -52,6 +52,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--nested-runs", type=int, default=4, help="nested: independent runs for R-hat (4)"
     )
     parser.add_argument(
+        "--max-ncalls",
+        type=int,
+        help="nested: stop each run after this many model runs (a budget for slow models; a "
+        "run stopped there is unfinished and the posterior is marked not converged)",
+    )
+    parser.add_argument(
+        "--step-sampler",
+        choices=("auto", "region", "slice"),
+        default="auto",
+        help="nested: how new points are drawn: region (UltraNest's MLFriends, in batches of at "
+        "least 512 proposals), slice (population slice sampling), auto (slice above 8 "
+        "parameters)",
+    )
+    parser.add_argument(
         "--variants",
         help="TOML of structural variants (constants to set): log evidence of each (nested); "
         "each variant's result is checkpointed in the cache ($NEA_SD_CACHE/evidence) as soon as "
@@ -144,6 +158,8 @@ def _command(args: argparse.Namespace) -> str:
     if args.nested or args.variants:
         parts += ["--live-points", str(args.live_points), "--nested-runs", str(args.nested_runs)]
         parts += ["--nested"] if args.nested else []
+        parts += ["--max-ncalls", str(args.max_ncalls)] if args.max_ncalls else []
+        parts += ["--step-sampler", args.step_sampler] if args.step_sampler != "auto" else []
         parts += ["--variants", args.variants] if args.variants else []
         parts += ["--only", *args.only] if args.variants and args.only else []
     return " ".join(shlex.quote(p) for p in parts)
@@ -219,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"--live-points must be at least 10, got {args.live_points}")
     if args.nested_runs < 2:
         raise InvalidValueError(f"--nested-runs must be at least 2, got {args.nested_runs}")
+    if args.max_ncalls is not None and args.max_ncalls < 1:
+        raise InvalidValueError(f"--max-ncalls must be a positive number, got {args.max_ncalls}")
     if args.check_sectors:
         return _check_sectors(args)
     variants = None
@@ -298,6 +316,10 @@ def run(args: argparse.Namespace) -> int:
         print(posterior)
     nested = evidence = None
     options = {"runs": args.nested_runs, "live_points": args.live_points, "seed": args.seed}
+    if args.max_ncalls is not None:  # only when given: evidence checkpoints keep their keys
+        options["max_ncalls"] = args.max_ncalls
+    if args.step_sampler != "auto":
+        options["step_sampler"] = args.step_sampler
     if args.nested:
         from nea_sd.calibrate.nested import nested_sample
 

@@ -72,3 +72,18 @@ def test_absent_evidence_is_not_a_pass():
     verdicts = _verdicts(doc)
     assert "structural variants with log evidence" not in verdicts
     assert "posterior R-hat, bulk ESS (worst)" not in verdicts
+
+
+def test_a_capped_posterior_and_a_slow_sampler_fail():
+    """R-hat and ESS that pass do not make a run stopped at its model-run cap a posterior;
+    the sampler's overhead share is checked against the issue's 20%."""
+    doc = _doc()
+    doc["nested"] = {"runs": 2, "capped_runs": 0, "overhead_fraction": 0.12, "elapsed_seconds": 9}
+    verdicts = _verdicts(doc)
+    assert verdicts["posterior R-hat, bulk ESS (worst)"] and verdicts["nested-sampling overhead"]
+    doc["nested"] |= {"capped_runs": 1, "overhead_fraction": 0.2}
+    rows = {c.criterion: c for c in criteria("x", doc)}
+    assert not rows["posterior R-hat, bulk ESS (worst)"].met
+    assert "1 of 2 runs stopped at the cap" in rows["posterior R-hat, bulk ESS (worst)"].value
+    assert not rows["nested-sampling overhead"].met
+    assert rows["nested-sampling overhead"].value == "20% of 9 s"

@@ -278,6 +278,22 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     err = capsys.readouterr().err
     assert err.startswith("error: --only: no variant 'fastest'") and err.count("\n") == 1
     assert calibrate(tmp_path, one, "--only", "faster", data_dir=data_dir) == 2
+    # a model-run budget (below the 64 runs each run needs here): the runs stop there, the
+    # result says so and is not converged
+    capped = ["--starts", "2", "--no-profile", "--nested", "--live-points", "30"]
+    capped += ["--nested-runs", "2", "--max-ncalls", "40", "--output", str(tmp_path / "c.toml")]
+    assert calibrate(tmp_path, one, *capped, data_dir=data_dir) == 0
+    nested = read_result(tmp_path / "c.toml")["nested"]
+    assert nested["max_ncalls"] == 40 and nested["capped_runs"] == 2
+    assert nested["converged"] is False and len(nested["run_max_log_likelihood"]) == 2
+    assert "--max-ncalls 40" in read_result(tmp_path / "c.toml")["provenance"]["command"]
+    # the step sampler is chosen on the command line and recorded with the result
+    sliced = [*capped[:-2], "--step-sampler", "slice", "--output", str(tmp_path / "s.toml")]
+    assert calibrate(tmp_path, one, *sliced, data_dir=data_dir) == 0
+    assert "--step-sampler slice" in read_result(tmp_path / "s.toml")["provenance"]["command"]
+    capsys.readouterr()
+    assert calibrate(tmp_path, one, "--max-ncalls", "0", "--replace", data_dir=data_dir) == 2
+    assert capsys.readouterr().err.startswith("error: --max-ncalls must be a positive number")
 
 
 def test_numba_backend_gives_the_numpy_fit(tmp_path, data_dir):
