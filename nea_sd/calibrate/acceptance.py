@@ -53,6 +53,13 @@ def _finite(x: Any) -> float:
     return value
 
 
+def holdout_bias(entry: Mapping[str, Any]) -> float:
+    """A series' held-out bias in a results document: mean simulated / mean observed − 1
+    (NaN without held-out statistics)."""
+    hold = entry.get("holdout") or {}
+    return _finite(hold.get("mean_sim")) / _finite(hold.get("mean_act")) - 1.0
+
+
 def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
     """The acceptance checks one results document can speak to."""
     out: list[Criterion] = []
@@ -72,7 +79,7 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
             )
         selector = str(entry.get("series", ""))
         if selector.startswith("sipri:") and selector.rsplit(":", 1)[-1] in BIAS_ACTORS and hold:
-            bias = _finite(hold.get("mean_sim")) / _finite(hold.get("mean_act")) - 1.0
+            bias = holdout_bias(entry)
             out.append(
                 Criterion(
                     name,

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from nea_sd.calibrate.acceptance import holdout_bias
 from nea_sd.calibrate.results import read_result
 from nea_sd.errors import InvalidValueError
 
@@ -124,9 +125,7 @@ def structure_table(docs: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
         ar1 = [float(e.get("ar1", 0.0)) for e in doc.get("error_model", {}).values()]
         row["AR(1) max"] = max(ar1) if ar1 else math.nan
         for s in series:
-            hold = doc["series"][s].get("holdout") or {}
-            mean_act = hold.get("mean_act", math.nan)
-            row[f"{s} held-out bias %"] = 100 * (hold.get("mean_sim", math.nan) / mean_act - 1)
+            row[f"{s} held-out bias %"] = 100 * holdout_bias(doc["series"][s])
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
