@@ -35,6 +35,7 @@ from scipy.special import expit, logit
 from nea_sd.data import load_series
 from nea_sd.data.series import Series
 from nea_sd.errors import InvalidValueError, unknown_name
+from nea_sd.model.numbers import as_pysd_reads
 
 INPUT_KEYS = ("in", "factor", "series", "link", "alpha", "beta")
 LINKS = ("scale", "logistic")
@@ -223,7 +224,8 @@ def _table_points(item: Input, key: str, initial: float, final: float) -> str:
         raise InvalidValueError(
             f"input series {name!r} has no values in the model's span {initial:g}-{final:g}"
         )
-    return ",".join(f"({y + 0.5:.1f},{v:.12g})" for y, v in zip(years, values, strict=True))
+    exact = as_pysd_reads(values)  # what PySD will run; the batch engine reads the same
+    return ",".join(f"({y + 0.5:.1f},{v!r})" for y, v in zip(years, exact, strict=True))
 
 
 def derive_text(text: str, inputs: tuple[Input, ...], model: Any) -> str:

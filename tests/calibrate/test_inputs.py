@@ -103,6 +103,24 @@ def test_logistic_input_inverts_the_poll_link(tmp_path, data_dir):
     np.testing.assert_allclose(batch["Growth"].values[0], np.interp(t, years + 0.5, trust))
 
 
+def test_polls_read_as_trust_are_the_same_numbers_in_both_engines(tmp_path, data_dir):
+    """PySD rounds lookup values to numpy's print precision (8 digits after the point); the
+    derived tables are written at those values, so the batch engine runs exactly what PySD
+    runs (written at 12 digits they differed by ~1e-9 and the self-verification refused the
+    exchange sector's partial model)."""
+    text = TINY + (
+        '\n[inputs."Rate a"]\nin = ["Growth"]\nlink = "logistic"\nalpha = -1.0914731452877522\n'
+        'series = "genron:pct_unfavorable:CN->JP"\n'
+    )
+    setup = prepare(spec_file(tmp_path, text), data_dir)
+    batch = setup.simulator.batch.simulate({}, outputs=["Growth"], saveper=0.25)
+    frame = setup.model.pysd_model().run(return_columns=["Growth"], saveper=0.25)
+    np.testing.assert_allclose(batch["Growth"].values[0], frame["Growth"].to_numpy(), rtol=1e-15)
+    (item,) = setup.spec.inputs
+    _, trust = item.values("")
+    assert np.max(np.abs(trust - np.round(trust, 8))) > 1e-10  # the data do need rounding
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
