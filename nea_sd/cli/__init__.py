@@ -11,8 +11,11 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from typing import Any
 
 from nea_sd import __version__
 from nea_sd.errors import NeaSdError
@@ -65,8 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nea_sd.engine.verify import allow_unverified
 
         allow_unverified()
+    previous = _unwind_on_sigterm()
     try:
         return int(args.handler(args) or 0)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
     except NeaSdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -76,6 +83,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` that closed early: not an error
         _silence_stdout()
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt
+    """SIGTERM arrived (a scheduler's or ``timeout``'s stop)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _unwind_on_sigterm() -> Any:
+    """Make SIGTERM unwind like Ctrl-C, so that the cleanup of every write runs (a stream's
+    temporary store, a half-written result) instead of leaving hidden temporaries behind; the
+    previous handler, to restore, or None when it is not ours to change."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None  # someone (a test runner, an embedding program) handles it already
+    return signal.signal(signal.SIGTERM, _terminate)
 
 
 def _silence_stdout() -> None:

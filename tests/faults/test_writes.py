@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +224,22 @@ def test_loops_on_a_full_disk_keeps_earlier_results(capsys, tmp_path: Path, monk
     assert {k: after[k] for k in before} == before  # new complete CSVs may sit beside them
     assert (tmp_path / "loops-dyad-status-quo.nc").read_bytes() == b"an earlier result"
     assert leftovers(tmp_path) == []
+
+
+def test_sigterm_during_a_stream_removes_its_temporary_store(tmp_path: Path) -> None:
+    """A scheduler's or ``timeout``'s SIGTERM unwinds like Ctrl-C: exit 143, one line, and the
+    half-written store (gigabytes at large N) is removed, not left as a hidden folder."""
+    model = Path(__file__).parent / "fixtures" / "small.mdl"
+    argv = [sys.executable, "-m", "nea_sd", "bench", str(model), "--runs", "2000000"]
+    argv += ["--pysd-runs", "0", "--backend", "numpy", "--block-runs", "2000"]
+    argv += ["--stream", "out.zarr"]
+    child = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list(tmp_path.glob(".nea_sd-out.zarr.*/diverged")):  # a block is on disk
+        assert child.poll() is None and time.monotonic() < deadline, child.stderr.read()
+        time.sleep(0.2)
+    child.send_signal(signal.SIGTERM)
+    err = child.communicate(timeout=120)[1]
+    assert child.returncode == 143, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "terminated"
+    assert list(tmp_path.iterdir()) == []
