@@ -9,7 +9,9 @@ PySD's parse of the equations and report, each with its file line and variable:
 * circular definitions (simultaneous equations: a loop without a stock);
 * subscript errors: an unknown range or element, an element of another range, a wrong count;
 * a subscripted variable used without its subscripts (SDEverywhere refuses it);
-* lookups whose x values are not increasing (interpolated wrongly, without a word).
+* lookups whose x values are not increasing (interpolated wrongly, without a word);
+* lookup values with more digits than PySD keeps (the engines then differ, see
+  :mod:`nea_sd.model.numbers`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nea_sd.errors import ModelFileError
+from nea_sd.model.numbers import as_pysd_reads
 from nea_sd.sketch.equations import read_equations
 from nea_sd.sketch.lint import ERROR, WARNING, Finding, check_model_file
 from nea_sd.sketch.parse import canonical
@@ -273,12 +276,14 @@ def _lookup_findings(equation: Any, name: str, line: int, lines: list[str]) -> l
     texts = [raw.split("=", 1)[-1] if equation.kind != "lookup" else raw]
     found = []
     for text in texts:
-        xs = []
-        for x, _ in _PAIR.findall(_RANGE_BOX.sub(" ", text)):
+        xs, numbers = [], []
+        for x, y in _PAIR.findall(_RANGE_BOX.sub(" ", text)):
             try:
                 xs.append(float(x))
+                numbers += [float(x), float(y)]
             except ValueError:
                 break
+        found += _rounding_findings(name, line, numbers)
         bad = next((i for i in range(1, len(xs)) if not xs[i] > xs[i - 1]), None)
         if bad is not None:
             found.append(
@@ -290,6 +295,23 @@ def _lookup_findings(equation: Any, name: str, line: int, lines: list[str]) -> l
                 )
             )
     return found
+
+
+def _rounding_findings(name: str, line: int, numbers: list[float]) -> list[Finding]:
+    """Lookup values PySD runs rounded (numpy's print precision), the batch engine exactly."""
+    for number, run in zip(numbers, as_pysd_reads(numbers), strict=True):
+        if number != run:
+            return [
+                Finding(
+                    line,
+                    WARNING,
+                    f"lookup {name!r}: PySD runs {number!r} as {run!r} (it keeps 8 digits "
+                    "after the point), the batch engine as written, so the two engines differ "
+                    "and the batch engine's self-verification refuses the model; round the "
+                    "values to 8 digits",
+                )
+            ]
+    return []
 
 
 def _cycles(graph: dict[str, set[str]], defined: dict[str, Any], dims, line_of) -> list[Finding]:  # type: ignore[no-untyped-def]

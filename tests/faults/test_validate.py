@@ -121,3 +121,21 @@ def test_empty_or_binary_model_file(capsys, tmp_path: Path, content: bytes, comm
     else:
         assert_clean_error(code, err, str(path))
     assert not (tmp_path / "d.svg").exists()
+
+
+def test_lookup_digits_pysd_drops_are_named_and_do_split_the_engines(tmp_path: Path) -> None:
+    """PySD keeps 8 digits after the point of a lookup value; the warning says so, and the
+    batch engine's self-verification against PySD does find the difference it predicts."""
+    from nea_sd.engine.verify import verify
+    from nea_sd.model import load_model
+
+    for clean in (SMALL, *(MODELS / f"{n}.mdl" for n in ("dyad", "richardson", "nea"))):
+        assert not [f for f in validate_model(clean) if "PySD runs" in f.message], clean
+    path = _broken(tmp_path, "(5,1.5),(10,2)", "(5,1.5000000012),(10,2)")
+    (finding,) = [f for f in validate_model(path) if "PySD runs" in f.message]
+    assert finding.severity == "warning" and "'Effect'" in finding.message
+    assert "1.5000000012 as 1.5" in finding.message and finding.line == _line(path, "Effect")
+    assert not verify(load_model(path), store=False).verified
+    rounded = _broken(tmp_path, "(5,1.5),(10,2)", "(5,1.50000001),(10,2)")
+    assert not [f for f in validate_model(rounded) if "PySD runs" in f.message]
+    assert verify(load_model(rounded), store=False).verified
