@@ -393,4 +393,6 @@ def prepare(
     if backend not in ("numpy", "numba"):
         raise InvalidValueError(f"backend must be 'numpy' or 'numba', got {backend!r}")
     simulator = Simulator(spec, batch, model.parameters, time_step, backend)
+    if spec.constants:  # a structural test: constants set for the whole fit
+        simulator = simulator.with_constants(spec.constants, model.parameters)
     return Setup(spec, model, simulator, Problem(spec))

@@ -220,6 +220,8 @@ def result_document(
     }
     if not spec.base:  # an application of the model: never its compare/report base
         doc["calibration"]["model_base"] = False
+    if spec.constants:  # part of the fitted point: a base applies them with the estimates
+        doc["constants"] = dict(spec.constants)
     if spec.inputs:  # a partial model: model_sha256 is the derived model's
         from nea_sd.model import file_sha256
 
@@ -450,7 +452,9 @@ def load_calibrated(
     With ``model_path``, a model whose SHA-256 differs from the calibrated one gives a warning.
     """
     _, doc = _find_result(model_name, results_dir, model_path)
-    return {str(k): float(v) for k, v in doc.get("estimates", {}).items()}
+    values = {str(k): float(v) for k, v in doc.get("estimates", {}).items()}
+    values.update({str(k): float(v) for k, v in doc.get("constants", {}).items()})
+    return values
 
 
 def identified_estimates(
@@ -504,13 +508,16 @@ def compare_base(
     if "log_likelihood" not in cal or "estimates" not in result:
         raise DataError(f"{name}: not a calibration result (no [calibration] log_likelihood)")
     params = {str(k): float(v) for k, v in result["estimates"].items()}
+    constants = {str(k): float(v) for k, v in result.get("constants", {}).items()}
     nll = -float(cal["log_likelihood"])
     delta = 2.0 * (nll - _best_neg_log_likelihood(result))
     spec = cal.get("spec", name)
+    fixed = f" and {len(constants)} constants it set" if constants else ""
     header = (
-        f"base: joint optimum of {spec} ({len(params)} fitted values), -log L = {nll:.2f}, "
-        f"delta(-2 log L) to the best fit = {delta:.2f}"
+        f"base: joint optimum of {spec} ({len(params)} fitted values{fixed}), "
+        f"-log L = {nll:.2f}, delta(-2 log L) to the best fit = {delta:.2f}"
     )
+    params.update(constants)  # the fitted point includes the spec's constants
     if delta > 1e-6:
         header += " (a better point is known: recalibrate)"
     return params, header

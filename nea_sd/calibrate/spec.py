@@ -36,7 +36,7 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ from nea_sd.errors import (
 from nea_sd.model.params import ParameterTable
 from nea_sd.sketch.parse import canonical
 
-TOP_KEYS = ("model", "periods", "parameters", "observations", "inputs", "base")
+TOP_KEYS = ("model", "periods", "parameters", "observations", "inputs", "base", "constants")
 PARAM_KEYS = ("bounds", "prior")
 OBS_KEYS = ("name", "series", "variable", "link", "error", "weight", "average", "fit", "holdout")
 LINK_CONSTANTS = {
@@ -123,6 +123,9 @@ class CalibrationSpec:
         base: whether the fit is the model's parameter base for ``compare`` and ``report``
             (``base = false``: an application of the model to one case, such as the dyad
             fitted to China and Japan, which must not silently replace its defaults).
+        constants: model constants set for the whole fit (``[constants]``, ``"Name"`` or
+            ``"Name[el]"`` → value): a structural test that switches a mechanism off or pins
+            it at a sector's verdict, without editing the model.
     """
 
     path: Path
@@ -135,6 +138,7 @@ class CalibrationSpec:
     data_dir: Path
     inputs: tuple[Input, ...] = ()
     base: bool = True
+    constants: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def free(self) -> tuple[FreeParameter, ...]:
@@ -219,6 +223,7 @@ class CalibrationSpec:
         )
         lines += [f"  {p.name}: [{p.low:g}, {p.high:g}] {p.prior}" for p in self.free]
         lines += [f"  input: {i.describe()}" for i in self.inputs]
+        lines += [f"  constant: {k} = {v:g}" for k, v in self.constants.items()]
         lines += [
             f"  {o.name}: {o.series.name} ~ {o.variable} ({type(o.link).__name__}, "
             f"{type(o.error).__name__}, weight {o.weight:g})"
@@ -266,6 +271,7 @@ def load_spec(
         for name, entry in _table(raw.get("parameters", {}), "parameters", where).items()
     )
     _check_unique([p.name for p in free], "parameter", where)
+    set_constants = _constants(raw.get("constants", {}), parameters, subscripts, free, where)
     entries = raw["observations"]
     if not isinstance(entries, list) or not entries:
         raise InvalidValueError(f"{where}: [[observations]] must list at least one observation")
@@ -300,7 +306,37 @@ def load_spec(
         data_dir=folder,
         inputs=parse_inputs(raw.get("inputs", {}), where, folder),
         base=base,
+        constants=set_constants,
     )
+
+
+def _constants(
+    raw: Any,
+    parameters: Ranges,
+    subscripts: Mapping[str, Iterable[str]] | None,
+    free: tuple[FreeParameter, ...],
+    where: str,
+) -> dict[str, float]:
+    """``[constants]``: numbers inside the model's declared ranges, for constants not fitted."""
+    fitted = {parse_variable(p.name)[0] for p in free}
+    out: dict[str, float] = {}
+    for name, value in _table(raw, "constants", where).items():
+        what = f"{where} constant {name!r}"
+        real, low, high = _declared_range(name, parameters, where)
+        _check_parameter_elements(name, parameters, subscripts, what)
+        if parse_variable(real)[0] in fitted:
+            raise InvalidValueError(
+                f"{what} is also a fitted parameter; list it under [parameters] or "
+                "[constants], not both"
+            )
+        number = _number(value, what)
+        if (not math.isnan(low) and number < low) or (not math.isnan(high) and number > high):
+            raise OutOfRangeError(
+                f"{what} = {number:g} is outside the model's declared range "
+                f"[{low:g}, {high:g}]; choose a value inside it or widen the model's range"
+            )
+        out[real] = number
+    return out
 
 
 def load_spec_for_model(
