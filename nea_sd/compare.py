@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import xarray as xr
@@ -141,6 +143,32 @@ def base_parameters(model: Model, choice: str = "calibrated") -> tuple[dict[str,
     values, header = compare_base(document)
     model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
     return values, f"calibrated, {header.removeprefix('base: ')} [{shown}]"
+
+
+def result_base(model: Model, path: str | os.PathLike[str]) -> tuple[dict[str, float], str]:
+    """The joint optimum of one named calibration result as the parameter base: strategies
+    compared under a candidate fit (``base = false``) or another structure's, to see whether the
+    conclusions flip with it. Unlike :func:`base_parameters`, a result fitted to another model
+    or version is an error, not a fallback: the user named it."""
+    from nea_sd.calibrate.results import compare_base, read_result
+
+    document = read_result(path)
+    name = Path(path).name
+    calibration = document.get("calibration", {})
+    if "partial_model" in calibration:
+        raise InvalidValueError(
+            f"{name} is a sector fit with data inputs, not a parameter set for the whole model; "
+            "name a joint fit's result"
+        )
+    if calibration.get("model_sha256") != model.sha256:
+        raise InvalidValueError(
+            f"{name} was fitted to {calibration.get('model', 'another model')!r} in another "
+            f"version than this {model.path.name} (SHA-256 differs); name a result of this "
+            "model or recalibrate"
+        )
+    values, header = compare_base(document)
+    model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
+    return values, f"calibrated, {header.removeprefix('base: ')} [{name}]"
 
 
 def compare_strategies(

@@ -443,13 +443,33 @@ else:
     print("no regional posterior in calibration/results (nea-sd calibrate nea_posterior.toml)")
 
 # %% [markdown]
+# ### Joint candidates (structural tests of the whole model, `base = false`)
+#
+# Each carries a sector's verdict into the joint fit: `nea_norms` the arms sector's structure
+# (norms and reactions per actor, the DPRK, the MIDs); `nea_gravity` that too, with trade no
+# longer following societal trust (`[constants]`: the exchange sector puts that elasticity at
+# 0). Same observations, so −log L and AIC compare; the acceptance rows below read them too.
+
+# %%
+CANDIDATES = [c for c in ("nea_norms", "nea_gravity") if (RESULTS / f"{c}.toml").is_file()]
+candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in CANDIDATES}
+if len(candidate_docs) > 1:
+    print(structure_table(candidate_docs).round(2).to_string(index=False))
+for name, candidate in candidate_docs.items():
+    polls = {s: e["fit"] for s, e in candidate["series"].items() if s.startswith("poll")}
+    print(
+        f"{name}: poll fit r "
+        + ", ".join(f"{s[5:]} {e['r']:+.2f} (U^S {e['us']:.2f})" for s, e in polls.items())
+    )
+
+# %% [markdown]
 # ### Acceptance criteria of the calibration issue
 #
 # Read from the committed results; a criterion a result cannot speak to is absent, not passed.
 
 # %%
 rows = []
-for name, doc in {"nea": doc_n, **evidence_docs}.items():
+for name, doc in {"nea": doc_n, **candidate_docs, **evidence_docs}.items():
     if doc is not None:
         rows += criteria(name, doc)
 if posterior_doc is not None:  # its fit (no profiles) is not the base: posterior rows only

@@ -14,7 +14,8 @@ from nea_sd.cli._common import (
     open_model,
     progress,
 )
-from nea_sd.compare import BASES, base_parameters, compare_strategies
+from nea_sd.compare import BASES, base_parameters, compare_strategies, result_base
+from nea_sd.errors import InvalidValueError
 from nea_sd.model import Model
 from nea_sd.outcomes import vocabulary_for
 from nea_sd.outputs import check_output_dir, write_dataset
@@ -35,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--output-dir", default=DEFAULT_DIR, help=f"where to write results (default {DEFAULT_DIR})"
     )
     add_base_argument(parser)
+    parser.add_argument(
+        "--calibration",
+        metavar="RESULT.toml",
+        help="run on the joint optimum of this calibration result instead (a candidate fit "
+        "such as calibration/results/nea_norms.toml); it must be of this model's version",
+    )
     add_engine_argument(parser)
     parser.set_defaults(handler=run)
 
@@ -66,7 +73,15 @@ def run(args: argparse.Namespace) -> int:
     check_year(model, args.year)
     names = [n.strip() for n in args.scenarios.split(",")] if args.scenarios else None
     scenarios = select(load_scenarios(model, args.scenarios_file), names)
-    base, source = chosen_base(model, args.parameters)
+    if args.calibration is not None:
+        if args.parameters != "calibrated":
+            raise InvalidValueError(
+                f"--calibration and --parameters {args.parameters} both choose the parameter "
+                "base; give one of them"
+            )
+        base, source = result_base(model, args.calibration)
+    else:
+        base, source = chosen_base(model, args.parameters)
     with progress(len(scenarios), f"{model.name} strategies") as bar:
         comparison = compare_strategies(
             model,

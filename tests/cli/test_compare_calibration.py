@@ -1,0 +1,48 @@
+"""``nea-sd compare --calibration RESULT.toml``: strategies under a named (candidate) fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from nea_sd.calibrate.results import read_result
+from tests.cli.test_main_commands import call
+from tests.support import MODELS
+
+RESULTS = MODELS.parent / "calibration" / "results"
+
+
+def test_compare_runs_on_the_named_results_joint_optimum(capsys, tmp_path: Path) -> None:
+    candidate = RESULTS / "nea_norms.toml"
+    document = read_result(candidate)
+    code, out, err = call(
+        capsys, "compare", "--scenarios", "status-quo", "--output-dir", str(tmp_path),
+        "--calibration", str(candidate),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "parameters: calibrated, joint optimum of nea_norms.toml" in out
+    base = xr.open_dataset(tmp_path / "compare_nea_outcomes.nc").attrs["base_parameters"]
+    import json
+
+    applied = json.loads(base)
+    assert applied == {k: pytest.approx(v) for k, v in document["estimates"].items()}
+
+
+@pytest.mark.parametrize(
+    ("result", "extra", "message"),
+    [
+        ("arms.toml", [], "arms.toml is a sector fit with data inputs"),
+        ("dyad_cnjp.toml", [], "dyad_cnjp.toml was fitted to 'dyad.mdl'"),
+        ("nea_norms.toml", ["--parameters", "defaults"], "--calibration and --parameters"),
+        ("missing.toml", [], "cannot read calibration results"),
+    ],
+)
+def test_a_result_that_cannot_be_the_base_is_one_line(capsys, tmp_path, result, extra, message):
+    code, _, err = call(
+        capsys, "compare", "--output-dir", str(tmp_path), "--calibration", str(RESULTS / result),
+        *extra,
+    )  # fmt: skip
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("error: ") and message in err
