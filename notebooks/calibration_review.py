@@ -373,6 +373,27 @@ if variant_docs:
     print(structure_table(variant_docs).round(2).to_string(index=False))
 
 # %% [markdown]
+# ### Events the trust sector misses (`calibration/trust-variants/`)
+#
+# The polls swing more than the model's trust (their U^S, printed above, is high). The
+# variants put the 2012 crises in as an event — the model's one historical flare-up, moved by
+# `[constants]` to September 2012 on the China–Japan dyads, or on those and Japan–Korea — with
+# its size and duration fitted; same polls, inputs and periods as `trust.toml`.
+
+# %%
+TRUST_VARIANTS = RESULTS / "trust-variants"
+trust_docs = {f.stem: read_result(f) for f in sorted(TRUST_VARIANTS.glob("*.toml"))}
+if trust_docs and "trust" in sector_docs:
+    trust_docs = {"trust (no event)": sector_docs["trust"], **trust_docs}
+    print(structure_table(trust_docs).round(2).to_string(index=False))
+    for name, variant in trust_docs.items():
+        fits = {s[5:]: e["fit"] for s, e in variant["series"].items()}
+        print(
+            f"{name}: fit r / U^S "
+            + ", ".join(f"{s} {e['r']:+.2f} / {e['us']:.2f}" for s, e in fits.items())
+        )
+
+# %% [markdown]
 # ### The joint fit inside the sector intervals?
 #
 # Each parameter the regional (joint) fit shares with a sector: is the joint value inside the
