@@ -469,11 +469,13 @@ else:
 # Each carries a sector's verdict into the joint fit: `nea_norms` the arms sector's structure
 # (norms and reactions per actor, the DPRK, the MIDs); `nea_gravity` that too, with trade no
 # longer following societal trust (`[constants]`: the exchange sector puts that elasticity at
-# 0). Same observations, so −log L and AIC compare; the acceptance rows below read them too.
+# 0); `nea_gravity_events` that and the 2012 crises as an event (the trust sector's variant).
+# Same observations, so −log L and AIC compare; the acceptance rows below read them too.
 
 # %%
-CANDIDATES = [c for c in ("nea_norms", "nea_gravity") if (RESULTS / f"{c}.toml").is_file()]
-candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in CANDIDATES}
+JOINT = ("nea_norms", "nea_gravity", "nea_gravity_events")
+joint_names = [c for c in JOINT if (RESULTS / f"{c}.toml").is_file()]
+candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in joint_names}
 if len(candidate_docs) > 1:
     print(structure_table(candidate_docs).round(2).to_string(index=False))
 for name, candidate in candidate_docs.items():
