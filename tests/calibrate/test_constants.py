@@ -3,23 +3,13 @@ test without editing the model), checked against closed forms and carried into t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from nea_sd.calibrate.problem import prepare
 from nea_sd.calibrate.results import compare_base, load_calibrated
 from nea_sd.errors import InvalidValueError, OutOfRangeError, UnknownNameError
-
-FIXTURES = Path(__file__).parent / "fixtures"
-TINY = (FIXTURES / "tiny.toml").read_text()
-
-
-def spec_file(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "spec.toml"
-    path.write_text(text.replace('model = "tiny.mdl"', f'model = "{FIXTURES / "tiny.mdl"}"'))
-    return path
+from tests.calibrate.test_cli_calibrate import TINY, spec_file
 
 
 def without_rate_b(constants: str) -> str:
