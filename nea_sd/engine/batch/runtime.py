@@ -389,11 +389,12 @@ class BatchModel:
         n_runs: int,
         chunk_size: int | None,
     ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-        from nea_sd.engine.batch.kernel import build
+        from nea_sd.engine.batch.kernel import build, compile_progress
 
         compiled = self._numba_model()
-        if self._kernel is None:
-            self._kernel = build(compiled)
+        if self._kernel is None:  # the blocks compile (or load) on import: under the bar
+            with compile_progress(f"{self.path.name} (numba)"):
+                self._kernel = build(compiled)
         lay, sel, selvar = self._kernel.layout(compiled, infos)
         kernel = self._kernel.function
         n_save = int(grid.save.sum())
@@ -423,8 +424,6 @@ class BatchModel:
             )
 
         if not self._kernel_ready:  # compile (or load) once, before the threads, with a bar
-            from nea_sd.engine.batch.kernel import compile_progress
-
             with compile_progress(f"{self.path.name} (numba)"):
                 call(0, 0, np.empty((0, max(lay.const_cells, 1))))
             self._kernel_ready = True
