@@ -39,6 +39,13 @@ MAX_NFEV = 60  # per start: enough to converge on the models here; the Euler kin
 FTOL = 1e-5  # make the last steps crawl, and 1e-5 of the cost is far below a unit of log L
 
 
+def beats(candidate: float, fit: float) -> bool:
+    """Whether a point with −log L ``candidate`` beats a fit at −log L ``fit`` by more than the
+    search's own resolution (``FTOL`` of the cost): a smaller gain is the optimiser stopping,
+    not a better optimum elsewhere, and a refit from it would only chase rounding."""
+    return candidate < fit - FTOL * max(1.0, abs(fit))
+
+
 class FitFailedError(NeaSdError):
     """No start reached a parameter set that can explain the data."""
 

@@ -25,7 +25,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from nea_sd.calibrate._report import html_table, text_table
-from nea_sd.calibrate.fit import FitResult, _Space, local_tasks
+from nea_sd.calibrate.fit import FitResult, _Space, beats, local_tasks
 from nea_sd.calibrate.pool import run_tasks
 from nea_sd.calibrate.problem import Setup
 from nea_sd.errors import UnknownNameError, unknown_name
@@ -68,8 +68,9 @@ class ParameterProfile:
 @dataclass(frozen=True)
 class Profiles:
     """Profiles of the free parameters at a fit; ``improved`` is True when a grid point
-    beat the fit (the optimum was not global): ``best_point`` is then that point, a start
-    for :func:`nea_sd.calibrate.fit.refine`."""
+    beat the fit by more than the search's tolerance (:func:`nea_sd.calibrate.fit.beats`: the
+    optimum was not global): ``best_point`` is then that point, a start for
+    :func:`nea_sd.calibrate.fit.refine`."""
 
     spec: str
     threshold: float
@@ -77,6 +78,7 @@ class Profiles:
     best_neg_log_likelihood: float
     improved: bool
     best_point: tuple[float, ...] = ()
+    fit_neg_log_likelihood: float = math.nan
 
     def __getitem__(self, name: str) -> ParameterProfile:
         for p in self.profiles:
@@ -94,7 +96,13 @@ class Profiles:
     HEADER = ("parameter", "estimate", "95% lower", "95% upper", "identifiability")
 
     def __str__(self) -> str:
-        note = "\n(a grid point beat the fit: the optimum was not global)" if self.improved else ""
+        gain = self.fit_neg_log_likelihood - self.best_neg_log_likelihood
+        if self.improved:
+            note = f"\n(a grid point beat the fit by {gain:.3g} in -log L: not the global optimum)"
+        elif gain > 0:
+            note = f"\n(a grid point matched the fit within the search's tolerance: {gain:.2g})"
+        else:
+            note = ""
         return (
             f"[[Profile likelihood]] {self.spec}: Δ(-2 log L) < {self.threshold:.2f}\n"
             + text_table(self.HEADER, self._rows())
@@ -164,7 +172,7 @@ def profile(
     best = min(
         float(-result.log_likelihood), float(np.nanmin(np.where(np.isfinite(nll), nll, np.inf)))
     )
-    improved = best < -result.log_likelihood - 1e-6
+    improved = beats(best, -result.log_likelihood)
     finite = np.where(np.isfinite(nll), nll, np.inf)
     best_point = tuple(float(v) for v in (X[int(np.argmin(finite))] if improved else x0))
     out = []
@@ -181,7 +189,15 @@ def profile(
         delta = delta[keep]
         se = result.stderr_scaled[j]
         out.append(_interval(name, x0[j], grid, delta, bounds[j], threshold, se))
-    return Profiles(spec.path.name, threshold, tuple(out), best, bool(improved), best_point)
+    return Profiles(
+        spec.path.name,
+        threshold,
+        tuple(out),
+        best,
+        bool(improved),
+        best_point,
+        fit_neg_log_likelihood=float(-result.log_likelihood),
+    )
 
 
 def _chain_task(problem, bounds, x0, j, values, local, max_nfev):

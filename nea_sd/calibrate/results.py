@@ -23,7 +23,7 @@ import pandas as pd
 
 from nea_sd.calibrate._toml import dumps
 from nea_sd.calibrate.bayes import Posterior
-from nea_sd.calibrate.fit import FitResult
+from nea_sd.calibrate.fit import FitResult, beats
 from nea_sd.calibrate.profile import Profiles
 from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import DataError, InvalidValueError, OutputPathError, UnknownNameError
@@ -239,6 +239,9 @@ def result_document(
         doc["calibration"]["refits_from_profile"] = refits
         doc["calibration"]["profile_still_better"] = profiles.improved
         doc["calibration"]["profile_best_neg_log_likelihood"] = profiles.best_neg_log_likelihood
+        doc["calibration"]["profile_beat_margin"] = (
+            profiles.fit_neg_log_likelihood - profiles.best_neg_log_likelihood
+        )
     if result.noise:
         from nea_sd.calibrate.noise import effective_dof, interval_quantile
 
@@ -498,7 +501,9 @@ def compare_base(
     Every fitted model parameter at its jointly estimated value (never identified values
     mixed with model defaults that the profiles reject), and a header line giving the base's
     −log L and its Δ(−2 log L) to the best fit the result knows of (a start or a profile point
-    that beat the optimum shows as Δ > 0). ``result``: a results TOML path or its contents.
+    that beat the optimum shows as Δ > 0, and is flagged when it beats it by more than the
+    search resolves, :func:`nea_sd.calibrate.fit.beats`). ``result``: a results TOML path or
+    its contents.
     """
     name = "calibration result"
     if not isinstance(result, Mapping):
@@ -510,7 +515,8 @@ def compare_base(
     params = {str(k): float(v) for k, v in result["estimates"].items()}
     constants = {str(k): float(v) for k, v in result.get("constants", {}).items()}
     nll = -float(cal["log_likelihood"])
-    delta = 2.0 * (nll - _best_neg_log_likelihood(result))
+    best = _best_neg_log_likelihood(result)
+    delta = 2.0 * (nll - best)
     spec = cal.get("spec", name)
     fixed = f" and {len(constants)} constants it set" if constants else ""
     header = (
@@ -518,7 +524,7 @@ def compare_base(
         f"-log L = {nll:.2f}, delta(-2 log L) to the best fit = {delta:.2f}"
     )
     params.update(constants)  # the fitted point includes the spec's constants
-    if delta > 1e-6:
+    if beats(best, nll):
         header += " (a better point is known: recalibrate)"
     return params, header
 

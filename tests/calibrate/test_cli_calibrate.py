@@ -238,6 +238,11 @@ def test_compare_base_is_the_joint_optimum_with_its_likelihood(tmp_path, data_di
     doc["starts"][0]["neg_log_likelihood"] = nll - 2.5
     _, worse = compare_base(doc)
     assert "delta(-2 log L) to the best fit = 5.00" in worse and "recalibrate" in worse
+    # one the search cannot tell from the optimum (a tenth of its tolerance) is not flagged
+    from nea_sd.calibrate.fit import FTOL
+
+    doc["starts"][0]["neg_log_likelihood"] = nll - 0.1 * FTOL * max(1.0, abs(nll))
+    assert "recalibrate" not in compare_base(doc)[1]
     again, named = calibrated_base("tiny", results_dir=tmp_path / "out")
     assert again == params and named.endswith("[out/tiny.toml]")
     with pytest.raises(Exception, match="not a calibration result"):

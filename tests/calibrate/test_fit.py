@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nea_sd.calibrate.fit import FitResult, _Space, fit, lsq_task, wald_stderr
+from nea_sd.calibrate.fit import FitResult, _Space, beats, fit, lsq_task, wald_stderr
 from nea_sd.calibrate.observation import LogNormal
 from nea_sd.calibrate.pool import run_tasks
 from nea_sd.calibrate.problem import prepare
@@ -196,3 +196,20 @@ def test_profile_of_a_single_parameter_is_its_likelihood(data_dir):
     assert p.identified and p.lower < 10.0 < p.upper
     # a linear-Gaussian model: the profile is exactly quadratic, the interval the Wald one
     assert p.upper - p.lower == pytest.approx(2 * 1.959964 * result.stderr[0], rel=0.02)
+
+
+def test_a_profile_point_beats_a_fit_only_by_more_than_the_search_resolves(setup):
+    # the regional gravity-events fit: a profile point 1.0e-5 below the optimum in −log L
+    # (4e-9 relative) is the optimiser stopping, not a better optimum
+    assert not beats(2542.5990021925854, 2542.5990126374127)
+    assert beats(2542.5990126374127, 2542.9622486103603)
+    rep = _replicate(setup, seed=3)
+    result = fit(rep, starts=2, seed=0)
+    # a "fit" moved three standard errors off the optimum is beaten by its own profile
+    x = np.array(result.estimates)
+    x[0] += 3 * result.stderr[0]
+    nll = -float(rep.problem.log_likelihood(rep.simulator.run(x[None, :]), x[None, :])[0])
+    moved = dataclasses.replace(result, estimates=tuple(x), log_likelihood=-nll)
+    prof = profile(rep, moved, points=7)
+    assert prof.improved and prof.best_neg_log_likelihood < nll - 1.0
+    assert "beat the fit by" in str(prof)

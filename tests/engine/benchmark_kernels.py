@@ -1,0 +1,121 @@
+"""Benchmark of the compiled backend's two kernel forms (not collected by pytest).
+
+    python tests/engine/benchmark_kernels.py cold --reps 3
+    python tests/engine/benchmark_kernels.py speed --runs 10000 --reps 9
+
+``cold``: the first ``simulate(..., backend="numba")`` of the model in a new process whose kernel
+and numba caches are empty folders, for ``blocks`` and ``single`` alternately (so both see the
+same machine load); prints each time, the medians and their ratio.
+
+``speed``: the cost per run of ``--runs`` parameter sets drawn within the model's ranges, stocks
+saved yearly, in one process per form and repetition, alternating, each loading its kernel from
+a cache warmed before the clock; prints medians and the median of the paired ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+FORMS = ("blocks", "single")
+MODEL = Path(__file__).resolve().parents[2] / "models" / "nea.mdl"
+
+_COLD = """
+import json, sys, time
+from nea_sd.engine.batch import compile_model
+batch = compile_model(sys.argv[1])
+t = time.perf_counter()
+batch.simulate({}, backend="numba")
+print(json.dumps({"seconds": time.perf_counter() - t}))
+"""
+
+_SPEED = """
+import json, sys, time
+from nea_sd.engine.batch import compile_model
+from nea_sd.engine.batch.sampling import sample_within_ranges
+from nea_sd.model import load_model
+path, n = sys.argv[1], int(sys.argv[2])
+batch, model = compile_model(path), load_model(path)
+draws = sample_within_ranges(model.parameters, n, seed=1)
+batch.simulate({}, backend="numba")  # loads the cached kernel before the clock
+t = time.perf_counter()
+batch.simulate(draws, backend="numba", saveper=1.0, outputs=list(model.stocks))
+print(json.dumps({"seconds": (time.perf_counter() - t) / n}))
+"""
+
+
+def _run(script: str, args: list[str], env: dict[str, str]) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def cold(model: Path, reps: int) -> dict[str, list[float]]:
+    """First-simulate seconds per form, ``reps`` alternating repetitions on empty caches."""
+    times: dict[str, list[float]] = {f: [] for f in FORMS}
+    for _ in range(reps):
+        for form in FORMS:
+            with tempfile.TemporaryDirectory() as tmp:
+                env = {
+                    "NEA_SD_KERNEL": form,
+                    "NEA_SD_KERNELS": f"{tmp}/kernels",
+                    "NUMBA_CACHE_DIR": f"{tmp}/numba",
+                }
+                times[form].append(_run(_COLD, [str(model)], env))
+                print(f"{form}: {times[form][-1]:.1f} s", flush=True)
+    return times
+
+
+def speed(model: Path, runs: int, reps: int) -> dict[str, list[float]]:
+    """Seconds per run per form, ``reps`` alternating repetitions on warm caches."""
+    times: dict[str, list[float]] = {f: [] for f in FORMS}
+    with tempfile.TemporaryDirectory() as tmp:
+        envs = {
+            f: {
+                "NEA_SD_KERNEL": f,
+                "NEA_SD_KERNELS": f"{tmp}/{f}/kernels",
+                "NUMBA_CACHE_DIR": f"{tmp}/{f}/numba",
+            }
+            for f in FORMS
+        }
+        for form in FORMS:  # warm each form's cache
+            _run(_SPEED, [str(model), "10"], envs[form])
+        for _ in range(reps):
+            for form in FORMS:
+                times[form].append(_run(_SPEED, [str(model), str(runs)], envs[form]))
+                print(f"{form}: {times[form][-1] * 1e3:.3f} ms/run", flush=True)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("cold", "speed"))
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    if args.what == "cold":
+        times = cold(args.model, args.reps)
+        unit, scale = "s", 1.0
+    else:
+        times = speed(args.model, args.runs, args.reps)
+        unit, scale = "ms/run", 1e3
+    for form, values in times.items():
+        print(f"{form}: median {statistics.median(values) * scale:.3f} {unit}")
+    ratios = [b / s for b, s in zip(times["blocks"], times["single"], strict=True)]
+    print(f"blocks / single: median ratio {statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()
