@@ -364,6 +364,39 @@ def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise DataError(f"calibration results {path.name}: invalid TOML ({exc})") from None
 
 
+def start_point(setup: Any, result: str | os.PathLike[str]) -> tuple[float, ...]:
+    """A start for ``setup``'s fit at another calibration's optimum (``nea-sd calibrate
+    --start-from``): its estimates where it fitted the same names, the model's value for
+    parameters it did not fit (the added term of a nested structural variant at 0: the base's
+    optimum is then a start, so the variant can only match or beat it), the prior median for
+    link constants it lacks; clipped to the spec's bounds."""
+    from nea_sd.model.params import split_element_key
+
+    doc = read_result(result)
+    known = {str(k): float(v) for k, v in doc.get("estimates", {}).items()}
+    known.update({str(k): float(v) for k, v in doc.get("link_estimates", {}).items()})
+    spec = setup.spec
+    if not set(known) & set(spec.names):
+        raise InvalidValueError(
+            f"--start-from {Path(result).name}: it fitted none of the spec's parameters "
+            f"({', '.join(spec.names[:4])}, ...); name a result of the same or a nested spec"
+        )
+    median = spec.prior_ppf(np.full((1, len(spec.names)), 0.5))[0]
+    x = []
+    for j, name in enumerate(spec.names):
+        if name in known:
+            value = known[name]
+        elif j < len(spec.parameters):
+            base, elements = split_element_key(name)
+            param = setup.model.parameters[base]
+            held = np.asarray(param.value)
+            value = float(held[param.index_of(elements)] if elements else held)
+        else:
+            value = float(median[j])
+        x.append(float(np.clip(value, *spec.bounds[j])))
+    return tuple(x)
+
+
 def read_draws(path: str | os.PathLike[str]) -> pd.DataFrame | None:
     """Posterior draws saved beside a results TOML (None when it has none)."""
     path = Path(path)

@@ -37,6 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="estimated (default): per-series error scales and AR(1) residuals estimated at "
         "the optimum and the fit repeated under them; spec: the spec's sigma as given",
     )
+    parser.add_argument(
+        "--start-from",
+        nargs="+",
+        default=[],
+        metavar="RESULT",
+        help="also start the search at these results' optima (a nested structural variant from "
+        "its base's: parameters the result did not fit start at the model's values)",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip profile likelihoods")
     parser.add_argument("--profile-points", type=int, default=11, help="grid points (11)")
     parser.add_argument("--bayes", action="store_true", help="also sample the posterior (emcee)")
@@ -149,6 +157,7 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--error-model", args.error_model]
     if args.backend != "numpy":
         parts += ["--backend", args.backend]
+    parts += ["--start-from", *args.start_from] if args.start_from else []
     if args.no_profile:
         parts.append("--no-profile")
     elif args.profile_points != 11:
@@ -225,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     from nea_sd.calibrate.fit import fit, refine
     from nea_sd.calibrate.problem import prepare
     from nea_sd.calibrate.profile import profile
-    from nea_sd.calibrate.results import output_path, save_result
+    from nea_sd.calibrate.results import output_path, save_result, start_point
 
     if args.starts < 1:
         raise InvalidValueError(f"--starts must be at least 1, got {args.starts}")
@@ -261,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
     setup = prepare(args.spec, args.data_dir, backend=args.backend)
     # once the spec is known good (a bad spec leaves no results folder behind), before the fit
     check_output_file(output, (".toml",))
+    initial = [start_point(setup, path) for path in args.start_from] or None
     print(setup.spec, file=sys.stderr)
     for note in _data_gaps(setup.spec):
         print(note, file=sys.stderr)
@@ -272,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         method=args.method,
         max_nfev=args.max_nfev,
+        initial=initial,
     )
     if args.error_model == "estimated":
         setup, result, _ = _stage("error model", _honest, setup, result, args.max_nfev)

@@ -318,3 +318,36 @@ def test_numba_backend_gives_the_numpy_fit(tmp_path, data_dir):
         assert numba_doc["parameters"][name]["estimate"] == pytest.approx(
             entry["estimate"], rel=1e-6, abs=1e-9
         )
+
+
+def test_a_nested_variant_starts_from_its_base_optimum_and_can_only_match_or_beat_it(
+    tmp_path, data_dir, capsys
+):
+    from nea_sd.calibrate.problem import prepare
+    from nea_sd.calibrate.results import start_point
+
+    base_text = TINY.replace('[parameters."Rate b"]\n', "")  # Rate b held at its value 1
+    base_dir = tmp_path / "base"
+    base_dir.mkdir()
+    extra = ("--starts", "2", "--seed", "5", "--no-profile", "--error-model", "spec")
+    assert calibrate(base_dir, base_text, *extra, data_dir=data_dir) == 0
+    base = read_result(base_dir / "out" / "tiny.toml")
+    setup = prepare(spec_file(tmp_path, TINY), data_dir)
+    x = dict(zip(setup.spec.names, start_point(setup, base_dir / "out" / "tiny.toml"), strict=True))
+    assert x["Rate b"] == 1.0  # not fitted by the base: the model's value
+    assert x["Rate a"] == pytest.approx(base["estimates"]["Rate a"])
+    assert x["Initial level"] == pytest.approx(base["estimates"]["Initial level"])
+    start = ("--start-from", str(base_dir / "out" / "tiny.toml"))
+    assert calibrate(tmp_path, TINY, *extra, *start, data_dir=data_dir) == 0
+    nested = read_result(tmp_path / "out" / "tiny.toml")
+    base_nll = -base["calibration"]["log_likelihood"]
+    assert -nested["calibration"]["log_likelihood"] <= base_nll + 1e-6
+    assert "--start-from" in nested["provenance"]["command"]
+    capsys.readouterr()
+    other = tmp_path / "other.toml"
+    other.write_text(dumps({"calibration": {"log_likelihood": 0.0}, "estimates": {"Zeta": 1.0}}))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    assert calibrate(bad, TINY, *extra, "--start-from", str(other), data_dir=data_dir) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "fitted none of the spec's parameters" in err[0]
