@@ -68,6 +68,14 @@ def load_scenarios(model: Model, path: str | Path | None = None) -> dict[str, Sc
             f"it defines scenarios for: {', '.join(sorted(document)) or 'no model'}"
         )
     section = document[model.name]
+    if set(section) == {"like"}:  # a structural variant runs the strategies of its base
+        base = str(section["like"])
+        if base not in document or "like" in document[base]:
+            raise NeaSdError(
+                f"scenario file {str(file)!r}: [{model.name}] like = {base!r} names no table "
+                f"of strategies; choose one of {', '.join(sorted(document))}"
+            )
+        section = document[base]
     _, common = _split(section.get("common", {}), f"[{model.name}.common]")
     variants = {
         name: _split(table, f"[{model.name}.variants.{name}]")

@@ -7,9 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nea_sd.engine import simulate
+from nea_sd.errors import NeaSdError
 from nea_sd.model import load_model
+from nea_sd.scenarios import load_scenarios
 from tests.support import bundled
 
 VARIANTS = Path(__file__).resolve().parents[2] / "models" / "variants"
@@ -40,3 +43,14 @@ def test_flare_damage_variant_at_zero_is_the_base_model_and_live_above_it() -> N
     assert societal.sel(Actor="CN", Partner="JP").values[after].max() > 0.005  # lower ceiling
     quiet = damage.sel(Actor="KR", Partner="KP").values  # not on the flare-up's pattern
     assert np.abs(quiet).max() < 0.1 * flaring.max()
+
+
+def test_a_variant_runs_its_base_models_strategies(tmp_path) -> None:
+    variant = load_model(VARIANTS / "nea-flare-damage.mdl")
+    theirs, ours = load_scenarios(bundled("nea")), load_scenarios(variant)
+    assert list(ours) == list(theirs)
+    assert all(ours[name].overrides == theirs[name].overrides for name in ours)
+    bad = tmp_path / "scenarios.toml"
+    bad.write_text('[nea-flare-damage]\nlike = "nea"\n')
+    with pytest.raises(NeaSdError, match=r"like = 'nea' names no table.*choose one of"):
+        load_scenarios(variant, bad)
