@@ -14,6 +14,7 @@ from typing import Any
 
 from nea_sd.errors import InvalidValueError, ModelFileError, NeaSdError, unknown_name
 from nea_sd.model import Model
+from nea_sd.model.companions import companion_file, model_table
 
 DEFAULT_FILE = "scenarios.toml"
 
@@ -31,9 +32,7 @@ class Scenario:
 
 def default_scenario_file(model: Model) -> Path:
     """``scenarios.toml`` beside the model, else one folder up (``models/xmile/``)."""
-    beside = model.path.parent / DEFAULT_FILE
-    above = model.path.parent.parent / DEFAULT_FILE
-    return above if not beside.exists() and above.exists() else beside
+    return companion_file(model.path, DEFAULT_FILE)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -62,20 +61,12 @@ def load_scenarios(model: Model, path: str | Path | None = None) -> dict[str, Sc
     """All scenarios of ``model`` in file order, each validated against the model."""
     file = Path(path) if path is not None else default_scenario_file(model)
     document = _read_toml(file)
-    if model.name not in document:
+    section = model_table(document, model.name, file)
+    if section is None:
         raise NeaSdError(
             f"scenario file {str(file)!r} has no table [{model.name}]; "
             f"it defines scenarios for: {', '.join(sorted(document)) or 'no model'}"
         )
-    section = document[model.name]
-    if set(section) == {"like"}:  # a structural variant runs the strategies of its base
-        base = str(section["like"])
-        if base not in document or "like" in document[base]:
-            raise NeaSdError(
-                f"scenario file {str(file)!r}: [{model.name}] like = {base!r} names no table "
-                f"of strategies; choose one of {', '.join(sorted(document))}"
-            )
-        section = document[base]
     _, common = _split(section.get("common", {}), f"[{model.name}.common]")
     variants = {
         name: _split(table, f"[{model.name}.variants.{name}]")

@@ -17,6 +17,7 @@ import numpy as np
 
 from nea_sd.errors import InvalidValueError, ModelFileError
 from nea_sd.model import Model
+from nea_sd.model.companions import companion_file, model_table
 
 DEFAULT_FILE = "structures.toml"
 
@@ -79,8 +80,8 @@ def _current(model: Model, key: str) -> float:
 
 def load_structures(model: Model, path: str | Path | None = None) -> dict[str, Structure]:
     """The structural switches of ``model``, validated; empty when the model has none."""
-    file = Path(path) if path is not None else model.path.parent / DEFAULT_FILE
-    section = _read(file).get(model.name, {})
+    file = Path(path) if path is not None else companion_file(model.path, DEFAULT_FILE)
+    section = model_table(_read(file), model.name, file) or {}
     structures = {}
     for name, table in section.items():
         where = f"[{model.name}.{name}] in {file.name}"

@@ -31,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "posterior draws; defaults: the model's values",
     )
     parser.add_argument(
+        "--calibration",
+        metavar="RESULT.toml",
+        help="the joint optimum of this calibration result as the base (a candidate structure's "
+        "fit, e.g. calibration/results/nea_gravity_events.toml; of this model's version)",
+    )
+    parser.add_argument(
         "--output-dir", default=DEFAULT_DIR, help=f"where to write (default {DEFAULT_DIR})"
     )
     parser.add_argument(
@@ -92,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             samples=args.samples,
             seed=args.seed,
             base=args.base,
+            calibration=args.calibration,
             workers=args.workers,
             scheduler=args.scheduler,
             progress=bars,

@@ -254,14 +254,16 @@ def build(
     samples: int = 500,
     seed: int = 0,
     base: str = "calibrated",
+    calibration: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     sections: Mapping[str, str] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """Compute the report on ``model``: ``samples`` paired draws of the mechanism gains from
-    ``seed`` on the ``base`` (calibrated, posterior or defaults); ``sections`` replaces the
-    registry (key -> "module:function")."""
+    ``seed`` on the ``base`` (calibrated, posterior or defaults; ``calibration``: a named
+    results file as the calibrated base); ``sections`` replaces the registry
+    (key -> "module:function")."""
     if isinstance(samples, bool) or int(samples) != samples or samples < 8:
         raise InvalidValueError(f"--samples must be an integer of at least 8, got {samples!r}")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
@@ -270,7 +272,7 @@ def build(
         raise InvalidValueError("choose --workers or --scheduler, not both")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        values, source, per_draw = choose_base(model, base, int(samples), int(seed))
+        values, source, per_draw = choose_base(model, base, int(samples), int(seed), calibration)
     context = Context(
         model=model,
         base=values,

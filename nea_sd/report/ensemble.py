@@ -265,20 +265,30 @@ BASES = ("calibrated", "posterior", "defaults")
 
 
 def choose_base(
-    model: Model, choice: str, samples: int, seed: int
+    model: Model, choice: str, samples: int, seed: int, calibration: str | None = None
 ) -> tuple[dict[str, float], str, dict[str, np.ndarray]]:
     """The parameter base: (values under every run, where they came from, values per draw).
 
-    ``calibrated``: the joint optimum of the model's calibration (``compare``'s base);
-    ``defaults``: the model's values; ``posterior``: the calibration's converged posterior
-    draws, ``samples`` of them chosen with ``seed`` (one per ensemble draw), else an error.
+    ``calibrated``: the joint optimum of the model's calibration (``compare``'s base), or of
+    the named ``calibration`` result (a candidate structure's fit; same rules as ``nea-sd
+    compare --calibration``); ``defaults``: the model's values; ``posterior``: the
+    calibration's converged posterior draws, ``samples`` of them chosen with ``seed`` (one per
+    ensemble draw), else an error.
     """
-    from nea_sd.compare import base_parameters
+    from nea_sd.compare import base_parameters, result_base
 
     if choice not in BASES:
         raise InvalidValueError(
             f"--base {choice!r} is not one of {', '.join(BASES)}; choose one of them"
         )
+    if calibration is not None:
+        if choice != "calibrated":
+            raise InvalidValueError(
+                f"--calibration and --base {choice} both choose the parameter base; "
+                "give one of them"
+            )
+        values, source = result_base(model, calibration)
+        return values, source, {}
     if choice != "posterior":
         base, source = base_parameters(model, choice)
         return base, source, {}

@@ -13,6 +13,7 @@ from nea_sd.engine import simulate
 from nea_sd.errors import NeaSdError
 from nea_sd.model import load_model
 from nea_sd.scenarios import load_scenarios
+from nea_sd.structures import load_structures
 from tests.support import bundled
 
 VARIANTS = Path(__file__).resolve().parents[2] / "models" / "variants"
@@ -45,12 +46,13 @@ def test_flare_damage_variant_at_zero_is_the_base_model_and_live_above_it() -> N
     assert np.abs(quiet).max() < 0.1 * flaring.max()
 
 
-def test_a_variant_runs_its_base_models_strategies(tmp_path) -> None:
+def test_a_variant_runs_its_base_models_strategies_and_switches(tmp_path) -> None:
     variant = load_model(VARIANTS / "nea-flare-damage.mdl")
     theirs, ours = load_scenarios(bundled("nea")), load_scenarios(variant)
     assert list(ours) == list(theirs)
     assert all(ours[name].overrides == theirs[name].overrides for name in ours)
+    assert list(load_structures(variant)) == list(load_structures(bundled("nea")))  # switches
     bad = tmp_path / "scenarios.toml"
     bad.write_text('[nea-flare-damage]\nlike = "nea"\n')
-    with pytest.raises(NeaSdError, match=r"like = 'nea' names no table.*choose one of"):
+    with pytest.raises(NeaSdError, match=r"like = .nea. names no model table; choose one of"):
         load_scenarios(variant, bad)

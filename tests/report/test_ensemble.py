@@ -95,6 +95,17 @@ def test_posterior_base_without_converged_draws_is_a_clear_error(nea) -> None:
         choose_base(nea, "best", 10, 0)
 
 
+def test_a_named_calibration_result_is_the_base_with_its_constants(nea) -> None:
+    from nea_sd.calibrate.results import read_result
+    from nea_sd.report.ensemble import choose_base
+
+    path = Path(__file__).resolve().parents[2] / "calibration/results/nea_gravity_events.toml"
+    doc = read_result(path)
+    values, source, per_draw = choose_base(nea, "calibrated", 10, 0, str(path))
+    assert values == {**doc["estimates"], **doc["constants"]} and not per_draw
+    assert "nea_gravity_events.toml" in source and "-log L = 2542.60" in source
+
+
 def test_per_draw_values_set_each_draws_runs(nea) -> None:
     gains = {"Spillover": uncertain_gains(nea)["Spillover"]}
     X = design(gains, 2, seed=0)

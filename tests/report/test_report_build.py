@@ -106,6 +106,9 @@ def test_an_existing_report_is_not_overwritten(built, capsys) -> None:
     assert (folder / "report.md").read_bytes() == before
 
 
+RESULTS = Path(__file__).resolve().parents[2] / "calibration" / "results"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -115,6 +118,9 @@ def test_an_existing_report_is_not_overwritten(built, capsys) -> None:
         (["--workers", "2", "--scheduler", "tcp://x:1"], "not allowed with"),
         (["--base", "best"], "invalid choice"),
         (["--workers", "0"], "--workers"),
+        (["--calibration", str(RESULTS / "trust.toml")], "sector fit"),
+        (["--calibration", str(RESULTS / "dyad_cnjp.toml")], "SHA-256 differs"),
+        (["--calibration", str(RESULTS / "nea.toml"), "--base", "defaults"], "both choose"),
     ],
 )
 def test_bad_input_is_one_error_line(capsys, tmp_path: Path, argv, message) -> None:
