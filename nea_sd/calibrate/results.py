@@ -368,8 +368,10 @@ def start_point(setup: Any, result: str | os.PathLike[str]) -> tuple[float, ...]
     """A start for ``setup``'s fit at another calibration's optimum (``nea-sd calibrate
     --start-from``): its estimates where it fitted the same names, the model's value for
     parameters it did not fit (the added term of a nested structural variant at 0: the base's
-    optimum is then a start, so the variant can only match or beat it), the prior median for
-    link constants it lacks; clipped to the spec's bounds."""
+    optimum is then a start, so under a fixed error model the variant can only match or beat
+    it; an estimated error model is re-estimated at the best start, and the refit under it may
+    end elsewhere), the prior median for link constants it lacks; clipped to the spec's
+    bounds."""
     from nea_sd.model.params import split_element_key
 
     doc = read_result(result)

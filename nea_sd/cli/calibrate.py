@@ -43,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="RESULT",
         help="also start the search at these results' optima (a nested structural variant from "
-        "its base's: parameters the result did not fit start at the model's values)",
+        "its base's: parameters the result did not fit start at the model's values; under "
+        "--error-model spec the variant then matches or beats its base, while an estimated "
+        "error model is re-estimated at the best start and the refit may end elsewhere)",
     )
     parser.add_argument("--no-profile", action="store_true", help="skip profile likelihoods")
     parser.add_argument("--profile-points", type=int, default=11, help="grid points (11)")
