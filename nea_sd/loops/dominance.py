@@ -24,6 +24,7 @@ import xarray as xr
 
 from nea_sd.errors import ModelFileError, NamedLoopError
 from nea_sd.loops.named import default_loops_file
+from nea_sd.model.companions import model_table
 
 #: MODEL.md §4: "R1+R2 against R3+R4+R6 gives two attractors" — the trust loops and the spirals
 TRUST_LOOPS = ("R1", "R2")
@@ -40,7 +41,7 @@ def loop_names(model_path: str | os.PathLike[str], model_name: str) -> tuple[str
         return ()
     try:
         with open(file, "rb") as handle:
-            table = tomllib.load(handle).get(model_name, {})
+            table = model_table(tomllib.load(handle), model_name, file) or {}
     except tomllib.TOMLDecodeError as exc:
         raise ModelFileError(f"named-loop file {str(file)!r} is not valid TOML: {exc}") from None
     names: list[str] = []

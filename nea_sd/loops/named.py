@@ -14,6 +14,7 @@ import networkx as nx
 
 from nea_sd.errors import ModelFileError, NamedLoopError
 from nea_sd.loops.enumerate import Loop, loop_polarity, project, rotate
+from nea_sd.model.companions import companion_file, model_table
 
 DEFAULT_FILE = "loops.toml"
 
@@ -37,7 +38,8 @@ class NamedLoop:
 
 
 def default_loops_file(model_path: str | Path) -> Path:
-    return Path(model_path).parent / DEFAULT_FILE
+    """``loops.toml`` beside the model, else one folder up (``models/variants/``)."""
+    return companion_file(Path(model_path), DEFAULT_FILE)
 
 
 def read_named_loops(
@@ -51,7 +53,7 @@ def read_named_loops(
         raise ModelFileError(f"named-loop file {str(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ModelFileError(f"named-loop file {str(path)!r} is not valid TOML: {exc}") from None
-    entries = table.get(model, {})
+    entries = model_table(table, model, Path(path)) or {}
     named: list[NamedLoop] = []
     for base, entry in entries.items():
         sides = entry.get("sides") or [None]

@@ -286,6 +286,10 @@ def build(
         per_draw=per_draw,
     )
     registry = dict(sections) if sections is not None else dict(REGISTRY)
+    for target in registry.values():  # a section that cannot run on this model says so first
+        check = resolve(f"{target.partition(':')[0]}:preflight")
+        if check is not None:
+            check(context)
     done, missing, seconds = [], {}, {}
     for key, target in registry.items():
         function = resolve(target)

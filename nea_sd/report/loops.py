@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from nea_sd.errors import InvalidValueError
 from nea_sd.loops.dominance import (
     SPIRALS,
     TRUST_LOOPS,
@@ -125,6 +126,20 @@ def _per_loop(values: xr.DataArray, strategy: list[str], seed: int) -> tuple[Any
             ]
         ),
     )
+
+
+def preflight(ctx: Context) -> None:
+    """Refuse, before any section runs, a model without the named loops this section compares
+    (otherwise the whole report would run and then fail here)."""
+    names = loop_names(ctx.model.path, ctx.model.path.stem)
+    trust, spirals = present(TRUST_LOOPS, names), present(SPIRALS, names)
+    if not trust or not spirals:
+        raise InvalidValueError(
+            f"the loops section compares the trust loops {', '.join(TRUST_LOOPS)} with the "
+            f"spirals {', '.join(SPIRALS)}, but {ctx.model.path.name} names "
+            f"{', '.join(names) or 'no loops'} in loops.toml (beside the model or one folder "
+            'up); add its loops there, or like = "<model>" for a structural variant'
+        )
 
 
 def compute(ctx: Context, *, sobol: bool = True) -> xr.Dataset:

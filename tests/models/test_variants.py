@@ -11,6 +11,7 @@ import pytest
 
 from nea_sd.engine import simulate
 from nea_sd.errors import NeaSdError
+from nea_sd.loops.dominance import loop_names
 from nea_sd.model import load_model
 from nea_sd.scenarios import load_scenarios
 from nea_sd.structures import load_structures
@@ -52,6 +53,8 @@ def test_a_variant_runs_its_base_models_strategies_and_switches(tmp_path) -> Non
     assert list(ours) == list(theirs)
     assert all(ours[name].overrides == theirs[name].overrides for name in ours)
     assert list(load_structures(variant)) == list(load_structures(bundled("nea")))  # switches
+    nea = bundled("nea")
+    assert loop_names(variant.path, "nea-flare-damage") == loop_names(nea.path, "nea")  # loops
     bad = tmp_path / "scenarios.toml"
     bad.write_text('[nea-flare-damage]\nlike = "nea"\n')
     with pytest.raises(NeaSdError, match=r"like = .nea. names no model table; choose one of"):

@@ -154,3 +154,18 @@ def test_a_model_without_sequencing_outcomes_is_one_error_line(capsys, tmp_path:
                         "--output-dir", str(tmp_path / "r"))  # fmt: skip
     assert code == 2
     assert err.startswith("error: ") and len(err.splitlines()) == 1 and "richardson" in err
+
+
+def test_a_model_without_the_named_loops_is_refused_before_any_section_runs(capsys, tmp_path):
+    import shutil
+
+    for name in ("nea.mdl", "scenarios.toml", "structures.toml"):  # but no loops.toml
+        shutil.copy(MODELS / name, tmp_path / name)
+    out_dir = tmp_path / "r"
+    code, out, err = call(
+        capsys, "report", str(tmp_path / "nea.mdl"), "--samples", "8", "--output-dir", str(out_dir)
+    )
+    assert code == 2 and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "names no loops in loops.toml" in lines[0], err
+    assert not out and not (out_dir / "report.md").exists()
