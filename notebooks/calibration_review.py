@@ -378,7 +378,10 @@ if variant_docs:
 # The polls swing more than the model's trust (their U^S, printed above, is high). The
 # variants put the 2012 crises in as an event — the model's one historical flare-up, moved by
 # `[constants]` to September 2012 on the China–Japan dyads, or on those and Japan–Korea — with
-# its size and duration fitted; same polls, inputs and periods as `trust.toml`.
+# its size and duration fitted; same polls, inputs and periods as `trust.toml`. The `-damage`
+# variant runs the structural variant `models/variants/nea-flare-damage.mdl`, in which a
+# flare-up also leaves reputational damage (a lower trust ceiling that fades over the memory
+# time), its size fitted too.
 
 # %%
 TRUST_VARIANTS = RESULTS / "trust-variants"
@@ -469,11 +472,12 @@ else:
 # Each carries a sector's verdict into the joint fit: `nea_norms` the arms sector's structure
 # (norms and reactions per actor, the DPRK, the MIDs); `nea_gravity` that too, with trade no
 # longer following societal trust (`[constants]`: the exchange sector puts that elasticity at
-# 0); `nea_gravity_events` that and the 2012 crises as an event (the trust sector's variant).
+# 0); `nea_gravity_events` that and the 2012 crises as an event (the trust sector's variant);
+# `nea_gravity_damage` that on the variant model whose flare-ups leave lasting damage.
 # Same observations, so −log L and AIC compare; the acceptance rows below read them too.
 
 # %%
-JOINT = ("nea_norms", "nea_gravity", "nea_gravity_events")
+JOINT = ("nea_norms", "nea_gravity", "nea_gravity_events", "nea_gravity_damage")
 joint_names = [c for c in JOINT if (RESULTS / f"{c}.toml").is_file()]
 candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in joint_names}
 if len(candidate_docs) > 1:
