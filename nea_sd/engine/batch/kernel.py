@@ -207,7 +207,7 @@ FORMS = ("blocks", "single")
 
 def kernel_form() -> str:
     """``$NEA_SD_KERNEL``: ``blocks`` (default: the first compile of the regional model in about
-    12 s instead of 30 s) or ``single`` (one function: about 8% less time per run, for very
+    12 s instead of 30 s) or ``single`` (one function: 4-8% less time per run, for very
     long ensembles once its compile is cached)."""
     import os
 
