@@ -1,4 +1,4 @@
-"""Files that travel with a model (``scenarios.toml``, ``structures.toml``).
+"""Files that travel with a model (``scenarios.toml``, ``structures.toml``, ``loops.toml``).
 
 Found beside the model, else one folder up (``models/xmile/``, ``models/variants/``); they hold
 one table per model, named by the model file's stem. A structural variant's table may say only
