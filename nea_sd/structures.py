@@ -68,16 +68,6 @@ def _setting(name: str, table: dict, where: str) -> Setting:
     return Setting(name, str(table.get("meaning", "")), overrides)
 
 
-def _current(model: Model, key: str) -> float:
-    """The model's own value of ``key`` (``Name`` or ``Name[ELEMENT,...]``)."""
-    name, _, rest = key.partition("[")
-    param = model.parameters[name.strip()]
-    if not rest:
-        return float(np.asarray(param.value))
-    elements = tuple(e.strip() for e in rest.rstrip("]").split(","))
-    return float(np.asarray(param.value)[param.index_of(elements)])
-
-
 def load_structures(model: Model, path: str | Path | None = None) -> dict[str, Structure]:
     """The structural switches of ``model``, validated; empty when the model has none."""
     file = Path(path) if path is not None else companion_file(model.path, DEFAULT_FILE)
@@ -96,7 +86,7 @@ def load_structures(model: Model, path: str | Path | None = None) -> dict[str, S
         for setting in settings.values():
             model.parameters.resolve(setting.overrides)
         chosen = settings[default].overrides
-        off = {k: v for k, v in chosen.items() if not np.isclose(_current(model, k), v)}
+        off = {k: v for k, v in chosen.items() if not np.isclose(model.parameters.value_of(k), v)}
         if off:
             raise InvalidValueError(
                 f"{where}: the default {default!r} sets {off}, but the model holds other values; "

@@ -372,8 +372,6 @@ def start_point(setup: Any, result: str | os.PathLike[str]) -> tuple[float, ...]
     it; an estimated error model is re-estimated at the best start, and the refit under it may
     end elsewhere), the prior median for link constants it lacks; clipped to the spec's
     bounds."""
-    from nea_sd.model.params import split_element_key
-
     doc = read_result(result)
     known = {str(k): float(v) for k, v in doc.get("estimates", {}).items()}
     known.update({str(k): float(v) for k, v in doc.get("link_estimates", {}).items()})
@@ -389,10 +387,7 @@ def start_point(setup: Any, result: str | os.PathLike[str]) -> tuple[float, ...]
         if name in known:
             value = known[name]
         elif j < len(spec.parameters):
-            base, elements = split_element_key(name)
-            param = setup.model.parameters[base]
-            held = np.asarray(param.value)
-            value = float(held[param.index_of(elements)] if elements else held)
+            value = setup.model.parameters.value_of(name)
         else:
             value = float(median[j])
         x.append(float(np.clip(value, *spec.bounds[j])))

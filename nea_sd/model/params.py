@@ -101,6 +101,13 @@ class ParameterTable(Mapping[str, Parameter]):
     def __len__(self) -> int:
         return len(self._order)
 
+    def value_of(self, key: str) -> float:
+        """The model's own value of ``key`` (``Name`` or ``Name[ELEMENT,...]``)."""
+        name, elements = split_element_key(key)
+        param = self[name]
+        held = np.asarray(param.value)
+        return float(held[param.index_of(elements)] if elements else held)
+
     def resolve(
         self, overrides: Mapping[str, Any], *, allow_out_of_range: bool = False
     ) -> dict[str, float | np.ndarray]:

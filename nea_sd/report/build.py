@@ -286,8 +286,9 @@ def build(
         per_draw=per_draw,
     )
     registry = dict(sections) if sections is not None else dict(REGISTRY)
-    for target in registry.values():  # a section that cannot run on this model says so first
-        check = resolve(f"{target.partition(':')[0]}:preflight")
+    modules = dict.fromkeys(target.partition(":")[0] for target in registry.values())
+    for module in modules:  # a section that cannot run on this model says so first
+        check = resolve(f"{module}:preflight")
         if check is not None:
             check(context)
     done, missing, seconds = [], {}, {}
