@@ -1,7 +1,8 @@
-"""Benchmark of the compiled backend's two kernel forms (not collected by pytest).
+"""Benchmark of the compiled backend's kernel forms (not collected by pytest).
 
-    python tests/engine/benchmark_kernels.py cold --reps 3
-    python tests/engine/benchmark_kernels.py speed --runs 10000 --reps 9
+    python tests/engine/benchmark_kernels.py cold --reps 3 --forms blocks single
+    python tests/engine/benchmark_kernels.py speed --runs 10000 --reps 5 --threads 1
+    python tests/engine/benchmark_kernels.py speed --model models/dyad.mdl --threads 1
 
 ``cold``: the first ``simulate(..., backend="numba")`` of the model in a new process whose kernel
 and numba caches are empty folders, for ``blocks`` and ``single`` alternately (so both see the
@@ -23,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-FORMS = ("blocks", "single")
+FORMS = ("blocks", "single", "lanes")
 MODEL = Path(__file__).resolve().parents[2] / "models" / "nea.mdl"
 
 _COLD = """
@@ -61,13 +62,14 @@ def _run(script: str, args: list[str], env: dict[str, str]) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
 
 
-def cold(model: Path, reps: int) -> dict[str, list[float]]:
+def cold(model: Path, reps: int, forms: list[str], base: dict[str, str]) -> dict[str, list[float]]:
     """First-simulate seconds per form, ``reps`` alternating repetitions on empty caches."""
-    times: dict[str, list[float]] = {f: [] for f in FORMS}
+    times: dict[str, list[float]] = {f: [] for f in forms}
     for _ in range(reps):
-        for form in FORMS:
+        for form in forms:
             with tempfile.TemporaryDirectory() as tmp:
                 env = {
+                    **base,
                     "NEA_SD_KERNEL": form,
                     "NEA_SD_KERNELS": f"{tmp}/kernels",
                     "NUMBA_CACHE_DIR": f"{tmp}/numba",
@@ -77,22 +79,25 @@ def cold(model: Path, reps: int) -> dict[str, list[float]]:
     return times
 
 
-def speed(model: Path, runs: int, reps: int) -> dict[str, list[float]]:
+def speed(
+    model: Path, runs: int, reps: int, forms: list[str], base: dict[str, str]
+) -> dict[str, list[float]]:
     """Seconds per run per form, ``reps`` alternating repetitions on warm caches."""
-    times: dict[str, list[float]] = {f: [] for f in FORMS}
+    times: dict[str, list[float]] = {f: [] for f in forms}
     with tempfile.TemporaryDirectory() as tmp:
         envs = {
             f: {
+                **base,
                 "NEA_SD_KERNEL": f,
                 "NEA_SD_KERNELS": f"{tmp}/{f}/kernels",
                 "NUMBA_CACHE_DIR": f"{tmp}/{f}/numba",
             }
-            for f in FORMS
+            for f in forms
         }
-        for form in FORMS:  # warm each form's cache
+        for form in forms:  # warm each form's cache
             _run(_SPEED, [str(model), "10"], envs[form])
         for _ in range(reps):
-            for form in FORMS:
+            for form in forms:
                 times[form].append(_run(_SPEED, [str(model), str(runs)], envs[form]))
                 print(f"{form}: {times[form][-1] * 1e3:.3f} ms/run", flush=True)
     return times
@@ -104,17 +109,22 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS))
+    parser.add_argument("--threads", type=int, help="NEA_SD_THREADS (1: cost per core)")
     args = parser.parse_args()
+    base = {"NEA_SD_THREADS": str(args.threads)} if args.threads else {}
     if args.what == "cold":
-        times = cold(args.model, args.reps)
+        times = cold(args.model, args.reps, args.forms, base)
         unit, scale = "s", 1.0
     else:
-        times = speed(args.model, args.runs, args.reps)
+        times = speed(args.model, args.runs, args.reps, args.forms, base)
         unit, scale = "ms/run", 1e3
     for form, values in times.items():
         print(f"{form}: median {statistics.median(values) * scale:.3f} {unit}")
-    ratios = [b / s for b, s in zip(times["blocks"], times["single"], strict=True)]
-    print(f"blocks / single: median ratio {statistics.median(ratios):.3f}")
+    if "single" in times:  # paired: repetition k of each form ran back to back
+        for form in (f for f in times if f != "single"):
+            ratios = [a / s for a, s in zip(times[form], times["single"], strict=True)]
+            print(f"{form} / single: median ratio {statistics.median(ratios):.3f}")
 
 
 if __name__ == "__main__":

@@ -202,13 +202,14 @@ class Kernel:
         return lay, cells, names
 
 
-FORMS = ("blocks", "single")
+FORMS = ("blocks", "single", "lanes")
 
 
 def kernel_form() -> str:
     """``$NEA_SD_KERNEL``: ``blocks`` (default: the first compile of the regional model in about
-    12 s instead of 30 s) or ``single`` (one function: 4-8% less time per run, for very
-    long ensembles once its compile is cached)."""
+    12 s instead of 30 s), ``single`` (one function: 4-8% less time per run, for very
+    long ensembles once its compile is cached) or ``lanes`` (runs in SIMD lanes: faster per
+    run on models whose state is small, such as the dyad; slower on the regional model)."""
     import os
 
     chosen = os.environ.get("NEA_SD_KERNEL", "").strip().lower() or "blocks"
@@ -227,8 +228,11 @@ def build(model: CompiledModel) -> Kernel:
     split."""
     from nea_sd.engine.batch import blocks
 
-    if kernel_form() == "single":
+    form = kernel_form()
+    if form == "single":
         return build_single(model)
+    if form == "lanes":
+        return build_lanes(model)
     candidates = saveable(model)
     consts, _, _ = model.graph.schedule(v.ident for v in candidates)
     const_layout = layout(model, consts, []).consts
@@ -279,6 +283,48 @@ def build_single(model: CompiledModel) -> Kernel:
     source, consts, candidates = generate(model)
     module = _import(source, "kernel")
     return Kernel(module._kernel, consts, candidates, source)
+
+
+def build_lanes(model: CompiledModel) -> Kernel:
+    """The single kernel rewritten with runs in SIMD lanes (``lanes.py``): the same arithmetic
+    per run, ``lanes.LANES`` runs per instruction; the single kernel when the rewrite does not
+    apply."""
+    import threading
+
+    from nea_sd.engine.batch import lanes
+
+    source, consts, candidates = generate(model)
+    try:
+        lane_source = lanes.generate(source, layout(model, consts, []).const_cells)
+    except lanes.NotLaneable:
+        return build_single(model)
+    kernel = _import(lane_source, "lanes")._kernel
+    first = threading.Lock()
+
+    def function(*args: Any) -> None:
+        if not kernel.signatures:  # the first call compiles (or loads from numba's cache)
+            with first, _slp_vectorizer():
+                kernel(*args)
+            return
+        kernel(*args)
+
+    return Kernel(function, consts, candidates, lane_source)
+
+
+@contextmanager
+def _slp_vectorizer() -> Iterator[None]:
+    """LLVM's SLP vectorizer, for one compile.  numba leaves it off by default, but the lane
+    kernel needs it: its loops of ``LANES`` runs are unrolled before the loop vectorizer would
+    see them.  numba reads the setting each time it optimises a module, so it is switched on
+    for the duration of this compile only (the lane kernel compiles before threads start)."""
+    from numba.core import config
+
+    before = config.SLP_VECTORIZE
+    config.SLP_VECTORIZE = 1
+    try:
+        yield
+    finally:
+        config.SLP_VECTORIZE = before
 
 
 @contextmanager
