@@ -11,6 +11,10 @@ same machine load); prints each time, the medians and their ratio.
 ``speed``: the cost per run of ``--runs`` parameter sets drawn within the model's ranges, stocks
 saved yearly, in one process per form and repetition, alternating, each loading its kernel from
 a cache warmed before the clock; prints medians and the median of the paired ratios.
+
+``--cheap-maths`` (an experiment: results are wrong, only the time counts): every exp, log and
+pow of the generated kernel becomes a few inlined multiplications, in the one-function and the
+lane kernel, to bound what vectorised transcendental functions could save.
 """
 
 from __future__ import annotations
@@ -36,8 +40,51 @@ batch.simulate({}, backend="numba")
 print(json.dumps({"seconds": time.perf_counter() - t}))
 """
 
+_CHEAP_MATHS = """
+import ast
+from nea_sd.engine.batch import kernel as _kernel_module
+_HELPERS = '''
+from numba import njit as _nj
+@_nj(inline='always')
+def _fpow(a, b):
+    return a * (1.0 + 0.001 * b)
+@_nj(inline='always')
+def _fexp(x):
+    return 1.0 + x * (1.0 + 0.5 * x)
+@_nj(inline='always')
+def _flog(x):
+    return x - 1.0
+'''
+class _Cheap(ast.NodeTransformer):
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow):
+            return ast.Call(ast.Name('_fpow', ast.Load()), [node.left, node.right], [])
+        return node
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ('exp', 'log'):
+            return ast.Call(ast.Name('_f' + node.func.attr, ast.Load()), node.args, [])
+        return node
+_generate = _kernel_module.generate
+def _cheap_generate(model):
+    source, consts, candidates = _generate(model)
+    tree = ast.parse(source)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            _Cheap().visit(node)
+    source = ast.unparse(ast.fix_missing_locations(tree)) + chr(10)
+    head = 'from numba import njit' + chr(10)
+    return source.replace(head, head + _HELPERS, 1), consts, candidates
+_kernel_module.generate = _cheap_generate
+"""
+
 _SPEED = """
 import json, sys, time
+kw = {}
+if len(sys.argv) > 3:  # --cheap-maths: wrong numbers, some of them non-finite
+    exec(sys.argv[3])
+    kw = {"nonfinite": "nan"}
 from nea_sd.engine.batch import compile_model
 from nea_sd.engine.batch.sampling import sample_within_ranges
 from nea_sd.model import load_model
@@ -46,7 +93,7 @@ batch, model = compile_model(path), load_model(path)
 draws = sample_within_ranges(model.parameters, n, seed=1)
 batch.simulate({}, backend="numba")  # loads the cached kernel before the clock
 t = time.perf_counter()
-batch.simulate(draws, backend="numba", saveper=1.0, outputs=list(model.stocks))
+batch.simulate(draws, backend="numba", saveper=1.0, outputs=list(model.stocks), **kw)
 print(json.dumps({"seconds": (time.perf_counter() - t) / n}))
 """
 
@@ -57,8 +104,10 @@ def _run(script: str, args: list[str], env: dict[str, str]) -> float:
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
     return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
 
 
@@ -80,7 +129,7 @@ def cold(model: Path, reps: int, forms: list[str], base: dict[str, str]) -> dict
 
 
 def speed(
-    model: Path, runs: int, reps: int, forms: list[str], base: dict[str, str]
+    model: Path, runs: int, reps: int, forms: list[str], base: dict[str, str], cheap: bool = False
 ) -> dict[str, list[float]]:
     """Seconds per run per form, ``reps`` alternating repetitions on warm caches."""
     times: dict[str, list[float]] = {f: [] for f in forms}
@@ -94,11 +143,12 @@ def speed(
             }
             for f in forms
         }
+        patch = [_CHEAP_MATHS] if cheap else []
         for form in forms:  # warm each form's cache
-            _run(_SPEED, [str(model), "10"], envs[form])
+            _run(_SPEED, [str(model), "10", *patch], envs[form])
         for _ in range(reps):
             for form in forms:
-                times[form].append(_run(_SPEED, [str(model), str(runs)], envs[form]))
+                times[form].append(_run(_SPEED, [str(model), str(runs), *patch], envs[form]))
                 print(f"{form}: {times[form][-1] * 1e3:.3f} ms/run", flush=True)
     return times
 
@@ -111,13 +161,16 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--forms", nargs="+", choices=FORMS, default=list(FORMS))
     parser.add_argument("--threads", type=int, help="NEA_SD_THREADS (1: cost per core)")
+    parser.add_argument("--cheap-maths", action="store_true", help="exp/log/pow made cheap")
     args = parser.parse_args()
+    if args.cheap_maths and "blocks" in args.forms:
+        parser.error("--cheap-maths rewrites the one-function kernel: use --forms single lanes")
     base = {"NEA_SD_THREADS": str(args.threads)} if args.threads else {}
     if args.what == "cold":
         times = cold(args.model, args.reps, args.forms, base)
         unit, scale = "s", 1.0
     else:
-        times = speed(args.model, args.runs, args.reps, args.forms, base)
+        times = speed(args.model, args.runs, args.reps, args.forms, base, args.cheap_maths)
         unit, scale = "ms/run", 1e3
     for form, values in times.items():
         print(f"{form}: median {statistics.median(values) * scale:.3f} {unit}")

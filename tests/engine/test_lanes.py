@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from batch_reference import compare, read_output
 from synthetic_models import CONSTRUCTS, EXPLODING, write
+from test_batch_vensim import TOLERANCES
 
 from nea_sd.engine.batch import compile_model, lanes
 from nea_sd.engine.batch.kernel import _slp_vectorizer, build_lanes, build_single
@@ -112,3 +114,18 @@ def test_a_kernel_the_rewrite_does_not_know_falls_back_to_the_single_kernel(
     compiled = compile_model(MODELS / "dyad.mdl")._numba_model()
     kernel = build_lanes(compiled)
     assert "_W[" not in kernel.source and "for r in range(N)" in kernel.source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(TOLERANCES))
+def test_lanes_match_vensim_and_the_single_kernel_on_the_reference_models(
+    test_models: Path, case: str
+) -> None:
+    """One run per model: a group of eight lanes with seven padded ones."""
+    rtol, atol = TOLERANCES[case]
+    for path in sorted((test_models / case).glob("*.mdl")):
+        single, lane = _pair(path)
+        ours = lane.simulate(backend="numba")  # type: ignore[attr-defined]
+        problems = compare(ours, read_output(path.parent), rtol, atol)
+        assert not problems, f"{path.name}: " + "; ".join(problems[:5])
+        _assert_identical(single.simulate(backend="numba"), ours)  # type: ignore[attr-defined]
