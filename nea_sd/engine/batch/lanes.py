@@ -192,6 +192,11 @@ class _Rewrite(ast.NodeTransformer):
         return node
 
 
+def _for(var: str, bound: ast.expr, body: list[ast.stmt]) -> ast.stmt:
+    call = ast.Call(ast.Name("range", ast.Load()), [bound], [])
+    return ast.For(ast.Name(var, ast.Store()), call, body, [])
+
+
 def _mentions(node: ast.AST, names: set[str]) -> bool:
     return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
 
@@ -211,18 +216,11 @@ class Lanes:
         self.lanes = lanes
         self.lane_names = kinds.arrays | kinds.scalars | kinds.views | {"r"}
 
-    def _loop(self, bound: str, body: list[ast.stmt], var: str = "_l") -> ast.stmt:
-        return ast.For(
-            ast.Name(var, ast.Store()),
-            ast.Call(ast.Name("range", ast.Load()), [ast.Name(bound, ast.Load())], []),
-            body,
-            [],
-        )
-
     def _wrap(self, stmt: ast.stmt) -> ast.stmt:
+        """The statement for every lane (every real lane when it writes a run's output)."""
         bound = "_n" if _mentions(stmt, PER_RUN_OUTPUTS) else "LANES"
         inner = _Rewrite(self.rows, self.lanes).visit(copy.deepcopy(stmt))
-        return self._loop(bound, [inner])
+        return _for("_l", ast.Name(bound, ast.Load()), [inner])
 
     def statement(self, stmt: ast.stmt) -> list[ast.stmt]:
         if not _mentions(stmt, self.lane_names | PER_RUN_OUTPUTS):
@@ -262,11 +260,9 @@ class Lanes:
             assert isinstance(value, ast.Call)
             row, cells = self.rows.reserve(_cells_of(value.args[0]))
             self.rows.place(name, row, cells)
-            fill = {"zeros": ast.Constant(0.0), "empty": None}.get(
-                value.func.attr, value.args[1] if len(value.args) > 1 else None
-            )
-            if fill is None:
+            if value.func.attr == "empty":
                 return []
+            fill = ast.Constant(0.0) if value.func.attr == "zeros" else value.args[1]
             span = ast.Slice(_num(row * self.lanes), _num((row + cells) * self.lanes), None)
             return [ast.Assign([_w(span, ast.Store())], fill)]
         if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
@@ -293,15 +289,7 @@ class Lanes:
         src, cells = self.rows.of(source)
         to, frm = (base + lower) * self.lanes, src * self.lanes
         body = ast.parse(f"_W[{to} + _i] = _W[{frm} + _i]").body
-        return self._loop_n(cells * self.lanes, body)
-
-    def _loop_n(self, count: int, body: list[ast.stmt]) -> ast.stmt:
-        return ast.For(
-            ast.Name("_i", ast.Store()),
-            ast.Call(ast.Name("range", ast.Load()), [_num(count)], []),
-            body,
-            [],
-        )
+        return _for("_i", _num(cells * self.lanes), body)
 
     def block(self, body: list[ast.stmt]) -> list[ast.stmt]:
         return [out for stmt in body for out in self.statement(stmt)]
