@@ -15,7 +15,7 @@ import pytest
 from synthetic_models import CONSTRUCTS, write
 
 from nea_sd.engine.batch import blocks, compile_model
-from nea_sd.engine.batch.kernel import build, build_single
+from nea_sd.engine.batch.kernel import SPLIT_LOOPS, build, build_blocks, build_single, loop_count
 from nea_sd.engine.batch.sampling import sample_within_ranges
 from nea_sd.errors import InvalidValueError
 from nea_sd.model import load_model
@@ -31,7 +31,7 @@ def _both(path: Path, n: int, seed: int) -> tuple[object, object]:
     split = copy.copy(single)
     compiled = single._numba_model()
     single._kernel, single._kernel_ready = build_single(compiled), False
-    split._kernel, split._kernel_ready = build(compiled), False
+    split._kernel, split._kernel_ready = build_blocks(compiled), False
     assert split._kernel.positions is not None, "the model did not split into blocks"
     sets = sample_within_ranges(load_model(path).parameters, n, seed=seed)
     names = single.variable_names
@@ -59,8 +59,9 @@ def test_blocks_equal_the_single_kernel_on_the_regional_model() -> None:
     _assert_identical(*_both(MODELS / "nea.mdl", 200, seed=1))
 
 
-def test_the_regional_model_splits_into_several_blocks() -> None:
-    """The point of the block form: no block holds the whole model."""
+def test_the_regional_model_splits_into_several_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of the block form: no block holds the whole model (chosen by default)."""
+    monkeypatch.delenv("NEA_SD_KERNEL", raising=False)
     batch = compile_model(MODELS / "nea.mdl")
     compiled = batch._numba_model()
     kernel = build(compiled)
@@ -68,9 +69,21 @@ def test_the_regional_model_splits_into_several_blocks() -> None:
     assert kernel.source.count("@cfunc(") >= 5
 
 
+def test_a_small_kernel_is_one_function_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dyad has no loops over cells: one function compiles in seconds and runs faster."""
+    monkeypatch.delenv("NEA_SD_KERNEL", raising=False)
+    compiled = compile_model(MODELS / "dyad.mdl")._numba_model()
+    assert loop_count(compiled) <= SPLIT_LOOPS
+    kernel = build(compiled)
+    assert kernel.positions is None and "for r in range(N)" in kernel.source
+    monkeypatch.setenv("NEA_SD_KERNEL", "blocks")
+    assert build(compiled).positions is not None
+
+
 def test_a_model_that_does_not_split_uses_the_single_kernel(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("NEA_SD_KERNEL", "blocks")
     path = write(folder, "constructs", CONSTRUCTS)
     reference = compile_model(path).simulate({"Gain": [0.1, 0.3]}, backend="numba")
 
@@ -105,7 +118,7 @@ def test_a_new_process_loads_the_compiled_blocks_from_the_cache(tmp_path: Path) 
         "print(len(fs), sum(f.cache_hits for f in fs))\n"
     )
     env = dict(os.environ, NEA_SD_KERNELS=str(tmp_path / "k"), NUMBA_CACHE_DIR=str(tmp_path / "n"))
-    env.pop("NEA_SD_KERNEL", None)
+    env["NEA_SD_KERNEL"] = "blocks"  # the dyad is one function by default
     counts = []
     for _ in range(2):
         done = subprocess.run(

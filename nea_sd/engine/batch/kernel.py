@@ -202,17 +202,23 @@ class Kernel:
         return lay, cells, names
 
 
-FORMS = ("blocks", "single", "lanes")
+FORMS = ("auto", "blocks", "single", "lanes")
+# auto: blocks above this many loops in the kernel.  LLVM's compile time grows with loops (basic
+# blocks) times stack slots: the regional model (215 loops over cells) compiles in 33 s as one
+# function and 14 s in blocks; the dyad (none, 600 lines) in 6 s as one function, 5 s in
+# blocks, and the one function's runs cost 29% less.
+SPLIT_LOOPS = 32
 
 
 def kernel_form() -> str:
-    """``$NEA_SD_KERNEL``: ``blocks`` (default: the first compile of the regional model in about
-    12 s instead of 30 s), ``single`` (one function: 4-8% less time per run, for very
-    long ensembles once its compile is cached) or ``lanes`` (runs in SIMD lanes: faster per
-    run on models whose state is small, such as the dyad; slower on the regional model)."""
+    """``$NEA_SD_KERNEL``: ``auto`` (default: ``blocks`` for a kernel with many loops, else
+    ``single``), ``blocks`` (a first compile of the regional model in about 12 s instead of
+    30 s), ``single`` (one function: less time per run, 2-8% on the regional model, 29% on the
+    dyad) or ``lanes`` (runs in SIMD lanes: faster per run on models with little arithmetic
+    over cells, such as the dyad; a long first compile)."""
     import os
 
-    chosen = os.environ.get("NEA_SD_KERNEL", "").strip().lower() or "blocks"
+    chosen = os.environ.get("NEA_SD_KERNEL", "").strip().lower() or "auto"
     if chosen not in FORMS:
         from nea_sd.errors import InvalidValueError
 
@@ -222,17 +228,27 @@ def kernel_form() -> str:
     return chosen
 
 
+def loop_count(model: CompiledModel) -> int:
+    """Loops in the generated kernel: what makes one big function slow to compile."""
+    graph = model.graph
+    code = [line for n in graph.nodes.values() for line in n.init_code + (n.run_code or [])]
+    code += [line for st in graph.states.values() for line in st.ddt_code + st.update_code]
+    return sum(1 for line in code if line.lstrip().startswith("for "))
+
+
 def build(model: CompiledModel) -> Kernel:
-    """The kernel of ``model``: separately compiled blocks (a first compile several times
-    faster), or the single function when asked for or when the generated code does not
-    split."""
+    """The kernel of ``model`` in the form ``$NEA_SD_KERNEL`` asks for."""
+    form = kernel_form()
+    if form == "auto":
+        form = "blocks" if loop_count(model) > SPLIT_LOOPS else "single"
+    return {"blocks": build_blocks, "single": build_single, "lanes": build_lanes}[form](model)
+
+
+def build_blocks(model: CompiledModel) -> Kernel:
+    """Separately compiled blocks (a first compile several times faster for a large model), or
+    the single function when the generated code does not split."""
     from nea_sd.engine.batch import blocks
 
-    form = kernel_form()
-    if form == "single":
-        return build_single(model)
-    if form == "lanes":
-        return build_lanes(model)
     candidates = saveable(model)
     consts, _, _ = model.graph.schedule(v.ident for v in candidates)
     const_layout = layout(model, consts, []).consts
