@@ -10,53 +10,39 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+from kernel_forms import assert_identical, every_variable, with_kernels
 from synthetic_models import CONSTRUCTS, write
 
 from nea_sd.engine.batch import blocks, compile_model
 from nea_sd.engine.batch.kernel import SPLIT_LOOPS, build, build_blocks, build_single, loop_count
-from nea_sd.engine.batch.sampling import sample_within_ranges
 from nea_sd.errors import InvalidValueError
-from nea_sd.model import load_model
 
 pytest.importorskip("numba")
 
 MODELS = Path(__file__).parents[2] / "models"
 
 
-def _both(path: Path, n: int, seed: int) -> tuple[object, object]:
+def _both(path: Path, n: int, seed: int) -> list[object]:
     """Every variable of ``n`` within-range runs, from the single kernel and from the blocks."""
-    single = compile_model(path)
-    split = copy.copy(single)
-    compiled = single._numba_model()
-    single._kernel, single._kernel_ready = build_single(compiled), False
-    split._kernel, split._kernel_ready = build_blocks(compiled), False
+    single, split = with_kernels(path, build_single, build_blocks)
     assert split._kernel.positions is not None, "the model did not split into blocks"
-    sets = sample_within_ranges(load_model(path).parameters, n, seed=seed)
-    names = single.variable_names
-    kw = {"backend": "numba", "nonfinite": "nan"}
-    return single.simulate(sets, names, **kw), split.simulate(sets, names, **kw)
-
-
-def _assert_identical(a: object, b: object) -> None:
-    for name in a.data_vars:  # type: ignore[attr-defined]
-        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)  # type: ignore[index]
+    return every_variable([single, split], path, n, seed)
 
 
 @pytest.mark.parametrize("stem", ["dyad", "richardson"])
 def test_blocks_equal_the_single_kernel_bit_for_bit(stem: str) -> None:
-    _assert_identical(*_both(MODELS / f"{stem}.mdl", 40, seed=3))
+    assert_identical(*_both(MODELS / f"{stem}.mdl", 40, seed=3))
 
 
 def test_blocks_equal_the_single_kernel_on_every_construct(folder: Path) -> None:
     """Delays (with the order check), lookups, subscripts, reductions, INITIAL, SMOOTH..."""
-    _assert_identical(*_both(write(folder, "constructs", CONSTRUCTS), 12, seed=5))
+    assert_identical(*_both(write(folder, "constructs", CONSTRUCTS), 12, seed=5))
 
 
 @pytest.mark.slow
 def test_blocks_equal_the_single_kernel_on_the_regional_model() -> None:
-    _assert_identical(*_both(MODELS / "nea.mdl", 200, seed=1))
+    assert_identical(*_both(MODELS / "nea.mdl", 200, seed=1))
 
 
 def test_the_regional_model_splits_into_several_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +79,7 @@ def test_a_model_that_does_not_split_uses_the_single_kernel(
     monkeypatch.setattr(blocks, "generate", refuse)
     batch = copy.copy(compile_model(path))  # not the shared object: leave its kernel alone
     batch._kernel, batch._kernel_ready = None, False
-    _assert_identical(reference, batch.simulate({"Gain": [0.1, 0.3]}, backend="numba"))
+    assert_identical(reference, batch.simulate({"Gain": [0.1, 0.3]}, backend="numba"))
     assert batch._kernel.positions is None
 
 

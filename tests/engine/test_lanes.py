@@ -4,47 +4,32 @@ diverging runs flagged per run, and really is vectorised."""
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from batch_reference import compare, read_output
+from kernel_forms import assert_identical, every_variable, with_kernels
 from synthetic_models import CONSTRUCTS, EXPLODING, write
 from test_batch_vensim import TOLERANCES
 
 from nea_sd.engine.batch import compile_model, lanes
 from nea_sd.engine.batch.kernel import _slp_vectorizer, build_lanes, build_single
-from nea_sd.engine.batch.sampling import sample_within_ranges
-from nea_sd.model import load_model
 
 pytest.importorskip("numba")
 
 MODELS = Path(__file__).parents[2] / "models"
 
 
-def _pair(path: Path) -> tuple[object, object]:
-    single = compile_model(path)
-    lane = copy.copy(single)
-    compiled = single._numba_model()
-    single._kernel, single._kernel_ready = build_single(compiled), False
-    lane._kernel, lane._kernel_ready = build_lanes(compiled), False
+def _pair(path: Path) -> list[object]:
+    single, lane = with_kernels(path, build_single, build_lanes)
     assert "_W[" in lane._kernel.source, "the lane rewrite did not apply"
-    return single, lane
+    return [single, lane]
 
 
-def _both(path: Path, n: int, seed: int) -> tuple[object, object]:
-    single, lane = _pair(path)
-    sets = sample_within_ranges(load_model(path).parameters, n, seed=seed)
-    names = single.variable_names  # type: ignore[attr-defined]
-    kw = {"backend": "numba", "nonfinite": "nan"}
-    return single.simulate(sets, names, **kw), lane.simulate(sets, names, **kw)  # type: ignore[attr-defined]
-
-
-def _assert_identical(a: object, b: object) -> None:
-    for name in a.data_vars:  # type: ignore[attr-defined]
-        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)  # type: ignore[index]
+def _both(path: Path, n: int, seed: int) -> list[object]:
+    return every_variable(_pair(path), path, n, seed)
 
 
 @pytest.mark.parametrize(
@@ -53,17 +38,17 @@ def _assert_identical(a: object, b: object) -> None:
 def test_lanes_equal_the_single_kernel_bit_for_bit(stem: str) -> None:
     """37 runs: four full groups of eight and a last group of five padded lanes."""
     assert 37 % lanes.LANES
-    _assert_identical(*_both(MODELS / f"{stem}.mdl", 37, seed=3))
+    assert_identical(*_both(MODELS / f"{stem}.mdl", 37, seed=3))
 
 
 def test_lanes_equal_the_single_kernel_on_every_construct(folder: Path) -> None:
     """Delays (with the order check), lookups, subscripts, reductions, INITIAL, SMOOTH..."""
-    _assert_identical(*_both(write(folder, "constructs", CONSTRUCTS), 12, seed=5))
+    assert_identical(*_both(write(folder, "constructs", CONSTRUCTS), 12, seed=5))
 
 
 @pytest.mark.slow
 def test_lanes_equal_the_single_kernel_on_the_regional_model() -> None:
-    _assert_identical(*_both(MODELS / "nea.mdl", 100, seed=1))
+    assert_identical(*_both(MODELS / "nea.mdl", 100, seed=1))
 
 
 def test_a_diverging_run_is_flagged_in_its_own_lane(folder: Path) -> None:
@@ -74,7 +59,7 @@ def test_a_diverging_run_is_flagged_in_its_own_lane(folder: Path) -> None:
     a, b = single.simulate(growth, **kw), lane.simulate(growth, **kw)  # type: ignore[attr-defined]
     assert b["diverged"].values.tolist() == [g > 1 for g in growth["Growth"]]
     assert a.attrs["diverged_at"] == b.attrs["diverged_at"]
-    _assert_identical(a, b)
+    assert_identical(a, b)
 
 
 def test_the_slp_vectorizer_packs_lanes_for_one_compile_only() -> None:
@@ -128,4 +113,4 @@ def test_lanes_match_vensim_and_the_single_kernel_on_the_reference_models(
         ours = lane.simulate(backend="numba")  # type: ignore[attr-defined]
         problems = compare(ours, read_output(path.parent), rtol, atol)
         assert not problems, f"{path.name}: " + "; ".join(problems[:5])
-        _assert_identical(single.simulate(backend="numba"), ours)  # type: ignore[attr-defined]
+        assert_identical(single.simulate(backend="numba"), ours)  # type: ignore[attr-defined]
