@@ -146,17 +146,27 @@ def honest_fit(
 ) -> tuple[Setup, FitResult, tuple[SeriesNoise, ...]]:
     """Estimate the error model at ``result``, refit under it from the best distinct optima,
     and repeat ``iterations`` times. Returns the rescaled setup (profile and sample with it),
-    the refit (every start re-scored under the new likelihood) and the error model."""
+    the refit and the error model.
+
+    The last refit starts from every distinct optimum of ``result`` that scores within
+    ``POLISH_MARGIN`` of the best under the final likelihood, so the optima the result counts
+    are optima of that likelihood; every start of ``result`` stays listed, scored under it and
+    marked ``rescored``."""
     from nea_sd.calibrate.synthetic import with_spec
 
     base = setup
     current = result
     noise: tuple[SeriesNoise, ...] = ()
     rescaled = setup
-    for _ in range(max(iterations, 1)):
+    rounds = max(iterations, 1)
+    for i in range(rounds):
         noise = estimate_noise(base, current.estimates, ar1=ar1)
         rescaled = with_spec(base, with_noise(base.spec, noise))
-        starts = [current.starts[g[0]].estimate for g in current.optima()[:5]]
+        scored = _rescore(rescaled, result.starts)
+        if i < rounds - 1:
+            starts = [current.starts[g[0]].estimate for g in current.optima()[:5]]
+        else:
+            starts = _contenders(result, scored)
         if list(current.estimates) not in [list(s) for s in starts]:
             starts.insert(0, tuple(current.estimates))
         new = fit(
@@ -171,7 +181,7 @@ def honest_fit(
         current = dataclasses.replace(
             new,
             method=result.method,
-            starts=_rescore(rescaled, result.starts, new.starts),
+            starts=tuple(sorted([*new.starts, *scored], key=lambda s: s.neg_log_likelihood)),
             simulations=current.simulations + new.simulations,
             batches=current.batches + new.batches,
             elapsed=current.elapsed + new.elapsed,
@@ -179,16 +189,34 @@ def honest_fit(
     return rescaled, dataclasses.replace(current, noise=noise), noise
 
 
-def _rescore(
-    setup: Setup, original: Sequence[StartResult], polished: Sequence[StartResult]
-) -> tuple[StartResult, ...]:
-    """The original starts' optima scored under the rescaled likelihood, with the polished
-    ones, best first: 'distinct optima' then counts on the honest likelihood's scale."""
+# −log L above the best re-scored optimum within which the last refit re-optimises a distinct
+# optimum: far beyond any profile threshold (Δ(−2 log L) ≈ 4–8), so no optimum that could count
+# as a competitor after re-optimisation is left out
+POLISH_MARGIN = 10.0
+
+
+def _contenders(result: FitResult, scored: Sequence[StartResult]) -> list[tuple[float, ...]]:
+    """Estimates of ``result``'s distinct optima whose re-scored −log L (``scored``, in the
+    order of ``result.starts``) lies within ``POLISH_MARGIN`` of the best of them."""
+    reps = [g[0] for g in result.optima()]
+    values = [scored[i].neg_log_likelihood for i in reps]
+    best = min((v for v in values if math.isfinite(v)), default=math.inf)
+    return [
+        scored[i].estimate for i, v in zip(reps, values, strict=True) if v <= best + POLISH_MARGIN
+    ]
+
+
+def _rescore(setup: Setup, original: Sequence[StartResult]) -> list[StartResult]:
+    """The starts' optima scored under the rescaled likelihood, in their order, marked as
+    re-scored (they are optima of the old likelihood, not of this one)."""
     problem: Problem = setup.problem
     X = np.array([s.estimate for s in original])
     nll = -problem.log_likelihood(setup.simulator.run(X), X)
-    rescored = [
-        dataclasses.replace(s, neg_log_likelihood=float(v) if np.isfinite(v) else math.inf)
+    return [
+        dataclasses.replace(
+            s,
+            neg_log_likelihood=float(v) if np.isfinite(v) else math.inf,
+            rescored=True,
+        )
         for s, v in zip(original, nll, strict=True)
     ]
-    return tuple(sorted([*polished, *rescored], key=lambda s: s.neg_log_likelihood))

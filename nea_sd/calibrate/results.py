@@ -166,6 +166,7 @@ def result_document(
             "seed": result.seed,
             "starts": len(result.starts),
             "distinct_optima": len(result.optima()),
+            "unconverged_starts": result.unconverged,
             "distinct_optima_within_threshold": optima_within(
                 result, profiles.threshold if profiles is not None else None
             ),
@@ -203,6 +204,7 @@ def result_document(
             {
                 "neg_log_likelihood": s.neg_log_likelihood,
                 "success": s.success,
+                "rescored": s.rescored,
                 "evaluations": s.evaluations,
                 "start": list(s.start),
                 "estimate": list(s.estimate),

@@ -213,3 +213,17 @@ def test_a_profile_point_beats_a_fit_only_by_more_than_the_search_resolves(setup
     prof = profile(rep, moved, points=7)
     assert prof.improved and prof.best_neg_log_likelihood < nll - 1.0
     assert "beat the fit by" in str(prof)
+
+
+def test_a_start_out_of_evaluations_is_reported_and_no_optimum(setup):
+    """A start stopped by its evaluation budget is not an optimum: counting it would make an
+    unfinished search look like a multimodal likelihood. With the default budget the same
+    starts converge and agree."""
+    rep = _replicate(setup, seed=0)
+    short = fit(rep, starts=3, seed=1, max_nfev=2)
+    assert short.unconverged == 3 and not any(s.success for s in short.starts)
+    assert short.optima() == []
+    assert "3 starts not converged" in short.report()
+    full = fit(rep, starts=3, seed=1)
+    assert full.unconverged == 0 and len(full.optima()) == 1
+    assert full.log_likelihood > short.log_likelihood

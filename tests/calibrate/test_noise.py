@@ -141,3 +141,21 @@ def test_coverage_fails_with_the_specs_iid_sigma(frame):
     naive = _coverage(frame, range(40), honest=False)
     print(f"coverage with the spec's iid sigma: {naive:.3f}")
     assert naive < 0.75
+
+
+def test_honest_fit_counts_only_optima_of_its_own_likelihood(frame):
+    """After the error model is estimated, the first fit's optima are mere points of the new
+    likelihood: they stay listed (re-scored) but only the refits, re-optimised from every
+    first-fit optimum within the margin, count as optima."""
+    spec = synthetic_spec(frame, TRUTH, np.random.default_rng(3), ar1=0.6, scale=2.0)
+    rep = with_spec(frame, spec)
+    naive = fit(rep, starts=3, seed=0)
+    _, honest, _ = honest_fit(rep, naive)
+    rescored = [s for s in honest.starts if s.rescored]
+    assert len(rescored) == len(naive.starts)
+    assert sorted(s.estimate for s in rescored) == sorted(s.estimate for s in naive.starts)
+    counted = [i for g in honest.optima() for i in g]
+    assert counted and not any(honest.starts[i].rescored for i in counted)
+    # one optimum here: every first-fit start was polished into it
+    assert len(honest.optima()) == 1
+    assert honest.log_likelihood >= -min(s.neg_log_likelihood for s in rescored) - 1e-9
