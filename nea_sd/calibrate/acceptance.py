@@ -113,11 +113,19 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
         )
     if "distinct_optima_within_threshold" in cal:
         starts, optima = int(cal.get("starts", 0)), int(cal["distinct_optima_within_threshold"])
+        extra = [
+            f"{cal[key]} {label}"
+            for key, label in (
+                ("basins_within_threshold", "basin(s)"),
+                ("unconverged_starts", "start(s) not converged"),
+            )
+            if cal.get(key)
+        ]
         out.append(
             Criterion(
                 name,
                 "distinct optima within threshold",
-                f"{optima} of {starts} starts",
+                f"{optima} of {starts} starts" + (f" ({', '.join(extra)})" if extra else ""),
                 f"<= {OPTIMA_MAX} among >= {STARTS_MIN} starts",
                 optima <= OPTIMA_MAX and starts >= STARTS_MIN,
             )

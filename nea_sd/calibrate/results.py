@@ -92,7 +92,7 @@ def optima_within(result: FitResult, threshold: float | None = None) -> int:
     profile threshold (χ²₁ 3.84 when none is given): competing explanations of the data."""
     from nea_sd.calibrate.profile import THRESHOLD
 
-    limit = THRESHOLD if threshold is None else threshold
+    limit = THRESHOLD if threshold is None else threshold  # the CLI's basins use this rule too
     groups = result.optima()
     if not groups:
         return 0
@@ -111,9 +111,11 @@ def result_document(
     refits: int = 0,
     nested: Any = None,
     evidence: Any = None,
+    basins: Any = None,
 ) -> dict[str, Any]:
     """The nested mapping written to the results TOML (``refits``: local refits started from
-    a profile point that beat the optimum)."""
+    a profile point that beat the optimum; ``basins``: :class:`~nea_sd.calibrate.basins.Basins`
+    of the optima within the threshold)."""
     model_names = {p.name for p in spec.parameters}
     params: dict[str, Any] = {}
     for j, name in enumerate(result.names):
@@ -283,6 +285,12 @@ def result_document(
         }
     if evidence is not None:
         doc["evidence"] = evidence.as_dict()
+    if basins is not None:
+        doc["calibration"]["basins_within_threshold"] = basins.count
+        doc["basins"] = {
+            "neg_log_likelihood": list(basins.neg_log_likelihood),
+            "segments": [{"a": g.a, "b": g.b, "barrier": g.height} for g in basins.segments],
+        }
     if posterior is not None:
         doc["posterior"] = {
             "walkers": posterior.walkers,
@@ -309,6 +317,7 @@ def save_result(
     refits: int = 0,
     nested: Any = None,
     evidence: Any = None,
+    basins: Any = None,
 ) -> Path:
     """Write the results TOML (and ``<stem>.draws.csv`` with posterior draws, if any).
 
@@ -331,6 +340,7 @@ def save_result(
             refits=refits,
             nested=nested,
             evidence=evidence,
+            basins=basins,
         )
         header = (
             f"Calibration results for {result.spec} (written by nea-sd calibrate; "

@@ -202,6 +202,13 @@ def _honest(setup, result, max_nfev, on_batch=None):
     return honest_fit(setup, result, max_nfev=max_nfev, on_batch=on_batch)
 
 
+def _threshold(profiles):
+    """The Δ(−2 log L) threshold the optima are counted within (the results file's rule)."""
+    from nea_sd.calibrate.profile import THRESHOLD
+
+    return THRESHOLD if profiles is None else profiles.threshold
+
+
 def _check_sectors(args: argparse.Namespace) -> int:
     """The joint result of ``args.spec`` against sector results: table printed and written."""
     from pathlib import Path
@@ -233,6 +240,7 @@ def _check_sectors(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nea_sd.calibrate.basins import fit_basins
     from nea_sd.calibrate.fit import fit, refine
     from nea_sd.calibrate.problem import prepare
     from nea_sd.calibrate.profile import profile
@@ -313,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
     print(result.report())
     if profiles is not None:
         print(profiles)
+    basins = _stage("basins", fit_basins, setup, result, _threshold(profiles))
+    print(basins)
     posterior = None
     if args.bayes:
         from nea_sd.calibrate.bayes import sample
@@ -371,6 +381,7 @@ def run(args: argparse.Namespace) -> int:
         refits=refits,
         nested=nested,
         evidence=evidence,
+        basins=basins,
     )
     print(f"results written to {path} ({time.perf_counter() - t0:.1f} s)")
     return 0

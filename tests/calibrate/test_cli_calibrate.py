@@ -58,6 +58,10 @@ def test_calibrate_writes_results_and_load_calibrated_reads_them(tmp_path, data_
     assert doc["calibration"]["profile_threshold"] > 3.84  # F(1, nu), not chi2_1
     assert isinstance(doc["calibration"]["profile_beat_optimum"], bool)
     assert 1 <= doc["calibration"]["distinct_optima_within_threshold"] <= cal["distinct_optima"]
+    # basins join optima on one ridge, never split one: at most as many as the optima counted
+    assert 1 <= cal["basins_within_threshold"] <= cal["distinct_optima_within_threshold"]
+    assert len(doc["basins"]["neg_log_likelihood"]) == cal["distinct_optima_within_threshold"]
+    assert cal["unconverged_starts"] >= 0 and "[[Basins]]" in out
     values = load_calibrated("tiny", results_dir=tmp_path / "out")
     assert set(values) == {"Rate a", "Rate b", "Initial level"}
     assert values["Initial level"] == pytest.approx(doc["estimates"]["Initial level"])
