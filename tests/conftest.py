@@ -41,6 +41,38 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["NEA_SD_CACHE"] = tempfile.mkdtemp(prefix="nea_sd_test_cache_")
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the background jobs of the selected tests (tests/background.py), in order."""
+    from tests import background
+
+    jobs = []
+    for item in session.items:
+        marker = item.get_closest_marker("background")
+        if marker is not None:
+            job, *args = marker.args
+            jobs.append((job, tuple(args)))
+    background.start(jobs)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import background
+
+    background.stop()
+
+
+@pytest.fixture
+def in_background(request: pytest.FixtureRequest):
+    """The return value of this test's background job (its ``background`` marker; None for a
+    test without one)."""
+    from tests import background
+
+    marker = request.node.get_closest_marker("background")
+    if marker is None:
+        return None
+    job, *args = marker.args
+    return background.result(job, *args)
+
+
 def shared_data_dir() -> Path | None:
     env = os.environ.get("NEA_SD_DATA")
     path = Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"

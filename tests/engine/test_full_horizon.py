@@ -3,7 +3,9 @@
 Two parameter sets per model, each with a cooperation strategy that becomes active inside the
 horizon: the defaults under one strategy, and a random within-range draw under another.
 PySD's trajectories come from :func:`nea_sd.engine.reference.reference_run`, computed once per
-model hash (about 45 s per run of the regional model) and kept in the references cache.
+model hash (about 45 s per run of the regional model) and kept in the references cache; the
+regional model's runs start in the background worker when the suite is collected
+(tests/background.py), beside the rest of the suite.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ import pytest
 from batch_reference import max_relative_difference
 
 from nea_sd.engine.batch import compile_model
-from nea_sd.engine.batch.sampling import run_slice, sample_within_ranges
 from nea_sd.engine.reference import reference_run
-from nea_sd.scenarios import load_scenarios
+from tests.background import full_horizon_overrides, pysd_reference
 from tests.support import bundled
 
 RTOL = 1e-9
@@ -28,24 +29,29 @@ CASES = [
     ("dyad", "functional-first", "military-first"),
     ("richardson", None, None),  # no strategies: the defaults and a random draw
 ]
+SLOW_IN_PYSD = {"nea"}  # its PySD runs go to the background worker
 PARAMS = [
-    pytest.param(model, strategy, random, id=f"{model}-{strategy or 'model'}-{where}")
+    pytest.param(
+        model,
+        strategy,
+        random,
+        id=f"{model}-{strategy or 'model'}-{where}",
+        marks=[pytest.mark.background(pysd_reference, model, strategy, random)]
+        if model in SLOW_IN_PYSD
+        else [],
+    )
     for model, at_defaults, over_random in CASES
     for strategy, random, where in ((at_defaults, False, "defaults"), (over_random, True, "random"))
 ]
 
 
-def _overrides(model: Any, strategy: str | None, random: bool) -> dict[str, Any]:
-    scenario = load_scenarios(model)[strategy].overrides if strategy else {}
-    base = run_slice(sample_within_ranges(model.parameters, 1, seed=2026), 0) if random else {}
-    return {**base, **scenario}
-
-
 @pytest.mark.parametrize(("name", "strategy", "random"), PARAMS)
-def test_batch_equals_pysd_full_horizon(name: str, strategy: str | None, random: bool) -> None:
+def test_batch_equals_pysd_full_horizon(
+    name: str, strategy: str | None, random: bool, in_background: Any
+) -> None:
     model = bundled(name)
     batch = compile_model(model.path)
-    overrides = _overrides(model, strategy, random)
+    overrides = full_horizon_overrides(model, strategy, random)
     names = batch.variable_names
     ours = batch.simulate(model.parameters.resolve(overrides), names)
     reference = reference_run(model, overrides, names)

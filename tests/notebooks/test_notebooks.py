@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.background import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    jupytext = pytest.importorskip("jupytext")
-    nbclient = pytest.importorskip("nbclient")
-    notebook = jupytext.read(path)
-    # the kernel starts in a temporary folder and writes its outputs there, never into the
-    # checkout; they import this checkout's package and find the models through it
-    monkeypatch.setenv("NEA_SD_OUTPUT", str(tmp_path / "output"))
-    # a kernel shows figures inline as a user's would: no backend inherited from the test
-    # process (CI sets Agg; the CLI, run in-process by other tests, picks Agg for itself)
-    monkeypatch.delenv("MPLBACKEND", raising=False)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute()
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, id=p.stem, marks=pytest.mark.background(execute_notebook, str(p)))
+        for p in NOTEBOOKS
+    ],
+)
+def test_notebook_executes(path: Path, in_background: Any) -> None:
+    # executed in the background worker (tests/background.py): a real kernel started in a
+    # temporary folder, outputs written there, never into the checkout
+    pytest.importorskip("jupytext")
+    pytest.importorskip("nbclient")
+    notebook = in_background
     errors = [
         output
         for cell in notebook.cells

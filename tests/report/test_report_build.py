@@ -5,6 +5,7 @@ provenance at its root, a self-contained HTML page; bad input is one error line.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,13 @@ import xarray as xr
 from nea_sd.cli import main
 from nea_sd.report.build import REGISTRY, resolve
 from nea_sd.report.core import decide
+from tests.background import build_report
 from tests.support import MODELS
 
 SAMPLES = "8"
+REPORT = (build_report, str(MODELS / "nea.mdl"), SAMPLES, "3")
+# the build (about a minute) starts in the background worker when the suite is collected
+pytestmark = pytest.mark.background(*REPORT)
 
 
 def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -29,13 +34,12 @@ def call(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
-    folder = tmp_path_factory.mktemp("report")
-    code = main([
-        "report", str(MODELS / "nea.mdl"), "--samples", SAMPLES, "--seed", "3",
-        "--output-dir", str(folder),
-    ])  # fmt: skip
-    return folder, code, ""
+def built():
+    from tests import background
+
+    folder, code = background.result(*REPORT)
+    yield Path(folder), code, ""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def computed_keys() -> list[str]:
