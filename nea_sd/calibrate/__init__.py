@@ -7,9 +7,11 @@ and :func:`sample` (emcee posterior) estimate the free parameters. Results are s
 :func:`save_result`; :func:`load_calibrated` gives other commands the calibrated values.
 :func:`honest_fit` estimates per-series error scales and AR(1) residuals and refits under them;
 :func:`nested_sample` gives the posterior and log evidence (UltraNest), :func:`evidence_table`
-the evidence per structural variant; :func:`compare_base` the joint optimum for ``compare``.
+the evidence per structural variant; :func:`compare_base` the joint optimum for ``compare``;
+:func:`fit_basins` whether optima that end apart are separate modes or stops on one ridge.
 """
 
+from nea_sd.calibrate.basins import Basins, fit_basins
 from nea_sd.calibrate.bayes import Posterior, parameter_draws, predictive, sample
 from nea_sd.calibrate.fit import FitResult, SeriesFit, StartResult, fit, refine
 from nea_sd.calibrate.nested import NestedResult, nested_sample
@@ -50,6 +52,8 @@ from nea_sd.calibrate.stats import FitStatistics, batch_fit_statistics, fit_stat
 from nea_sd.calibrate.structures import EvidenceTable, Variant, evidence_table, load_variants
 
 __all__ = [
+    "Basins",
+    "fit_basins",
     "EvidenceTable",
     "NestedResult",
     "SeriesNoise",
