@@ -490,6 +490,28 @@ for name, candidate in candidate_docs.items():
     )
 
 # %% [markdown]
+# ### Optima and basins, recounted
+#
+# `results/recount/` holds the same fits rerun with the stricter count: a start that ran out
+# of evaluations is no optimum, only optima re-optimised under the final error model count,
+# and optima whose straight segment shows no barrier are one basin (a ridge, not two
+# explanations). A count above the basins means starts that stopped apart on one ridge.
+
+# %%
+RECOUNT = RESULTS / "recount"
+recount_docs = {f.stem: read_result(f) for f in sorted(RECOUNT.glob("*.toml"))}
+for name, recount in recount_docs.items():
+    cal = recount["calibration"]
+    barriers = [g["barrier"] for g in recount.get("basins", {}).get("segments", [])]
+    print(
+        f"{name}: {cal['starts']} starts ({cal.get('unconverged_starts', 0)} not converged), "
+        f"{cal['distinct_optima_within_threshold']} optima within the threshold in "
+        f"{cal.get('basins_within_threshold')} basin(s); highest barrier "
+        + (f"{max(barriers):.2f}" if barriers else "none")
+        + f"; best -log L {-cal['log_likelihood']:.2f}"
+    )
+
+# %% [markdown]
 # ### Acceptance criteria of the calibration issue
 #
 # Read from the committed results; a criterion a result cannot speak to is absent, not passed.
@@ -499,6 +521,8 @@ rows = []
 for name, doc in {"nea": doc_n, **candidate_docs, **evidence_docs}.items():
     if doc is not None:
         rows += criteria(name, doc)
+for name, recount in recount_docs.items():
+    rows += [c for c in criteria(f"recount/{name}", recount) if "optima" in c.criterion]
 if posterior_doc is not None:  # its fit (no profiles) is not the base: posterior rows only
     rows += [
         c
