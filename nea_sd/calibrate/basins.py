@@ -100,13 +100,13 @@ def basins(
 def fit_basins(
     setup: Setup,
     result: FitResult,
-    threshold: float,
+    threshold: float | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> Basins:
-    """Basins of ``result``'s distinct optima whose Δ(−2 log L) to the best is within
-    ``threshold`` (the optima :func:`~nea_sd.calibrate.results.optima_within` counts);
-    ``setup`` must carry the likelihood the result was fitted under."""
-    reps = [result.starts[g[0]] for g in result.optima()]
-    best = min((s.neg_log_likelihood for s in reps), default=0.0)
-    near = [s for s in reps if 2 * (s.neg_log_likelihood - best) <= threshold]
+    """Basins of the optima :func:`~nea_sd.calibrate.results.optima_within` counts (the
+    profile ``threshold``; χ²₁ when None); ``setup`` must carry the likelihood the result was
+    fitted under."""
+    from nea_sd.calibrate.results import contending_optima
+
+    near = contending_optima(result, threshold)
     return basins(setup, [s.estimate for s in near], [s.neg_log_likelihood for s in near], on_batch)

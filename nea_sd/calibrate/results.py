@@ -23,7 +23,7 @@ import pandas as pd
 
 from nea_sd.calibrate._toml import dumps
 from nea_sd.calibrate.bayes import Posterior
-from nea_sd.calibrate.fit import FitResult, beats
+from nea_sd.calibrate.fit import FitResult, StartResult, beats
 from nea_sd.calibrate.profile import Profiles
 from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import DataError, InvalidValueError, OutputPathError, UnknownNameError
@@ -87,17 +87,20 @@ def _stats(st: Any) -> dict[str, Any] | None:
     )
 
 
-def optima_within(result: FitResult, threshold: float | None = None) -> int:
-    """Distinct optima (start groups) whose Δ(−2 log L) to the best start is below the
-    profile threshold (χ²₁ 3.84 when none is given): competing explanations of the data."""
+def contending_optima(result: FitResult, threshold: float | None = None) -> list[StartResult]:
+    """One start per distinct optimum whose Δ(−2 log L) to the best is below the profile
+    threshold (χ²₁ 3.84 when none is given): competing explanations of the data."""
     from nea_sd.calibrate.profile import THRESHOLD
 
-    limit = THRESHOLD if threshold is None else threshold  # the CLI's basins use this rule too
-    groups = result.optima()
-    if not groups:
-        return 0
-    best = min(result.starts[g[0]].neg_log_likelihood for g in groups)
-    return sum(2 * (result.starts[g[0]].neg_log_likelihood - best) <= limit for g in groups)
+    limit = THRESHOLD if threshold is None else threshold
+    reps = [result.starts[g[0]] for g in result.optima()]
+    best = min((s.neg_log_likelihood for s in reps), default=0.0)
+    return [s for s in reps if 2 * (s.neg_log_likelihood - best) <= limit]
+
+
+def optima_within(result: FitResult, threshold: float | None = None) -> int:
+    """How many :func:`contending_optima` there are."""
+    return len(contending_optima(result, threshold))
 
 
 def result_document(

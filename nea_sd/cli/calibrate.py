@@ -202,13 +202,6 @@ def _honest(setup, result, max_nfev, on_batch=None):
     return honest_fit(setup, result, max_nfev=max_nfev, on_batch=on_batch)
 
 
-def _threshold(profiles):
-    """The Δ(−2 log L) threshold the optima are counted within (the results file's rule)."""
-    from nea_sd.calibrate.profile import THRESHOLD
-
-    return THRESHOLD if profiles is None else profiles.threshold
-
-
 def _check_sectors(args: argparse.Namespace) -> int:
     """The joint result of ``args.spec`` against sector results: table printed and written."""
     from pathlib import Path
@@ -321,7 +314,8 @@ def run(args: argparse.Namespace) -> int:
     print(result.report())
     if profiles is not None:
         print(profiles)
-    basins = _stage("basins", fit_basins, setup, result, _threshold(profiles))
+    threshold = None if profiles is None else profiles.threshold
+    basins = _stage("basins", fit_basins, setup, result, threshold)
     print(basins)
     posterior = None
     if args.bayes:
