@@ -328,7 +328,7 @@ if post:
 
 # %%
 from nea_sd.calibrate.acceptance import acceptance_table, criteria  # noqa: E402
-from nea_sd.calibrate.partial import sector_check, sector_table  # noqa: E402
+from nea_sd.calibrate.partial import held_values, sector_check, sector_table  # noqa: E402
 
 SECTORS = [s for s in ("arms", "trust", "exchange") if (RESULTS / f"{s}.toml").is_file()]
 sector_docs = {s: read_result(RESULTS / f"{s}.toml") for s in SECTORS}
@@ -401,11 +401,14 @@ if trust_docs and "trust" in sector_docs:
 #
 # Each parameter the regional (joint) fit shares with a sector: is the joint value inside the
 # sector's profile interval? Outside means the coupled model wants a value the sector's own
-# data reject — one sector compensating for another's structure.
+# data reject — one sector compensating for another's structure. Parameters a sector fits but
+# the joint fit holds fixed (marked "held": the model's value or a spec constant) are checked
+# at the value the joint fit ran with.
 
 # %%
 if doc_n is not None and sector_docs:
-    print(sector_table(sector_check(doc_n, sector_docs)))
+    held_n = held_values(doc_n, sector_docs, setup_n.model.parameters)
+    print(sector_table(sector_check(doc_n, sector_docs, held_n)))
 
 # %% [markdown]
 # ### Structural evidence

@@ -223,11 +223,27 @@ def _check_sectors(args: argparse.Namespace) -> int:
         shlex.quote(p)
         for p in ["nea-sd", "calibrate", args.spec, "--check-sectors", *args.check_sectors]
     )
-    path, rows = save_sector_check(target, joint, args.check_sectors, command=command)
+    parameters = None
+    if Path(args.spec).is_file():  # the joint model's own values: what it held fixed
+        from nea_sd.calibrate.spec import read_model_path
+        from nea_sd.model import load_model
+
+        parameters = load_model(read_model_path(args.spec)).parameters
+    path, rows = save_sector_check(
+        target, joint, args.check_sectors, command=command, parameters=parameters
+    )
     print(sector_table(rows))
     outside = sum(not r.inside for r in rows)
+    held = [r for r in rows if not r.fitted]
+    held_out = sum(not r.inside for r in held)
+    note = (
+        f"{len(held)} held fixed by the joint fit, {held_out} of them outside"
+        if parameters is not None
+        else f"values the joint fit held fixed not checked: spec {args.spec!r} not found"
+    )
     print(
-        f"{outside} of {len(rows)} shared parameters outside the sector interval; written to {path}"
+        f"{outside} of {len(rows)} shared parameters outside the sector interval ({note}); "
+        f"written to {path}"
     )
     return 0
 

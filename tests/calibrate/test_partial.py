@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nea_sd.calibrate._toml import dumps
-from nea_sd.calibrate.partial import sector_check
+from nea_sd.calibrate.partial import held_values, sector_check
 from nea_sd.calibrate.results import read_result
 from nea_sd.cli import main
 from nea_sd.errors import DataError
@@ -54,6 +54,69 @@ def test_rows_flag_joint_values_outside_the_sector_interval():
     assert rows["c"].inside and rows["c"].upper == 1.0
 
 
+def _table(**values: float):
+    import math
+
+    from nea_sd.model.params import Parameter, ParameterTable
+
+    nan = math.nan
+    return ParameterTable(
+        [Parameter(k, k, v, (), (), "", nan, nan, "", "") for k, v in values.items()]
+    )
+
+
+def test_values_the_joint_fit_held_fixed_are_checked_too():
+    """A sector parameter the joint fit did not estimate is checked at the value the joint
+    ran with: its [constants] first, else the model's own value; a shared estimate
+    (``e`` fitted for every element) is the joint value of each element (``e[US]``)."""
+    sector = {
+        **SECTOR,
+        "parameters": {
+            **SECTOR["parameters"],
+            "d": {"kind": "model", "estimate": 0.01, "bounds": [0.0, 1.0], "profile_upper": 0.2},
+            "f": {"kind": "model", "estimate": 0.5, "bounds": [0.0, 1.0], "profile_upper": 0.9},
+            "e[US]": {"kind": "model", "estimate": 0.05, "bounds": [0.0, 1.0]},
+        },
+    }
+    joint = {**JOINT, "estimates": {**JOINT["estimates"], "e": 0.4}, "constants": {"f": 0.95}}
+    table = _table(d=0.3, f=0.1, e=0.1)
+    held = held_values(joint, {"arms": sector}, table)
+    assert held == {"d": 0.3, "f": 0.95}
+    rows = {r.parameter: r for r in sector_check(joint, {"arms": sector}, held)}
+    assert not rows["d"].fitted and not rows["d"].inside and rows["d"].joint == 0.3
+    assert not rows["f"].fitted and not rows["f"].inside  # the constant, not the model's 0.1
+    assert rows["e[US]"].fitted and rows["e[US]"].joint == 0.4 and rows["e[US]"].inside
+    assert {r.parameter for r in sector_check(joint, {"arms": sector})} == {"a", "b", "c", "e[US]"}
+
+
+def test_the_committed_joint_fits_hold_a_contact_effect_the_trust_sector_rejects():
+    """The committed base (``nea.toml``) and the gravity candidate hold the model's contact
+    effect, 0.3 in ``models/nea.mdl``, above the upper limit of the trust sector's profile
+    interval; the base also holds Japan's defence reaction at the model's 0.0912, above the
+    arms sector's upper limit (read from the committed results, not restated here)."""
+    from pathlib import Path
+
+    from nea_sd.model import load_model
+
+    root = Path(__file__).resolve().parents[2]
+    results = root / "calibration" / "results"
+    sectors = {s: read_result(results / f"{s}.toml") for s in ("arms", "trust", "exchange")}
+    table = load_model(root / "models" / "nea.mdl").parameters
+    mdl = (root / "models" / "nea.mdl").read_text(encoding="utf-8")
+    assert "Contact effect=\n\t0.3\n" in mdl
+    trust_upper = sectors["trust"]["parameters"]["Contact effect"]["profile_upper"]
+    rows = {}
+    for name in ("nea", "nea_gravity"):
+        joint = read_result(results / f"{name}.toml")
+        held = held_values(joint, sectors, table)
+        rows[name] = {(r.parameter, r.sector): r for r in sector_check(joint, sectors, held)}
+        contact = rows[name]["Contact effect", "trust"]
+        assert not contact.fitted and contact.joint == 0.3 > trust_upper and not contact.inside
+    japan = rows["nea"]["Defence reaction[JP]", "arms"]
+    assert not japan.fitted and japan.joint == table.value_of("Defence reaction[JP]")
+    assert japan.joint > japan.upper and not japan.inside
+
+
 def test_a_full_model_result_is_no_sector():
     full = {**SECTOR, "calibration": {"spec": "nea.toml"}}
     with pytest.raises(DataError, match="not a sector"):
@@ -70,6 +133,7 @@ def test_cli_writes_the_check_and_never_overwrites(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "OUTSIDE" in out and "1 of 3 shared parameters outside" in out
+    assert "held fixed not checked: spec" in out  # no spec, no model: said, not skipped silently
     doc = read_result(results / "spec.sectors.toml")
     assert doc["check"]["outside"] == 1 and len(doc["check"]["result_sha256"]) == 2
     assert main(args) == 0
