@@ -47,15 +47,46 @@ def test_flare_damage_variant_at_zero_is_the_base_model_and_live_above_it() -> N
     assert np.abs(quiet).max() < 0.1 * flaring.max()
 
 
-def test_a_variant_runs_its_base_models_strategies_and_switches(tmp_path) -> None:
-    variant = load_model(VARIANTS / "nea-flare-damage.mdl")
+def test_budget_anchor_variant_at_zero_is_the_base_model_and_goal_seeking_above_it() -> None:
+    """At rate 0 the variant runs ``nea.mdl`` bit for bit over the full horizon. Above it the
+    anchor is ``rate x (normal burden x GDP - spending)``, entering the increase when positive
+    and the decrease when negative (recomputed from the saved outputs), and at rate 0.5 the
+    burdens end closer to their normal levels (summed over actors: the other drivers keep
+    single actors off their norm, and at slow rates the arms race's coupling can outweigh it)."""
+    variant = load_model(VARIANTS / "nea-budget-anchor.mdl")
+    flows = ["Arms increase", "Arms decrease", "Threat response", "Grievance", "Fatigue"]
+    watched = [*WATCHED, "Arms burden", "GDP", "Budget anchor", *flows]
+    base = simulate(bundled("nea"), [{}], WATCHED, engine="batch").isel(run=0)
+    rates = [0.0, 0.1, 0.5]
+    out = simulate(variant, [{"Budget anchor rate": r} for r in rates], watched, engine="batch")
+    for name in WATCHED:
+        np.testing.assert_array_equal(out[name].isel(run=0).values, base[name].values, name)
+    normal = np.asarray(variant.parameters["Normal burden"].value)
+    run = out.isel(run=2)
+    expected = 0.5 * (normal * run["GDP"] - run["Military expenditure"])
+    np.testing.assert_allclose(run["Budget anchor"], expected, rtol=1e-12, atol=1e-9)
+    up, down = np.maximum(expected, 0), np.maximum(-expected, 0)
+    np.testing.assert_allclose(
+        run["Arms increase"], run["Threat response"] + run["Grievance"] + up, rtol=1e-12
+    )
+    uncapped = run["Arms decrease"] < run["Military expenditure"] / 0.5 - 1e-9
+    np.testing.assert_allclose(  # no restraint in the default run
+        run["Arms decrease"].where(uncapped), (run["Fatigue"] + down).where(uncapped), rtol=1e-12
+    )
+    gap = np.abs(out["Arms burden"].isel(time=-1).values / normal - 1.0).sum(axis=1)
+    assert gap[2] < 0.8 * gap[0]  # a wrong sign would push burdens away from their norms
+
+
+@pytest.mark.parametrize("name", ["nea-flare-damage", "nea-budget-anchor"])
+def test_a_variant_runs_its_base_models_strategies_and_switches(tmp_path, name) -> None:
+    variant = load_model(VARIANTS / f"{name}.mdl")
     theirs, ours = load_scenarios(bundled("nea")), load_scenarios(variant)
     assert list(ours) == list(theirs)
     assert all(ours[name].overrides == theirs[name].overrides for name in ours)
     assert list(load_structures(variant)) == list(load_structures(bundled("nea")))  # switches
     nea = bundled("nea")
-    assert loop_names(variant.path, "nea-flare-damage") == loop_names(nea.path, "nea")  # loops
+    assert loop_names(variant.path, name) == loop_names(nea.path, "nea")  # loops
     bad = tmp_path / "scenarios.toml"
-    bad.write_text('[nea-flare-damage]\nlike = "nea"\n')
+    bad.write_text(f'[{name}]\nlike = "nea"\n')
     with pytest.raises(NeaSdError, match=r"like = .nea. names no model table; choose one of"):
         load_scenarios(variant, bad)
