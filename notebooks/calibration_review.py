@@ -476,11 +476,19 @@ else:
 # (norms and reactions per actor, the DPRK, the MIDs); `nea_gravity` that too, with trade no
 # longer following societal trust (`[constants]`: the exchange sector puts that elasticity at
 # 0); `nea_gravity_events` that and the 2012 crises as an event (the trust sector's variant);
-# `nea_gravity_damage` that on the variant model whose flare-ups leave lasting damage.
+# `nea_gravity_damage` that on the variant model whose flare-ups leave lasting damage;
+# `nea_gravity_damage_trust` that with the trust sector's contact, interdependence and
+# alliance-shock values fitted instead of held at the model's defaults.
 # Same observations, so −log L and AIC compare; the acceptance rows below read them too.
 
 # %%
-JOINT = ("nea_norms", "nea_gravity", "nea_gravity_events", "nea_gravity_damage")
+JOINT = (
+    "nea_norms",
+    "nea_gravity",
+    "nea_gravity_events",
+    "nea_gravity_damage",
+    "nea_gravity_damage_trust",
+)
 joint_names = [c for c in JOINT if (RESULTS / f"{c}.toml").is_file()]
 candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in joint_names}
 if len(candidate_docs) > 1:
