@@ -142,7 +142,7 @@ def base_parameters(model: Model, choice: str = "calibrated") -> tuple[dict[str,
         return {}, f"model defaults ({shown} was fitted to another model version)"
     values, header = compare_base(document)
     model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
-    return values, f"calibrated, {header.removeprefix('base: ')} [{shown}]"
+    return values, _with_sector_note(header, file, shown)
 
 
 def result_base(model: Model, path: str | os.PathLike[str]) -> tuple[dict[str, float], str]:
@@ -168,7 +168,16 @@ def result_base(model: Model, path: str | os.PathLike[str]) -> tuple[dict[str, f
         )
     values, header = compare_base(document)
     model.parameters.resolve(values)  # calibrated values must still fit the model's ranges
-    return values, f"calibrated, {header.removeprefix('base: ')} [{name}]"
+    return values, _with_sector_note(header, Path(path), name)
+
+
+def _with_sector_note(header: str, file: Path, shown: str) -> str:
+    """The base's header with what its committed sector check says (a base holding a value
+    a sector fit rejects says so where the strategies are read)."""
+    from nea_sd.calibrate.partial import sector_note
+
+    note = sector_note(file)
+    return f"calibrated, {header.removeprefix('base: ')}{'; ' + note if note else ''} [{shown}]"
 
 
 def compare_strategies(

@@ -210,3 +210,28 @@ def save_sector_check(
     except OSError as exc:
         raise OutputPathError(f"cannot write the sector check to {str(path)!r}: {exc}") from None
     return path, rows
+
+
+def sector_note(result_path: str | os.PathLike[str]) -> str:
+    """What the committed sector check beside a joint result says, for a header line.
+
+    ``<stem>.sectors.toml`` next to ``result_path`` (written by ``--check-sectors``): the values
+    outside the sectors' intervals, named (``held``: a value the joint fit held fixed); "out of
+    date" when the result changed since the check; empty when there is no check.
+    """
+    path = Path(result_path)
+    check_path = path.with_name(f"{path.stem}.sectors.toml")
+    if not check_path.is_file():
+        return ""
+    check = read_result(check_path)
+    recorded = check.get("check", {}).get("result_sha256", {}).get(path.name)
+    if recorded != file_sha256(path):
+        return f"sector check out of date ({check_path.name} predates this result)"
+    rows = check.get("rows", [])
+    outside = [
+        r["parameter"] + ("" if r.get("fitted", True) else " held")
+        for r in rows
+        if not r.get("inside", True)
+    ]
+    named = f" ({', '.join(outside)})" if outside else ""
+    return f"{len(outside)} of {len(rows)} values outside the sector fits' intervals{named}"

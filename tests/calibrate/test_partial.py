@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nea_sd.calibrate._toml import dumps
-from nea_sd.calibrate.partial import held_values, sector_check
+from nea_sd.calibrate.partial import held_values, sector_check, sector_note
 from nea_sd.calibrate.results import read_result
 from nea_sd.cli import main
 from nea_sd.errors import DataError
@@ -112,6 +112,8 @@ def test_the_committed_joint_fits_hold_a_contact_effect_the_trust_sector_rejects
         rows[name] = {(r.parameter, r.sector): r for r in sector_check(joint, sectors, held)}
         contact = rows[name]["Contact effect", "trust"]
         assert not contact.fitted and contact.joint == 0.3 > trust_upper and not contact.inside
+    note = sector_note(results / "nea.toml")  # compare's header: the committed check, current
+    assert "Contact effect held" in note and "Defence reaction[JP] held" in note
     japan = rows["nea"]["Defence reaction[JP]", "arms"]
     assert not japan.fitted and japan.joint == table.value_of("Defence reaction[JP]")
     assert japan.joint > japan.upper and not japan.inside
@@ -138,6 +140,13 @@ def test_cli_writes_the_check_and_never_overwrites(tmp_path, capsys):
     assert doc["check"]["outside"] == 1 and len(doc["check"]["result_sha256"]) == 2
     assert main(args) == 0
     assert (results / "spec.sectors-2.toml").is_file()
+    # what compare's header says of the base: the check beside it, while it is current
+    assert sector_note(results / "spec.toml") == (
+        "1 of 3 values outside the sector fits' intervals (b)"
+    )
+    (results / "spec.toml").write_text(dumps({**JOINT, "estimates": {"a": 1.1}}, "joint"))
+    assert "out of date" in sector_note(results / "spec.toml")
+    assert sector_note(results / "arms.toml") == ""  # no check beside it
 
 
 def test_cli_missing_result_is_one_line_error(tmp_path, capsys):
