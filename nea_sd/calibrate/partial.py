@@ -27,7 +27,7 @@ import numpy as np
 from nea_sd.calibrate._report import text_table
 from nea_sd.calibrate._toml import dumps
 from nea_sd.calibrate.results import read_result
-from nea_sd.errors import DataError, OutputPathError
+from nea_sd.errors import DataError, NeaSdError, OutputPathError
 from nea_sd.model import file_sha256
 from nea_sd.model.params import ParameterTable, split_element_key
 from nea_sd.outputs import atomic_write_text
@@ -217,13 +217,17 @@ def sector_note(result_path: str | os.PathLike[str]) -> str:
 
     ``<stem>.sectors.toml`` next to ``result_path`` (written by ``--check-sectors``): the values
     outside the sectors' intervals, named (``held``: a value the joint fit held fixed); "out of
-    date" when the result changed since the check; empty when there is no check.
+    date" when the result changed since the check, "unreadable" when the file is damaged (the
+    strategies still run); empty when there is no check.
     """
     path = Path(result_path)
     check_path = path.with_name(f"{path.stem}.sectors.toml")
     if not check_path.is_file():
         return ""
-    check = read_result(check_path)
+    try:
+        check = read_result(check_path)
+    except NeaSdError as exc:  # a damaged side file must not block the strategies: said
+        return f"sector check unreadable ({exc}); run --check-sectors again with --replace"
     recorded = check.get("check", {}).get("result_sha256", {}).get(path.name)
     if recorded != file_sha256(path):
         return f"sector check out of date ({check_path.name} predates this result)"

@@ -147,6 +147,8 @@ def test_cli_writes_the_check_and_never_overwrites(tmp_path, capsys):
     (results / "spec.toml").write_text(dumps({**JOINT, "estimates": {"a": 1.1}}, "joint"))
     assert "out of date" in sector_note(results / "spec.toml")
     assert sector_note(results / "arms.toml") == ""  # no check beside it
+    (results / "spec.sectors.toml").write_text("garbage [[[")
+    assert sector_note(results / "spec.toml").startswith("sector check unreadable (")
 
 
 def test_cli_missing_result_is_one_line_error(tmp_path, capsys):
