@@ -101,13 +101,19 @@ def held_values(
     for _, name, _ in _sector_parameters(sectors):
         if _joint_estimate(estimates, name) is not None or name in held:
             continue
-        base, _ = split_element_key(name)
+        base, elements = split_element_key(name)
+        if elements is None and any(str(k).startswith(f"{name}[") for k in estimates):
+            continue  # one sector value against several joint ones: no single joint value
         if name in constants:
             held[name] = float(constants[name])
         elif base in constants and np.ndim(constants[base]) == 0:
             held[name] = float(constants[base])
         elif base in parameters:
-            held[name] = parameters.value_of(name)
+            value = np.asarray(parameters[base].value, dtype=float)
+            if elements is not None:
+                held[name] = parameters.value_of(name)
+            elif np.all(value == value.flat[0]):  # a whole array held at one value
+                held[name] = float(value.flat[0])
     return held
 
 

@@ -87,6 +87,23 @@ def test_values_the_joint_fit_held_fixed_are_checked_too():
     assert not rows["f"].fitted and not rows["f"].inside  # the constant, not the model's 0.1
     assert rows["e[US]"].fitted and rows["e[US]"].joint == 0.4 and rows["e[US]"].inside
     assert {r.parameter for r in sector_check(joint, {"arms": sector})} == {"a", "b", "c", "e[US]"}
+    # a whole subscripted parameter a sector fits as one value: held when the model holds it at
+    # one value; no row when the joint fits its elements or the model's values differ
+    import numpy as np
+
+    from nea_sd.model.params import Parameter, ParameterTable
+
+    def array(name, values):
+        return Parameter(
+            name, name, np.array(values), ("Actor",), (("US", "CN"),), "", *[0.0] * 2, "", ""
+        )
+
+    whole = {**SECTOR, "parameters": {n: sector["parameters"]["d"] for n in ("g", "h", "k")}}
+    joint2 = {**JOINT, "estimates": {**JOINT["estimates"], "k[US]": 0.1}}
+    table2 = ParameterTable(
+        [array("g", [0.1, 0.1]), array("h", [0.1, 0.2]), array("k", [0.1, 0.2])]
+    )
+    assert held_values(joint2, {"arms": whole}, table2) == {"g": 0.1}
 
 
 def test_the_committed_joint_fits_hold_a_contact_effect_the_trust_sector_rejects():
