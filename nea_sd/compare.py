@@ -174,10 +174,9 @@ def result_base(model: Model, path: str | os.PathLike[str]) -> tuple[dict[str, f
 def _with_sector_note(header: str, file: Path, shown: str) -> str:
     """The base's header with what its committed sector check says (a base holding a value
     a sector fit rejects says so where the strategies are read)."""
-    from nea_sd.calibrate.partial import sector_note
+    from nea_sd.calibrate.partial import with_sector_note
 
-    note = sector_note(file)
-    return f"calibrated, {header.removeprefix('base: ')}{'; ' + note if note else ''} [{shown}]"
+    return f"calibrated, {with_sector_note(header.removeprefix('base: '), file)} [{shown}]"
 
 
 def compare_strategies(

@@ -245,3 +245,10 @@ def sector_note(result_path: str | os.PathLike[str]) -> str:
     ]
     named = f" ({', '.join(outside)})" if outside else ""
     return f"{len(outside)} of {len(rows)} values outside the sector fits' intervals{named}"
+
+
+def with_sector_note(header: str, result_path: str | os.PathLike[str]) -> str:
+    """``header`` followed by :func:`sector_note` of ``result_path`` (when there is one): the
+    one place a base's header line gains the check's verdict."""
+    note = sector_note(result_path)
+    return f"{header}; {note}" if note else header

@@ -581,10 +581,13 @@ def calibrated_base(
     model_path: str | os.PathLike[str] | None = None,
 ) -> tuple[dict[str, float], str]:
     """:func:`compare_base` of the results file of ``model_name`` (found as by
-    :func:`load_calibrated`); the header names the file."""
+    :func:`load_calibrated`); the header names the file and, as ``compare``'s does, what the
+    committed sector check beside it says."""
+    from nea_sd.calibrate.partial import with_sector_note
+
     file, doc = _find_result(model_name, results_dir, model_path)
     params, header = compare_base(doc)
-    return params, f"{header} [{file.parent.name}/{file.name}]"
+    return params, f"{with_sector_note(header, file)} [{file.parent.name}/{file.name}]"
 
 
 def posterior_draws(
