@@ -317,14 +317,24 @@ def _constants(
     free: tuple[FreeParameter, ...],
     where: str,
 ) -> dict[str, float]:
-    """``[constants]``: numbers inside the model's declared ranges, for constants not fitted."""
-    fitted = {parse_variable(p.name)[0] for p in free}
+    """``[constants]``: numbers inside the model's declared ranges, for constants not fitted.
+
+    An element may be set while other elements of the same parameter are fitted (Japan's
+    defence reaction held at its sector estimate beside China's fitted); the same element, or
+    the whole parameter beside any fitted element, is a conflict."""
+    fitted = {parse_variable(p.name) for p in free}
+    fitted_bases = {base for base, _ in fitted}
     out: dict[str, float] = {}
     for name, value in _table(raw, "constants", where).items():
         what = f"{where} constant {name!r}"
         real, low, high = _declared_range(name, parameters, where)
         _check_parameter_elements(name, parameters, subscripts, what)
-        if parse_variable(real)[0] in fitted:
+        base, elements = parse_variable(real)
+        if (
+            (base, elements) in fitted
+            or (base, ()) in fitted
+            or (not elements and base in fitted_bases)
+        ):
             raise InvalidValueError(
                 f"{what} is also a fitted parameter; list it under [parameters] or "
                 "[constants], not both"

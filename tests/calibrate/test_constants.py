@@ -3,6 +3,8 @@ test without editing the model), checked against closed forms and carried into t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,47 @@ def test_bad_constants_are_named(tmp_path, data_dir, constants, error, message):
     with pytest.raises(error, match=None) as info:
         prepare(spec_file(tmp_path, without_rate_b(constants)), data_dir)
     assert message in str(info.value)
+
+
+NEA = Path(__file__).resolve().parents[2] / "models" / "nea.mdl"
+
+
+def _nea_spec(tmp_path, constants: str) -> Path:
+    text = f"""model = {NEA.as_posix()!r}
+[periods]
+fit = [2000, 2018]
+[parameters."Defence reaction[CN]"]
+bounds = [0.0, 0.5]
+[constants]
+{constants}
+[[observations]]
+name = "milex CN"
+series = "sipri:milex_constant_2022_usd:CN"
+variable = "Military expenditure[CN]"
+link = {{ type = "scale", factor = 1000.0 }}
+error = {{ type = "lognormal", sigma = 0.08 }}
+"""
+    path = tmp_path / "nea_spec.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_element_is_held_beside_a_fitted_element_of_the_same_parameter(tmp_path, data_dir):
+    """Japan's defence reaction set, China's fitted: every run carries both, the other
+    elements keep the model's values (read from the .mdl's own parameter table)."""
+    setup = prepare(_nea_spec(tmp_path, '"Defence reaction[JP]" = 0.0023'), data_dir)
+    assert setup.spec.names == ("Defence reaction[CN]",)
+    sets = setup.simulator.parameter_sets(np.array([[0.2], [0.4]]))
+    actors = ["US", "CN", "RU", "JP", "KR", "KP", "MN"]
+    reaction = sets["Defence reaction"]
+    assert reaction.shape == (2, 7)
+    np.testing.assert_array_equal(reaction[:, actors.index("CN")], [0.2, 0.4])
+    np.testing.assert_array_equal(reaction[:, actors.index("JP")], [0.0023, 0.0023])
+    model_value = setup.model.parameters.value_of("Defence reaction[KR]")
+    np.testing.assert_array_equal(reaction[:, actors.index("KR")], [model_value] * 2)
+
+
+@pytest.mark.parametrize("constant", ['"Defence reaction[CN]" = 0.1', '"Defence reaction" = 0.1'])
+def test_the_fitted_element_or_its_whole_parameter_cannot_be_held(tmp_path, data_dir, constant):
+    with pytest.raises(InvalidValueError, match="also a fitted parameter"):
+        prepare(_nea_spec(tmp_path, constant), data_dir)
