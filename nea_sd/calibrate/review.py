@@ -151,6 +151,43 @@ def with_error_model(setup: Any, doc: dict[str, Any]) -> Any:
     return with_spec(setup, with_noise(setup.spec, noise))
 
 
+def series_pull(
+    setup: Any, doc: dict[str, Any], parameter: str, values: list[float]
+) -> pd.DataFrame:
+    """Which series pull a parameter where it is: each series' whitened sum of squares at the
+    result's estimate and with ``parameter`` moved to each of ``values``, everything else held
+    (not a profile: nothing is re-optimised), under the error model the result estimated.
+
+    For Gaussian (whitenable) observations −log L = SS/2 + a constant of the error model, so
+    twice a change in −log L is the change in the ``total`` row.
+    """
+    import numpy as np
+
+    from nea_sd.calibrate.problem import whitened
+
+    scored = with_error_model(setup, doc)
+    names = list(scored.spec.names)
+    if parameter not in names:
+        raise InvalidValueError(
+            f"parameter {parameter!r} is not fitted by {scored.spec.path.name}; fitted: "
+            + ", ".join(repr(n) for n in names)
+        )
+    estimates = {**doc["estimates"], **doc.get("link_estimates", {})}
+    x0 = np.array([float(estimates[n]) for n in names])
+    X = np.repeat(x0[None], len(values) + 1, axis=0)
+    X[1:, names.index(parameter)] = values
+    outputs = scored.simulator.run(X)
+    observations = {o.name: o for o in scored.spec.observations}
+    columns = ["estimate", *(f"{parameter} = {v:g}" for v in values)]
+    rows = {
+        name: np.nansum(whitened(observations[name], pred, data, flags, years) ** 2, axis=1)
+        for name, (years, pred, data, flags) in scored.problem.predictions(outputs, X).items()
+    }
+    frame = pd.DataFrame(rows, index=columns).T
+    frame.loc["total"] = frame.sum()
+    return frame
+
+
 def _span(lo: float | None, hi: float | None) -> str:
     if lo is None or hi is None:
         return "—"
