@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
         stem = f"mechanisms_{model.name}"
         write_dataset(result, folder / f"{stem}.nc")
         flat = result["contribution"].to_dataframe().reset_index()
-        from nea_sd.outputs import _atomic
+        from nea_sd.outputs import atomic_write
 
-        _atomic(folder / f"{stem}.csv", lambda tmp: flat.to_csv(tmp, index=False))
+        atomic_write(folder / f"{stem}.csv", lambda tmp: flat.to_csv(tmp, index=False))
         save_figure(_figure(result), folder / f"{stem}.png")
         print(f"\nwritten to {folder}")
     return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 
 from nea_sd.cli import main
 from nea_sd.mechanisms import contributions
@@ -35,3 +37,16 @@ def test_bad_years_is_one_error_line(capsys, tmp_path: Path) -> None:
     assert code == 2
     assert err.startswith("error: --years needs at least two increasing years")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_output_dir_writes_the_csv_netcdf_and_figure(capsys, tmp_path: Path) -> None:
+    """--output-dir writes the three files (the CSV through the atomic writer: it once named a
+    helper that no longer existed and ended in a traceback after the table was printed)."""
+    code = main(["mechanisms", "--scenario", "functional-first", "--output-dir", str(tmp_path)])
+    assert code == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["mechanisms_nea.csv", "mechanisms_nea.nc", "mechanisms_nea.png"]
+    table = pd.read_csv(tmp_path / "mechanisms_nea.csv")
+    stored = xr.open_dataset(tmp_path / "mechanisms_nea.nc")
+    written = np.sort(stored["contribution"].values.ravel())
+    assert np.allclose(np.sort(table["contribution"]), written)
