@@ -493,12 +493,19 @@ joint_names = [c for c in JOINT if (RESULTS / f"{c}.toml").is_file()]
 candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in joint_names}
 if len(candidate_docs) > 1:
     print(structure_table(candidate_docs).round(2).to_string(index=False))
-for name, candidate in candidate_docs.items():
-    polls = {s: e["fit"] for s, e in candidate["series"].items() if s.startswith("poll")}
-    print(
-        f"{name}: poll fit r "
-        + ", ".join(f"{s[5:]} {e['r']:+.2f} (U^S {e['us']:.2f})" for s, e in polls.items())
-    )
+
+
+def print_polls(docs: dict) -> None:
+    """Each result's fit-period poll correlations and U^S, one line per result."""
+    for name, doc in docs.items():
+        polls = {s: e["fit"] for s, e in doc["series"].items() if s.startswith("poll")}
+        print(
+            f"{name}: poll fit r "
+            + ", ".join(f"{s[5:]} {e['r']:+.2f} (U^S {e['us']:.2f})" for s, e in polls.items())
+        )
+
+
+print_polls(candidate_docs)
 
 # %% [markdown]
 # ### The base beside its sector-held test
@@ -516,12 +523,7 @@ held_docs = {
 }
 if len(held_docs) == 2:
     print(structure_table(held_docs).round(2).to_string(index=False))
-for name, doc in held_docs.items():
-    polls = {s: e["fit"] for s, e in doc["series"].items() if s.startswith("poll")}
-    print(
-        f"{name}: poll fit r "
-        + ", ".join(f"{s[5:]} {e['r']:+.2f} (U^S {e['us']:.2f})" for s, e in polls.items())
-    )
+print_polls(held_docs)
 
 # %% [markdown]
 # ### Optima and basins, recounted
