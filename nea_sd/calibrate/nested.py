@@ -1,9 +1,15 @@
-"""Posterior and marginal likelihood by nested sampling (UltraNest), populations on the engine.
+"""Posterior and marginal likelihood by nested sampling (UltraNest or nautilus), populations
+on the engine.
 
 Why UltraNest: it takes a likelihood vectorised over many parameter sets (``vectorized=True``),
 so each of its proposals is one batch-engine call; it estimates log Z with its Monte Carlo
 error; it is a maintained, numpy-2-compatible library with no compiled dependency beyond its
-wheels (nautilus needs scikit-learn's neural networks, dynesty batches only through a pool).
+wheels (dynesty batches only through a pool). Why nautilus beside it: in the regional model's
+16 dimensions UltraNest's region and slice samplers need about a million model runs per run;
+nautilus (also vectorised, pure Python on scikit-learn, which the EMA Workbench already brings)
+bounds the likelihood with neural-network emulators and needs about a tenth of that. Its cost
+is its own work (training the networks) and no per-run log Z error; the two agree on the
+regional posterior (README).
 Nested sampling explores from the prior inward, so a rugged likelihood with separated optima
 does not trap it the way a walker ensemble started at one optimum is trapped.
 
@@ -27,6 +33,7 @@ import numpy as np
 
 from nea_sd.calibrate._report import html_table, text_table
 from nea_sd.calibrate.problem import Setup
+from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import InvalidValueError, MissingDependencyError
 
 FLOOR = -1e100  # log L given to a run that cannot explain the data (UltraNest wants finite)
@@ -89,6 +96,8 @@ class NestedResult:
             none); ``capped_runs``: runs stopped by that cap before UltraNest's own termination
             (their posterior is the explored part of the prior, not a finished run);
             ``run_max_log_l``: the best log-likelihood each run reached.
+        sampler: ``"ultranest"`` or ``"nautilus"`` (whose ``run_log_z_err`` is importance
+            sampling's error alone: the shells' volume error is only in the between-run spread).
     """
 
     spec: str
@@ -111,6 +120,7 @@ class NestedResult:
     max_ncalls: int | None = None
     capped_runs: int = 0
     run_max_log_l: tuple[float, ...] = ()
+    sampler: str = "ultranest"
 
     @property
     def samples(self) -> np.ndarray:
@@ -163,7 +173,8 @@ class NestedResult:
             f"{z:.2f}±{e:.2f}" for z, e in zip(self.run_log_z, self.run_log_z_err, strict=True)
         )
         return (
-            f"[[Nested sampling]] {self.spec}{' ' + self.label if self.label else ''}: "
+            f"[[Nested sampling, {self.sampler}]] {self.spec}"
+            f"{' ' + self.label if self.label else ''}: "
             f"log Z = {self.log_z:.3f} ± {self.log_z_err:.3f} (runs: {runs}); "
             f"{len(self.run_log_z)} runs x {self.live_points} live points, {self.ncall} "
             f"model runs in {self.batches} batches, {self.elapsed:.1f} s "
@@ -190,7 +201,7 @@ class NestedResult:
 
 
 class _Timed:
-    """The likelihood UltraNest calls: one batch-engine call per population, timed."""
+    """The likelihood the sampler calls: one batch-engine call per population, timed."""
 
     def __init__(self, setup: Setup, on_batch: Callable[[int], None] | None):
         self.setup = setup
@@ -232,9 +243,156 @@ def _resample(points: np.ndarray, weights: np.ndarray, n: int, rng) -> np.ndarra
     return points[rng.permutation(idx)]
 
 
+SAMPLERS = ("ultranest", "nautilus")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What one run of either sampler is asked for (see :func:`nested_sample`)."""
+
+    live_points: int
+    min_ess: int
+    frac_remain: float
+    max_ncalls: int | None
+    max_improvement_loops: int
+    step_sampler: str
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One finished run: its weighted posterior sample and evidence."""
+
+    points: np.ndarray
+    weights: np.ndarray
+    log_z: float
+    log_z_err: float  # the run's own Monte Carlo error
+    max_log_l: float
+    capped: bool
+
+
+def _ultranest_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _Run:
+    ultranest = _ultranest()
+    spec = setup.spec
+    with _global_seed(seed):
+        sampler = ultranest.ReactiveNestedSampler(
+            list(spec.names),
+            loglike,
+            spec.prior_ppf,
+            vectorized=True,
+            ndraw_min=NDRAW_MIN,
+            ndraw_max=NDRAW_MAX,
+        )
+        sampler.logger.setLevel(logging.WARNING)  # progress goes to on_batch, not the log
+        k = len(spec.names)
+        step = settings.step_sampler
+        if step == "slice" or (step == "auto" and k > SLICE_ABOVE):
+            from ultranest import popstepsampler as pss
+
+            sampler.stepsampler = pss.PopulationSliceSampler(
+                popsize=settings.live_points,
+                nsteps=2 * k,
+                generate_direction=pss.generate_region_oriented_direction,
+            )
+        res = sampler.run(
+            min_num_live_points=settings.live_points,
+            min_ess=settings.min_ess,
+            frac_remain=settings.frac_remain,
+            max_ncalls=settings.max_ncalls,
+            max_num_improvement_loops=settings.max_improvement_loops,
+            show_status=False,
+            viz_callback=False,
+        )
+    cap = settings.max_ncalls
+    return _Run(
+        points=np.asarray(res["weighted_samples"]["points"]),
+        weights=np.asarray(res["weighted_samples"]["weights"], dtype=float),
+        log_z=float(res["logz"]),
+        log_z_err=float(res["logzerr"]),
+        max_log_l=float(res["maximum_likelihood"]["logl"]),
+        capped=cap is not None and int(getattr(sampler, "ncall", 0)) >= cap,
+    )
+
+
+def _nautilus():
+    try:
+        import nautilus
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError(
+            "the nautilus sampler needs nautilus-sampler: pip install nautilus-sampler "
+            "(it is in pyproject)"
+        ) from None
+    return nautilus
+
+
+def _nautilus_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _Run:
+    """Nautilus (Lange 2023): importance nested sampling whose bounds are neural-network
+    emulators of the likelihood; far fewer model runs than region or slice sampling in the
+    regional model's 16 dimensions. Points of the exploration phase are discarded (the
+    unbiased posterior and evidence). It reports no Monte Carlo error of one run's log Z: the
+    run's error here is importance sampling's alone."""
+    nautilus = _nautilus()
+    spec = setup.spec
+    sampler = nautilus.Sampler(
+        lambda u: spec.prior_ppf(np.atleast_2d(u)),
+        loglike,
+        n_dim=len(spec.names),
+        n_live=settings.live_points,
+        n_batch=NDRAW_MIN,
+        vectorized=True,
+        pass_dict=False,
+        seed=seed,
+    )
+    cap = np.inf if settings.max_ncalls is None else settings.max_ncalls
+    finished = sampler.run(
+        f_live=settings.frac_remain,
+        n_eff=settings.min_ess,
+        n_like_max=cap,
+        discard_exploration=True,
+    )
+    points, log_w, log_l = sampler.posterior()
+    w = np.exp(log_w - log_w.max())
+    kish = w.sum() ** 2 / np.sum(w**2)
+    return _Run(
+        points=np.asarray(points),
+        weights=w,
+        log_z=float(sampler.log_z),
+        # importance sampling's error of the shells' mean likelihood (relative error of Z:
+        # sqrt(1/ESS - 1/N)); the error of the shells' volumes is not in it, so the pooled
+        # error also takes the spread between runs
+        log_z_err=float(math.sqrt(max(1.0 / kish - 1.0 / len(w), 0.0))),
+        max_log_l=float(np.max(log_l)),
+        capped=not finished,
+    )
+
+
+def check_sampler(spec: CalibrationSpec, sampler: str, step_sampler: str = "auto") -> None:
+    """Raise a one-line error for a sampler this spec cannot use (checked before the fit)."""
+    if sampler not in SAMPLERS:
+        raise InvalidValueError(
+            f"sampler must be one of {', '.join(map(repr, SAMPLERS))}, got {sampler!r}"
+        )
+    if step_sampler not in ("auto", "region", "slice"):
+        raise InvalidValueError(
+            f"step_sampler must be 'auto', 'region' or 'slice', got {step_sampler!r}"
+        )
+    if sampler == "nautilus" and len(spec.names) < 2:
+        raise InvalidValueError(
+            f"the nautilus sampler needs at least 2 free parameters, {spec.path.name} "
+            "has 1; use the ultranest sampler"
+        )
+    if sampler == "nautilus" and step_sampler != "auto":
+        raise InvalidValueError(
+            f"step_sampler {step_sampler!r} is UltraNest's; nautilus draws from its own bounds"
+        )
+
+
+_RUNNERS = {"ultranest": _ultranest_run, "nautilus": _nautilus_run}
+
+
 def nested_sample(
     setup: Setup,
     *,
+    sampler: str = "ultranest",
     runs: int = 4,
     live_points: int = 400,
     min_ess: int = ESS_MIN,
@@ -248,83 +406,43 @@ def nested_sample(
 ) -> NestedResult:
     """Posterior and log evidence of the spec (priors × likelihood on the fit period).
 
-    ``runs`` independent UltraNest runs (seeds ``seed``, ``seed + 1``, ...) with
+    ``runs`` independent runs (seeds ``seed``, ``seed + 1``, ...) of ``sampler`` with
     ``live_points`` live points each, until the posterior has ``min_ess`` effective draws
     and the remaining evidence is below ``frac_remain`` (``max_improvement_loops``: UltraNest's
     cap on extra passes to reach ``min_ess``; -1 none), or a run has made ``max_ncalls`` model
     runs (a budget for slow models: such a run is unfinished and the result not converged).
-    Each population of proposals is one batch-engine call. ``step_sampler``: ``"region"``
-    draws new points from UltraNest's MLFriends region (efficient in few dimensions),
-    ``"slice"`` moves a population of ``live_points`` walkers by vectorised slice sampling (2k
-    steps; UltraNest's advice above ~10 parameters, where region rejection fails); ``"auto"``:
-    slice when k > SLICE_ABOVE.
+    Each population of proposals is one batch-engine call.
+
+    ``sampler``: ``"ultranest"`` (nested sampling with its own log Z error per run) or
+    ``"nautilus"`` (neural-network-bounded importance nested sampling: about a tenth of the
+    model runs on the regional model, but its own work per run is larger; a run's error is
+    importance sampling's, so the spread between runs matters more). ``step_sampler``
+    (UltraNest): ``"region"`` draws new points from UltraNest's MLFriends region (efficient in
+    few dimensions), ``"slice"`` moves a population of ``live_points`` walkers by vectorised
+    slice sampling (2k steps; UltraNest's advice above ~10 parameters, where region rejection
+    fails); ``"auto"``: slice when k > SLICE_ABOVE.
     """
-    if step_sampler not in ("auto", "region", "slice"):
-        raise InvalidValueError(
-            f"step_sampler must be 'auto', 'region' or 'slice', got {step_sampler!r}"
-        )
+    check_sampler(setup.spec, sampler, step_sampler)
     if runs < 2:
         raise InvalidValueError(f"nested sampling needs at least 2 runs for R-hat, got {runs}")
     if live_points < 10:
         raise InvalidValueError(f"live_points must be at least 10, got {live_points}")
-    ultranest = _ultranest()
+    settings = _Settings(
+        live_points, min_ess, frac_remain, max_ncalls, max_improvement_loops, step_sampler
+    )
+    run_one = _RUNNERS[sampler]
     spec = setup.spec
     loglike = _Timed(setup, on_batch)
     t0 = time.perf_counter()
-    outcome, capped = [], 0
-    for r in range(runs):
-        with _global_seed(seed + r):
-            sampler = ultranest.ReactiveNestedSampler(
-                list(spec.names),
-                loglike,
-                spec.prior_ppf,
-                vectorized=True,
-                ndraw_min=NDRAW_MIN,
-                ndraw_max=NDRAW_MAX,
-            )
-            sampler.logger.setLevel(logging.WARNING)  # progress goes to on_batch, not the log
-            k = len(spec.names)
-            if step_sampler == "slice" or (step_sampler == "auto" and k > SLICE_ABOVE):
-                from ultranest import popstepsampler as pss
-
-                sampler.stepsampler = pss.PopulationSliceSampler(
-                    popsize=live_points,
-                    nsteps=2 * k,
-                    generate_direction=pss.generate_region_oriented_direction,
-                )
-            outcome.append(
-                sampler.run(
-                    min_num_live_points=live_points,
-                    min_ess=min_ess,
-                    frac_remain=frac_remain,
-                    max_ncalls=max_ncalls,
-                    max_num_improvement_loops=max_improvement_loops,
-                    show_status=False,
-                    viz_callback=False,
-                )
-            )
-        capped += max_ncalls is not None and int(getattr(sampler, "ncall", 0)) >= max_ncalls
+    outcome = [run_one(setup, loglike, settings, seed + r) for r in range(runs)]
     elapsed = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
-    kish = []
-    for res in outcome:
-        w = np.asarray(res["weighted_samples"]["weights"], dtype=float)
-        kish.append(w.sum() ** 2 / np.sum(w**2))
+    kish = [o.weights.sum() ** 2 / np.sum(o.weights**2) for o in outcome]
     n = max(int(min(kish)), 10)
-    chains = np.stack(
-        [
-            _resample(
-                np.asarray(res["weighted_samples"]["points"]),
-                res["weighted_samples"]["weights"],
-                n,
-                rng,
-            )
-            for res in outcome
-        ]
-    )
+    chains = np.stack([_resample(o.points, o.weights, n, rng) for o in outcome])
     rhat, bulk, tail = diagnostics(chains)
-    zs = np.array([float(res["logz"]) for res in outcome])
-    errs = np.array([float(res["logzerr"]) for res in outcome])
+    zs = np.array([o.log_z for o in outcome])
+    errs = np.array([o.log_z_err for o in outcome])
     between = float(zs.std(ddof=1) / math.sqrt(runs))
     own = float(math.sqrt(np.mean(errs**2) / runs))
     return NestedResult(
@@ -346,6 +464,7 @@ def nested_sample(
         seed=seed,
         label=label,
         max_ncalls=max_ncalls,
-        capped_runs=int(capped),
-        run_max_log_l=tuple(float(res["maximum_likelihood"]["logl"]) for res in outcome),
+        capped_runs=sum(o.capped for o in outcome),
+        run_max_log_l=tuple(o.max_log_l for o in outcome),
+        sampler=sampler,
     )

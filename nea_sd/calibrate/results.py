@@ -266,7 +266,7 @@ def result_document(
         doc["calibration"]["error_model"] = "spec sigma as given"
     if nested is not None:
         doc["nested"] = {
-            "sampler": "ultranest",
+            "sampler": nested.sampler,
             "log_z": nested.log_z,
             "log_z_err": nested.log_z_err,
             "run_log_z": list(nested.run_log_z),

@@ -189,6 +189,8 @@ def _sampler_options(nested: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(bound.arguments)
     for name in ("setup", "label", "on_batch"):
         out.pop(name, None)
+    if out.get("sampler") == "ultranest":  # the default: keys made before the choice stay valid
+        del out["sampler"]
     return out
 
 
@@ -197,17 +199,19 @@ def variant_key(setup: Setup, variant: Variant, nested: Mapping[str, Any]) -> st
     file (the derived one for a partial model), the free parameters with their priors, every
     observation (series values and years, link, error model with its fitted scale and AR(1)),
     the periods, the time step and engine backend, constants held fixed, the variant's
-    constants, the sampler's settings and UltraNest's version."""
+    constants, the sampler's settings and version."""
     from importlib.metadata import PackageNotFoundError, version
 
     from nea_sd.model import file_sha256
 
     spec = setup.spec
     digest = hashlib.sha256()
+    options = _sampler_options(nested)
+    package = "nautilus-sampler" if options.get("sampler") == "nautilus" else "ultranest"
     try:
-        ultranest_version = version("ultranest")
+        sampler_version = version(package)
     except PackageNotFoundError:  # pragma: no cover - nested_sample needs it anyway
-        ultranest_version = ""
+        sampler_version = ""
     head = {
         "format": CHECKPOINT_FORMAT,
         "spec": file_sha256(spec.path) if Path(spec.path).is_file() else str(spec.path),
@@ -217,8 +221,8 @@ def variant_key(setup: Setup, variant: Variant, nested: Mapping[str, Any]) -> st
         "time_step": repr(getattr(setup.simulator, "time_step", None)),
         "backend": str(getattr(setup.simulator, "backend", "numpy")),
         "constants": sorted((k, repr(float(v))) for k, v in variant.constants.items()),
-        "options": sorted((k, repr(v)) for k, v in _sampler_options(nested).items()),
-        "ultranest": ultranest_version,
+        "options": sorted((k, repr(v)) for k, v in options.items()),
+        "ultranest": sampler_version,  # the sampler's version (key name kept: keys stay valid)
     }
     digest.update(json.dumps(head, sort_keys=True).encode())
     for o in spec.observations:
@@ -252,6 +256,7 @@ def save_checkpoint(path: str | os.PathLike[str], key: str, result: NestedResult
     meta |= {name: list(getattr(result, name)) for name in _TUPLES}
     meta |= {"max_ncalls": result.max_ncalls, "capped_runs": result.capped_runs}
     meta["run_max_log_l"] = list(result.run_max_log_l)
+    meta["sampler"] = result.sampler
     meta["key"] = key
     meta["format"] = CHECKPOINT_FORMAT
 
@@ -281,6 +286,7 @@ def load_checkpoint(path: str | os.PathLike[str], key: str) -> NestedResult | No
     kwargs["max_ncalls"] = meta.get("max_ncalls")  # absent in checkpoints without a cap
     kwargs["capped_runs"] = int(meta.get("capped_runs", 0))
     kwargs["run_max_log_l"] = tuple(meta.get("run_max_log_l", ()))
+    kwargs["sampler"] = str(meta.get("sampler", "ultranest"))
     return NestedResult(chains=chains, **kwargs)
 
 

@@ -68,6 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run stopped there is unfinished and the posterior is marked not converged)",
     )
     parser.add_argument(
+        "--sampler",
+        choices=("ultranest", "nautilus"),
+        default="ultranest",
+        help="nested: UltraNest (ultranest) or nautilus (neural-network bounds: far fewer "
+        "model runs in many dimensions, more of its own work per run)",
+    )
+    parser.add_argument(
         "--step-sampler",
         choices=("auto", "region", "slice"),
         default="auto",
@@ -171,6 +178,7 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--nested"] if args.nested else []
         parts += ["--max-ncalls", str(args.max_ncalls)] if args.max_ncalls else []
         parts += ["--step-sampler", args.step_sampler] if args.step_sampler != "auto" else []
+        parts += ["--sampler", args.sampler] if args.sampler != "ultranest" else []
         parts += ["--variants", args.variants] if args.variants else []
         parts += ["--only", *args.only] if args.variants and args.only else []
     return " ".join(shlex.quote(p) for p in parts)
@@ -289,6 +297,10 @@ def run(args: argparse.Namespace) -> int:
     setup = prepare(args.spec, args.data_dir, backend=args.backend)
     # once the spec is known good (a bad spec leaves no results folder behind), before the fit
     check_output_file(output, (".toml",))
+    if args.nested or args.variants:
+        from nea_sd.calibrate.nested import check_sampler
+
+        check_sampler(setup.spec, args.sampler, args.step_sampler)
     initial = [start_point(setup, path) for path in args.start_from] or None
     print(setup.spec, file=sys.stderr)
     for note in _data_gaps(setup.spec):
@@ -353,6 +365,8 @@ def run(args: argparse.Namespace) -> int:
         options["max_ncalls"] = args.max_ncalls
     if args.step_sampler != "auto":
         options["step_sampler"] = args.step_sampler
+    if args.sampler != "ultranest":
+        options["sampler"] = args.sampler
     if args.nested:
         from nea_sd.calibrate.nested import nested_sample
 

@@ -264,7 +264,7 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     args += ["--nested-runs", "2", "--variants", str(variants)]
     assert calibrate(tmp_path, one, *args, data_dir=data_dir) == 0
     out = capsys.readouterr().out
-    assert "[[Nested sampling]]" in out and "[[Evidence]]" in out
+    assert "[[Nested sampling, ultranest]]" in out and "[[Evidence]]" in out
     doc = read_result(tmp_path / "out" / "tiny.toml")
     nested = doc["nested"]
     assert nested["runs"] == 2 and nested["live_points"] == 30 and nested["log_z_err"] > 0
@@ -300,7 +300,21 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     sliced = [*capped[:-2], "--step-sampler", "slice", "--output", str(tmp_path / "s.toml")]
     assert calibrate(tmp_path, one, *sliced, data_dir=data_dir) == 0
     assert "--step-sampler slice" in read_result(tmp_path / "s.toml")["provenance"]["command"]
+    # nautilus is chosen the same way (capped here to keep the test short) and recorded
+    two = TINY.replace('[parameters."Rate b"]\n\n', "")
+    naut = ["--starts", "2", "--no-profile", "--nested", "--sampler", "nautilus"]
+    naut += ["--live-points", "100", "--nested-runs", "2", "--max-ncalls", "1024"]
+    out_n = ["--output", str(tmp_path / "n.toml")]
+    assert calibrate(tmp_path, two, *naut, *out_n, data_dir=data_dir) == 0
+    doc = read_result(tmp_path / "n.toml")
+    assert doc["nested"]["sampler"] == "nautilus" and doc["nested"]["capped_runs"] == 2
+    assert "--sampler nautilus" in doc["provenance"]["command"]
     capsys.readouterr()
+    out_m = ["--output", str(tmp_path / "m.toml")]
+    assert calibrate(tmp_path, one, *naut, *out_m, data_dir=data_dir) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the nautilus sampler needs at least 2 free parameters")
+    assert err.count("\n") == 1 and not (tmp_path / "m.toml").exists()
     assert calibrate(tmp_path, one, "--max-ncalls", "0", "--replace", data_dir=data_dir) == 2
     assert capsys.readouterr().err.startswith("error: --max-ncalls must be a positive number")
 

@@ -74,6 +74,40 @@ def test_log_evidence_matches_the_closed_form(data_dir):
     np.testing.assert_array_equal(a.chains, b.chains)  # the seed is honoured
 
 
+def test_nautilus_evidence_matches_the_closed_form(data_dir):
+    # tiny.mdl with Rate a and Initial level free (Rate b = 1): Level = L + a (t - 2000), a
+    # linear-Gaussian model whose evidence over a box prior holding the whole posterior is
+    # L_max 2 pi sigma^2 / sqrt(det X'X) / area (nautilus needs at least two parameters)
+    tiny = prepare(FIXTURES / "tiny.toml", data_dir)
+    first, _, level = tiny.spec.parameters
+    two = prepare(None, data_dir, spec=dataclasses.replace(tiny.spec, parameters=(first, level)))
+    rep = with_spec(two, synthetic_spec(two, np.array([1.0, 10.0]), np.random.default_rng(0)))
+    (obs,) = rep.spec.observations
+    years = obs.points(rep.spec.fit_period)
+    y = obs.series.on_years(years)
+    X = np.column_stack([np.ones_like(years), years - 2000.0])
+    n, sigma = len(y), 0.5
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    ss = float(np.sum((y - X @ beta) ** 2))
+    area = float(np.prod(np.diff(rep.spec.bounds, axis=1)))
+    log_z = (
+        -n / 2 * np.log(2 * np.pi * sigma**2)
+        - ss / (2 * sigma**2)
+        + np.log(2 * np.pi * sigma**2)
+        - 0.5 * np.log(np.linalg.det(X.T @ X))
+        - np.log(area)
+    )
+    result = nested_sample(rep, sampler="nautilus", runs=2, live_points=200, seed=0)
+    print(result)  # measured: -13.172 ± 0.017 against the closed form's -13.172
+    assert result.sampler == "nautilus" and result.converged and result.capped_runs == 0
+    assert result.log_z == pytest.approx(log_z, abs=max(4 * result.log_z_err, 0.05))
+    assert result.log_z_err > 0 and all(e > 0 for e in result.run_log_z_err)
+    lo, hi = result.interval("Rate a")
+    assert lo < beta[1] < hi and hi - lo < 0.3
+    again = nested_sample(rep, sampler="nautilus", runs=2, live_points=200, seed=0)
+    np.testing.assert_array_equal(result.chains, again.chains)  # the seed is honoured
+
+
 @pytest.mark.slow  # ~25 s
 def test_posterior_recovers_known_parameters_and_reports_diagnostics(small):
     rep = with_spec(small, synthetic_spec(small, TRUTH, np.random.default_rng(0)))
@@ -124,6 +158,10 @@ def test_variants_file_and_errors(small, tmp_path):
     assert "Grievance Y" not in small.simulator.parameter_sets(TRUTH[None])  # original intact
     with pytest.raises(InvalidValueError, match="step_sampler must be"):
         nested_sample(small, step_sampler="walk")
+    with pytest.raises(InvalidValueError, match="sampler must be one of 'ultranest', 'nautilus'"):
+        nested_sample(small, sampler="emcee")
+    with pytest.raises(InvalidValueError, match="'slice' is UltraNest's"):
+        nested_sample(small, sampler="nautilus", step_sampler="slice")
     with pytest.raises(InvalidValueError, match="is a free parameter"):
         variant_setup(small, Variant("bad", {"Grievance X": 1.0}))
     path.write_text('[[variant]]\nname = "a"\n[[variant]]\nname = "a"\n')
