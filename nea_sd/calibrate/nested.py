@@ -23,6 +23,7 @@ is their mean, with the larger of the between-run and the runs' own Monte Carlo 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -44,6 +45,7 @@ ESS_MIN = 400
 NDRAW_MIN = 512
 NDRAW_MAX = 16384
 SLICE_ABOVE = 8  # parameters above which "auto" moves walkers by slice sampling
+NAUTILUS_PROCESSES = 2  # nautilus's own work, beside the engine (part of what a seed fixes)
 
 
 def _ultranest():
@@ -324,6 +326,26 @@ def _nautilus():
     return nautilus
 
 
+def _prior(spec: CalibrationSpec, u: np.ndarray) -> np.ndarray:
+    return spec.prior_ppf(np.atleast_2d(u))
+
+
+@contextlib.contextmanager
+def _sampler_pool():
+    """Processes for nautilus's own work (training its networks, drawing from its bounds): the
+    engine idles meanwhile, so a second core would too. Always NAUTILUS_PROCESSES of them,
+    whatever the machine: nautilus splits its draws by the pool's size, so the size is part of
+    what a seed reproduces. Spawned, not forked: the parent runs the engine's threads."""
+    import multiprocessing
+
+    pool = multiprocessing.get_context("spawn").Pool(NAUTILUS_PROCESSES)
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
 def _nautilus_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _Run:
     """Nautilus (Lange 2023): importance nested sampling whose bounds are neural-network
     emulators of the likelihood; far fewer model runs than region or slice sampling in the
@@ -332,23 +354,25 @@ def _nautilus_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int)
     run's error here is importance sampling's alone."""
     nautilus = _nautilus()
     spec = setup.spec
-    sampler = nautilus.Sampler(
-        lambda u: spec.prior_ppf(np.atleast_2d(u)),
-        loglike,
-        n_dim=len(spec.names),
-        n_live=settings.live_points,
-        n_batch=NDRAW_MIN,
-        vectorized=True,
-        pass_dict=False,
-        seed=seed,
-    )
     cap = np.inf if settings.max_ncalls is None else settings.max_ncalls
-    finished = sampler.run(
-        f_live=settings.frac_remain,
-        n_eff=settings.min_ess,
-        n_like_max=cap,
-        discard_exploration=True,
-    )
+    with _sampler_pool() as pool:
+        sampler = nautilus.Sampler(
+            functools.partial(_prior, spec),
+            loglike,
+            n_dim=len(spec.names),
+            n_live=settings.live_points,
+            n_batch=NDRAW_MIN,
+            vectorized=True,
+            pass_dict=False,
+            pool=(None, pool),
+            seed=seed,
+        )
+        finished = sampler.run(
+            f_live=settings.frac_remain,
+            n_eff=settings.min_ess,
+            n_like_max=cap,
+            discard_exploration=True,
+        )
     points, log_w, log_l = sampler.posterior()
     w = np.exp(log_w - log_w.max())
     kish = w.sum() ** 2 / np.sum(w**2)

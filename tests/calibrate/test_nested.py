@@ -98,7 +98,7 @@ def test_nautilus_evidence_matches_the_closed_form(data_dir):
         - np.log(area)
     )
     result = nested_sample(rep, sampler="nautilus", runs=2, live_points=200, seed=0)
-    print(result)  # measured: -13.172 ± 0.017 against the closed form's -13.172
+    print(result)  # measured: -13.151 ± 0.025 against the closed form's -13.172
     assert result.sampler == "nautilus" and result.converged and result.capped_runs == 0
     assert result.log_z == pytest.approx(log_z, abs=max(4 * result.log_z_err, 0.05))
     assert result.log_z_err > 0 and all(e > 0 for e in result.run_log_z_err)
