@@ -437,15 +437,17 @@ for name, doc in evidence_docs.items():
 # `nea.toml` with `base = false`, so it never replaces the joint optimum as `compare`'s base):
 # log Z with its Monte Carlo error, wall time and the sampler's overhead share, whether a run
 # stopped at its model-run cap (`--max-ncalls`: unfinished, so not a posterior whatever R-hat
-# says), and per parameter the posterior interval with R-hat and bulk/tail ESS across runs.
+# says), and per parameter the posterior interval with R-hat and bulk/tail ESS across runs;
+# for each committed sampler (UltraNest, and nautilus on the same spec).
+
 
 # %%
-posterior_doc = None
-if (RESULTS / "nea_posterior.toml").is_file():
-    posterior_doc = read_result(RESULTS / "nea_posterior.toml")
-    z = posterior_doc["nested"]
+def print_posterior(name: str) -> None:
+    doc = read_result(RESULTS / name)
+    z = doc["nested"]
     print(
-        f"log Z = {z['log_z']:.2f} ± {z['log_z_err']:.2f} (runs: "
+        f"=== {name} ({z.get('sampler', 'ultranest')}): log Z = {z['log_z']:.2f} ± "
+        f"{z['log_z_err']:.2f} (runs: "
         + ", ".join(f"{v:.2f}" for v in z["run_log_z"])
         + f"); {z['runs']} runs x {z['live_points']} live points, {z['model_runs']} model runs "
         f"in {z['elapsed_seconds']:.0f} s, overhead {100 * z['overhead_fraction']:.0f}%; "
@@ -456,17 +458,21 @@ if (RESULTS / "nea_posterior.toml").is_file():
         print(
             "best log L reached per run: "
             + ", ".join(f"{v:.1f}" for v in z["run_max_log_likelihood"])
-            + f"; the joint optimum: {posterior_doc['calibration']['log_likelihood']:.1f}"
+            + f"; the joint optimum: {doc['calibration']['log_likelihood']:.1f}"
         )
     cols = ["nested_q025", "nested_median", "nested_q975", "rhat", "ess_bulk", "ess_tail"]
     frame = pd.DataFrame(
-        {
-            n: {c: e.get(c) for c in ["estimate", *cols]}
-            for n, e in posterior_doc["parameters"].items()
-        }
+        {n: {c: e.get(c) for c in ["estimate", *cols]} for n, e in doc["parameters"].items()}
     ).T
     print(frame.to_string(float_format=lambda v: f"{v:.4g}"))
-else:
+
+
+# the same posterior by two samplers (UltraNest; nautilus, a tenth of the model runs)
+POSTERIORS = ("nea_posterior.toml", "nea_posterior_nautilus.toml")
+found = [n for n in POSTERIORS if (RESULTS / n).is_file()]
+for name in found:
+    print_posterior(name)
+if not found:
     print("no regional posterior in calibration/results (nea-sd calibrate nea_posterior.toml)")
 
 # %% [markdown]
@@ -559,10 +565,10 @@ for name, doc in {"nea": doc_n, **candidate_docs, **evidence_docs}.items():
         rows += criteria(name, doc)
 for name, recount in recount_docs.items():
     rows += [c for c in criteria(f"recount/{name}", recount) if "optima" in c.criterion]
-if posterior_doc is not None:  # its fit (no profiles) is not the base: posterior rows only
+for name in found:  # their fit (no profiles) is not the base: posterior rows only
     rows += [
         c
-        for c in criteria("nea_posterior", posterior_doc)
+        for c in criteria(Path(name).stem, read_result(RESULTS / name))
         if c.criterion.startswith(("posterior", "nested"))
     ]
 print(acceptance_table(rows))

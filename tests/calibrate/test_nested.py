@@ -262,10 +262,12 @@ DRAWS = 99  # posterior draws per replicate: ranks 0..99
 
 
 def _sbc_ranks(
-    small, replicates: int, seed: int, sigma_fit: float | None = None
+    small, replicates: int, seed: int, sigma_fit: float | None = None, **sampler
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank of each true θ among DRAWS posterior draws, and whether the 95% central posterior
-    interval (all draws) holds it; both (replicates, k)."""
+    interval (all draws) holds it; both (replicates, k). ``sampler``: nested_sample's options
+    (UltraNest with 100 live points unless given)."""
+    options = {"runs": 2, "live_points": 100, "min_ess": 100} | sampler
     rng = np.random.default_rng(seed)
     k = len(small.spec.names)
     truths = small.spec.prior_ppf(rng.random((replicates, k)))
@@ -279,9 +281,7 @@ def _sbc_ranks(
                     dataclasses.replace(o, error=LogNormal(sigma_fit)) for o in spec.observations
                 ),
             )
-        post = nested_sample(
-            with_spec(small, spec), runs=2, live_points=100, min_ess=100, seed=seed + r
-        )
+        post = nested_sample(with_spec(small, spec), seed=seed + r, **options)
         draws = post.samples[rng.choice(len(post.samples), DRAWS, replace=False)]
         ranks.append((draws < truths[r]).sum(axis=0))
         lo, hi = np.quantile(post.samples, [0.025, 0.975], axis=0)
@@ -317,6 +317,30 @@ def test_sbc_of_the_nested_sampler_detects_an_overconfident_likelihood(small):
     print(f"overconfident likelihood: coverage of the 95% intervals {covered.mean():.3f}")
     assert _uniform_p(ranks) < 0.01
     assert covered.mean() < 0.90  # the coverage check fails too
+
+
+NAUTILUS = {"sampler": "nautilus", "live_points": 200}
+
+
+@pytest.mark.slow  # ~25 min; measured p = 0.838, coverage 0.955 (0.95, 0.96)
+def test_sbc_ranks_of_the_nautilus_sampler_are_uniform(small):
+    ranks, covered = _sbc_ranks(small, replicates=100, seed=0, **NAUTILUS)
+    p = _uniform_p(ranks)
+    coverage = float(covered.mean())
+    print(
+        f"nautilus SBC chi-square p-value (100 replicates): {p:.3f}; coverage of the 95% "
+        f"intervals {coverage:.3f} (per parameter {np.round(covered.mean(axis=0), 3)})"
+    )
+    assert p > 0.01
+    assert 0.90 <= coverage <= 0.98
+
+
+@pytest.mark.slow  # ~8 min; measured coverage 0.463
+def test_sbc_of_the_nautilus_sampler_detects_an_overconfident_likelihood(small):
+    ranks, covered = _sbc_ranks(small, replicates=40, seed=1, sigma_fit=0.01, **NAUTILUS)
+    print(f"nautilus, overconfident likelihood: coverage of the 95% intervals {covered.mean():.3f}")
+    assert _uniform_p(ranks) < 0.01
+    assert covered.mean() < 0.90
 
 
 def test_a_run_stopped_at_the_model_run_cap_is_not_converged(data_dir):
