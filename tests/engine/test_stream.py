@@ -113,6 +113,9 @@ print(hwm.split()[1], file=sys.stderr)
 def _peak_kib(model: Path, n: int, target: str) -> int:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "NEA_SD_THREADS": "1"}
     env["NEA_SD_VERIFY"] = "off"  # the engine's memory alone, not PySD's (verified elsewhere)
+    # a fixed mmap threshold: glibc otherwise raises it after the first freed block, so later
+    # blocks may come from the heap and a freed one stay in the peak (seen once in CI: +26 MB)
+    env["MALLOC_MMAP_THRESHOLD_"] = str(1 << 20)
     done = subprocess.run(
         [sys.executable, "-c", PEAK, str(model), str(n), target],
         capture_output=True,
