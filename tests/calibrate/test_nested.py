@@ -296,51 +296,37 @@ def _uniform_p(ranks: np.ndarray, bins: int = 10) -> float:
     return float(min(1.0, min(p) * len(p)))
 
 
+NAUTILUS = {"sampler": "nautilus", "live_points": 200}
+# measured: UltraNest p = 0.405, coverage 0.935; nautilus p = 0.838, coverage 0.955 (~25 min);
+# overconfident: coverage 0.46 and 0.463
+SAMPLERS = [pytest.param({}, id="ultranest"), pytest.param(NAUTILUS, id="nautilus")]
+
+
 @pytest.mark.slow
-def test_sbc_ranks_of_the_nested_sampler_are_uniform(small):
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_sbc_ranks_of_the_nested_sampler_are_uniform(small, sampler):
     """Uniform ranks, and synthetic coverage of the 95% posterior intervals within the issue's
     90-98% (pooled over both parameters: 200 intervals, binomial sd 1.5 points at 95%)."""
-    ranks, covered = _sbc_ranks(small, replicates=100, seed=0)
+    ranks, covered = _sbc_ranks(small, replicates=100, seed=0, **sampler)
     p = _uniform_p(ranks)
     coverage = float(covered.mean())
     print(
-        f"nested-sampling SBC chi-square p-value (100 replicates): {p:.3f}; coverage of the "
-        f"95% intervals {coverage:.3f} (per parameter {np.round(covered.mean(axis=0), 3)})"
+        f"{sampler.get('sampler', 'ultranest')} SBC chi-square p-value (100 replicates): "
+        f"{p:.3f}; coverage of the 95% intervals {coverage:.3f} (per parameter "
+        f"{np.round(covered.mean(axis=0), 3)})"
     )
     assert p > 0.01
     assert 0.90 <= coverage <= 0.98
 
 
 @pytest.mark.slow
-def test_sbc_of_the_nested_sampler_detects_an_overconfident_likelihood(small):
-    ranks, covered = _sbc_ranks(small, replicates=40, seed=1, sigma_fit=0.01)  # data: 0.05
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_sbc_of_the_nested_sampler_detects_an_overconfident_likelihood(small, sampler):
+    # fitted with sigma 0.01 where the data were made with 0.05
+    ranks, covered = _sbc_ranks(small, replicates=40, seed=1, sigma_fit=0.01, **sampler)
     print(f"overconfident likelihood: coverage of the 95% intervals {covered.mean():.3f}")
     assert _uniform_p(ranks) < 0.01
     assert covered.mean() < 0.90  # the coverage check fails too
-
-
-NAUTILUS = {"sampler": "nautilus", "live_points": 200}
-
-
-@pytest.mark.slow  # ~25 min; measured p = 0.838, coverage 0.955 (0.95, 0.96)
-def test_sbc_ranks_of_the_nautilus_sampler_are_uniform(small):
-    ranks, covered = _sbc_ranks(small, replicates=100, seed=0, **NAUTILUS)
-    p = _uniform_p(ranks)
-    coverage = float(covered.mean())
-    print(
-        f"nautilus SBC chi-square p-value (100 replicates): {p:.3f}; coverage of the 95% "
-        f"intervals {coverage:.3f} (per parameter {np.round(covered.mean(axis=0), 3)})"
-    )
-    assert p > 0.01
-    assert 0.90 <= coverage <= 0.98
-
-
-@pytest.mark.slow  # ~8 min; measured coverage 0.463
-def test_sbc_of_the_nautilus_sampler_detects_an_overconfident_likelihood(small):
-    ranks, covered = _sbc_ranks(small, replicates=40, seed=1, sigma_fit=0.01, **NAUTILUS)
-    print(f"nautilus, overconfident likelihood: coverage of the 95% intervals {covered.mean():.3f}")
-    assert _uniform_p(ranks) < 0.01
-    assert covered.mean() < 0.90
 
 
 def test_a_run_stopped_at_the_model_run_cap_is_not_converged(data_dir):
