@@ -15,8 +15,13 @@ have a series, the model's own value for the others. ``link = "logistic"`` reads
 (``alpha`` per element, ``beta`` = 1 by default): T = expit((logit(1 − p/100) − α)/β), with α
 taken from a fit (say which in the spec). The derived model is written to the
 cache (never beside the original), so the batch engine and PySD run it like any model; its
-text is a pure function of the original model and the inputs (Oliva 2003: a sector is tested
-against the record with its neighbours as given).
+text is a pure function of the original model, the inputs and the calibration's horizon (Oliva
+2003: a sector is tested against the record with its neighbours as given).
+
+The partial model ends where its calibration does (``final``: the last observation a fit or
+holdout period uses), not at the original's FINAL TIME: beyond the data its inputs are held
+flat, so later years model nothing, and the engine's check against PySD on its first run (PySD
+is slow on subscripted models) covers exactly the span every fit simulates.
 """
 
 from __future__ import annotations
@@ -228,14 +233,23 @@ def _table_points(item: Input, key: str, initial: float, final: float) -> str:
     return ",".join(f"({y + 0.5:.1f},{v!r})" for y, v in zip(years, exact, strict=True))
 
 
-def derive_text(text: str, inputs: tuple[Input, ...], model: Any) -> str:
-    """The model text with each input's consumers reading the data (see the module doc)."""
+def derive_text(
+    text: str, inputs: tuple[Input, ...], model: Any, final: float | None = None
+) -> str:
+    """The model text with each input's consumers reading the data and, when ``final`` is
+    before the model's FINAL TIME, ending at ``final`` (see the module doc)."""
     blocks = _blocks(text)
     by_name: dict[str, list[tuple[int, int, str, str]]] = {}
     for block in blocks:
         by_name.setdefault(_norm(block[2]), []).append(block)
-    initial, final = float(model.time["initial"]), float(model.time["final"])
+    initial, final_time = float(model.time["initial"]), float(model.time["final"])
     edits: list[tuple[int, int, str]] = []
+    if final is not None and initial < final < final_time:
+        start, end, _, _ = by_name[_norm("FINAL TIME")][0]
+        block = text[start:end]
+        eq_at, tilde = block.find("="), block.find("~")
+        edits.append((start, end, f"{block[: eq_at + 1]}\n\t{final:g}\n\t{block[tilde:]}"))
+        final_time = final
     added = []
     for item in inputs:
         defs = by_name.get(_norm(item.variable))
@@ -265,7 +279,7 @@ def derive_text(text: str, inputs: tuple[Input, ...], model: Any) -> str:
                         "list only equations that read the variable"
                     )
                 edits.append((start, end, head + replaced + tail))
-        added.append(_input_blocks(item, real, dims, elements, initial, final))
+        added.append(_input_blocks(item, real, dims, elements, initial, final_time))
     out = text
     for start, end, new_block in sorted(edits, key=lambda e: -e[0]):
         out = out[:start] + new_block + out[end:]
@@ -336,12 +350,13 @@ def _input_blocks(
     return "\n".join(lines)
 
 
-def derived_model(model: Any, inputs: tuple[Input, ...]) -> Path:
-    """Write (once, atomically) the partial model to the cache; return its path."""
+def derived_model(model: Any, inputs: tuple[Input, ...], final: float | None = None) -> Path:
+    """Write (once, atomically) the partial model, ending at ``final``, to the cache; return
+    its path."""
     from nea_sd.model.cache import cache_dir
 
     text = Path(model.path).read_text(encoding="utf-8")
-    derived = derive_text(text, inputs, model)
+    derived = derive_text(text, inputs, model, final)
     digest = hashlib.sha256(derived.encode()).hexdigest()[:16]
     folder = cache_dir() / "partial" / digest
     path = folder / f"{Path(model.path).stem}-partial.mdl"

@@ -74,12 +74,8 @@ class Simulator:
         self.initial = float(control["initial_time"])
         self.model_final = float(control["final_time"])
         self.outputs = sorted({parse_variable(o.variable)[0] for o in spec.observations})
-        last = max(
-            _last_needed(o, [p for p in (spec.period_of(o), spec.period_of(o, True)) if p])
-            for o in spec.observations
-        )
         _check_periods(spec, self.initial, self.model_final)
-        self.final = min(self.model_final, float(last))
+        self.final = min(self.model_final, last_needed(spec))
         step = float(time_step or control["time_step"])
         saveper = float(control["saveper"])
         averaged = any(o.average for o in spec.observations)
@@ -191,6 +187,26 @@ def _match(base: str, names: Any) -> str:
     if canonical(base) not in by_key:
         raise unknown_name("variable", base, [str(n) for n in names])
     return by_key[canonical(base)]
+
+
+def last_needed(spec: CalibrationSpec) -> float:
+    """The last time a fit of ``spec`` simulates: its last observation inside a fit or holdout
+    period (a year later for yearly means)."""
+    return float(
+        max(
+            _last_needed(o, [p for p in (spec.period_of(o), spec.period_of(o, True)) if p])
+            for o in spec.observations
+        )
+    )
+
+
+def horizon(spec: CalibrationSpec) -> float:
+    """Where a partial model of ``spec`` may end: :func:`last_needed`, and never before the
+    end of a period the spec declares (periods must lie inside the model)."""
+    ends = [p[1] for p in (spec.fit_period, spec.holdout_period) if p]
+    for obs in spec.observations:
+        ends += [p[1] for p in (obs.fit_period, obs.holdout_period) if p]
+    return max(last_needed(spec), *map(float, ends))
 
 
 def _last_needed(obs: Observation, periods: list[tuple[int, int]]) -> float:
@@ -387,7 +403,7 @@ def prepare(
     if spec.inputs:  # a partial model: other sectors' variables read from data
         from nea_sd.calibrate.inputs import derived_model
 
-        model = load_model(derived_model(model, spec.inputs))
+        model = load_model(derived_model(model, spec.inputs, horizon(spec)))
     check_names(spec, model)
     batch = compile_model(model.path)
     if backend not in ("numpy", "numba"):

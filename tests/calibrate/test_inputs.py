@@ -27,8 +27,11 @@ def spec_file(tmp_path: Path, text: str) -> Path:
     return path
 
 
+HELD_OUT = TINY.replace("fit = [2001, 2013]", "fit = [2001, 2013]\nholdout = [2014, 2020]")
+
+
 def test_input_replaces_references_with_interpolated_data(tmp_path, data_dir):
-    setup = prepare(spec_file(tmp_path, TINY + INPUT), data_dir)
+    setup = prepare(spec_file(tmp_path, HELD_OUT + INPUT), data_dir)
     assert setup.model.path != (FIXTURES / "tiny.mdl").resolve()  # derived, in the cache
     assert not list(FIXTURES.glob("*partial*"))  # nothing written beside the original
     series = load_series("sipri:milex_constant_2022_usd:JP", data_dir)
@@ -46,6 +49,25 @@ def test_input_replaces_references_with_interpolated_data(tmp_path, data_dir):
         [[0], np.cumsum(np.interp(fine, series.years + 0.5, series.values * 1e-5) * 0.25)]
     )
     np.testing.assert_allclose(batch["Level"].values[0], level[::4], rtol=1e-9)
+
+
+def test_partial_model_ends_where_its_calibration_does(tmp_path, data_dir):
+    """Fitted 2001-2013 without a holdout, the partial model ends in 2013 (the original in
+    2020); up to there it runs exactly as the partial model that ends in 2020, in PySD too."""
+    short = prepare(spec_file(tmp_path, TINY + INPUT), data_dir)
+    (tmp_path / "long").mkdir()
+    long = prepare(spec_file(tmp_path / "long", HELD_OUT + INPUT), data_dir)
+    assert short.model.path != long.model.path
+    assert (short.model.time["final"], long.model.time["final"]) == (2013, 2020)
+    assert short.simulator.final == 2013  # what its fit simulates
+    outputs = ["Growth", "Level"]
+    a = short.simulator.batch.simulate({}, outputs=outputs, saveper=1.0)
+    b = long.simulator.batch.simulate({}, outputs=outputs, saveper=1.0)
+    assert a.sizes["time"] == 14
+    for name in outputs:
+        np.testing.assert_array_equal(a[name].values, b[name].values[:, :14])
+    frame = short.model.pysd_model().run(return_columns=outputs)
+    np.testing.assert_allclose(frame["Level"].to_numpy(), a["Level"].values[0], rtol=1e-9)
 
 
 def test_spec_without_inputs_runs_the_model_itself(tmp_path, data_dir):
@@ -86,7 +108,7 @@ def test_logistic_input_inverts_the_poll_link(tmp_path, data_dir):
     """A poll read as trust, seen again through the polls' observation link, is the poll."""
     from nea_sd.calibrate.observation import Logistic
 
-    text = TINY + (
+    text = HELD_OUT + (
         '\n[inputs."Rate a"]\nin = ["Growth"]\nlink = "logistic"\nalpha = -1.5\n'
         'series = "genron:pct_unfavorable:JP->CN"\n'
     )
