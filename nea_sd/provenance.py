@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 PACKAGES = ("nea-sd", "pysd", "numpy", "scipy", "xarray", "pandas", "SALib", "netCDF4")
-PACKAGES += ("ultranest", "nautilus-sampler", "emcee")  # the posteriors' samplers
+PACKAGES += ("ultranest", "nautilus-sampler", "smcpy", "emcee")  # the posteriors' samplers
 
 
 def package_versions() -> dict[str, str]:

@@ -438,7 +438,7 @@ for name, doc in evidence_docs.items():
 # log Z with its Monte Carlo error, wall time and the sampler's overhead share, whether a run
 # stopped at its model-run cap (`--max-ncalls`: unfinished, so not a posterior whatever R-hat
 # says), and per parameter the posterior interval with R-hat and bulk/tail ESS across runs;
-# for each committed sampler (UltraNest, and nautilus on the same spec).
+# for each committed sampler (UltraNest; nautilus and tempered SMC on the same spec).
 
 
 # %%
@@ -449,7 +449,8 @@ def print_posterior(name: str) -> None:
         f"=== {name} ({z.get('sampler', 'ultranest')}): log Z = {z['log_z']:.2f} ± "
         f"{z['log_z_err']:.2f} (runs: "
         + ", ".join(f"{v:.2f}" for v in z["run_log_z"])
-        + f"); {z['runs']} runs x {z['live_points']} live points, {z['model_runs']} model runs "
+        + f"); {z['runs']} runs x {z['live_points']} live points (particles for smc), "
+        f"{z['model_runs']} model runs "
         f"in {z['elapsed_seconds']:.0f} s, overhead {100 * z['overhead_fraction']:.0f}%; "
         f"{z.get('capped_runs', 0)} runs stopped at the cap of {z.get('max_ncalls', 'no')} "
         f"model runs; converged: {z['converged']}"
@@ -467,8 +468,9 @@ def print_posterior(name: str) -> None:
     print(frame.to_string(float_format=lambda v: f"{v:.4g}"))
 
 
-# the same posterior by two samplers (UltraNest; nautilus, a tenth of the model runs)
-POSTERIORS = ("nea_posterior.toml", "nea_posterior_nautilus.toml")
+# the same posterior by three samplers (UltraNest; nautilus, a tenth of the model runs;
+# tempered SMC, little work of its own)
+POSTERIORS = ("nea_posterior.toml", "nea_posterior_nautilus.toml", "nea_posterior_smc.toml")
 found = [n for n in POSTERIORS if (RESULTS / n).is_file()]
 for name in found:
     print_posterior(name)

@@ -1,5 +1,5 @@
-"""Posterior and marginal likelihood by nested sampling (UltraNest or nautilus), populations
-on the engine.
+"""Posterior and marginal likelihood by nested sampling (UltraNest or nautilus) or tempered
+SMC (SMCPy, :mod:`nea_sd.calibrate.smc`), populations on the engine.
 
 Why UltraNest: it takes a likelihood vectorised over many parameter sets (``vectorized=True``),
 so each of its proposals is one batch-engine call; it estimates log Z with its Monte Carlo
@@ -9,7 +9,8 @@ wheels (dynesty batches only through a pool). Why nautilus beside it: in the reg
 nautilus (also vectorised, pure Python on scikit-learn, which the EMA Workbench already brings)
 bounds the likelihood with neural-network emulators and needs about a tenth of that. Its cost
 is its own work (training the networks) and no per-run log Z error; the two agree on the
-regional posterior (README).
+regional posterior (README). Tempered SMC (``sampler="smc"``) needs a third of UltraNest's
+runs there at little cost of its own.
 Nested sampling explores from the prior inward, so a rugged likelihood with separated optima
 does not trap it the way a walker ensemble started at one optimum is trapped.
 
@@ -175,7 +176,7 @@ class NestedResult:
             f"{z:.2f}±{e:.2f}" for z, e in zip(self.run_log_z, self.run_log_z_err, strict=True)
         )
         return (
-            f"[[Nested sampling, {self.sampler}]] {self.spec}"
+            f"[[{_KIND.get(self.sampler, 'Nested sampling')}, {self.sampler}]] {self.spec}"
             f"{' ' + self.label if self.label else ''}: "
             f"log Z = {self.log_z:.3f} ± {self.log_z_err:.3f} (runs: {runs}); "
             f"{len(self.run_log_z)} runs x {self.live_points} live points, {self.ncall} "
@@ -245,7 +246,9 @@ def _resample(points: np.ndarray, weights: np.ndarray, n: int, rng) -> np.ndarra
     return points[rng.permutation(idx)]
 
 
-SAMPLERS = ("ultranest", "nautilus")
+SAMPLERS = ("ultranest", "nautilus", "smc")
+PACKAGES = {"ultranest": "ultranest", "nautilus": "nautilus-sampler", "smc": "smcpy"}
+_KIND = {"smc": "Tempered SMC"}  # the others: "Nested sampling"
 
 
 @dataclass(frozen=True)
@@ -389,7 +392,12 @@ def _nautilus_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int)
     )
 
 
-def check_sampler(spec: CalibrationSpec, sampler: str, step_sampler: str = "auto") -> None:
+def check_sampler(
+    spec: CalibrationSpec,
+    sampler: str,
+    step_sampler: str = "auto",
+    max_ncalls: int | None = None,
+) -> None:
     """Raise a one-line error for a sampler this spec cannot use (checked before the fit)."""
     if sampler not in SAMPLERS:
         raise InvalidValueError(
@@ -404,13 +412,24 @@ def check_sampler(spec: CalibrationSpec, sampler: str, step_sampler: str = "auto
             f"the nautilus sampler needs at least 2 free parameters, {spec.path.name} "
             "has 1; use the ultranest sampler"
         )
-    if sampler == "nautilus" and step_sampler != "auto":
+    if sampler != "ultranest" and step_sampler != "auto":
         raise InvalidValueError(
-            f"step_sampler {step_sampler!r} is UltraNest's; nautilus draws from its own bounds"
+            f"step_sampler {step_sampler!r} is UltraNest's; {sampler} draws its own way"
+        )
+    if sampler == "smc" and max_ncalls is not None:
+        raise InvalidValueError(
+            "max_ncalls is a nested sampler's budget; an SMC run's model runs are particles x "
+            "Metropolis steps x tempering steps: drop --max-ncalls or use another sampler"
         )
 
 
-_RUNNERS = {"ultranest": _ultranest_run, "nautilus": _nautilus_run}
+def _smc_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _Run:
+    from nea_sd.calibrate.smc import smc_run
+
+    return smc_run(setup, loglike, settings, seed)
+
+
+_RUNNERS = {"ultranest": _ultranest_run, "nautilus": _nautilus_run, "smc": _smc_run}
 
 
 def nested_sample(
@@ -440,13 +459,15 @@ def nested_sample(
     ``sampler``: ``"ultranest"`` (nested sampling with its own log Z error per run) or
     ``"nautilus"`` (neural-network-bounded importance nested sampling: about a tenth of the
     model runs on the regional model, but its own work per run is larger; a run's error is
-    importance sampling's, so the spread between runs matters more). ``step_sampler``
+    importance sampling's, so the spread between runs matters more) or ``"smc"`` (adaptive
+    tempered SMC with ``live_points`` particles, :mod:`nea_sd.calibrate.smc`: little work of
+    its own; no ``max_ncalls``). ``step_sampler``
     (UltraNest): ``"region"`` draws new points from UltraNest's MLFriends region (efficient in
     few dimensions), ``"slice"`` moves a population of ``live_points`` walkers by vectorised
     slice sampling (2k steps; UltraNest's advice above ~10 parameters, where region rejection
     fails); ``"auto"``: slice when k > SLICE_ABOVE.
     """
-    check_sampler(setup.spec, sampler, step_sampler)
+    check_sampler(setup.spec, sampler, step_sampler, max_ncalls)
     if runs < 2:
         raise InvalidValueError(f"nested sampling needs at least 2 runs for R-hat, got {runs}")
     if live_points < 10:

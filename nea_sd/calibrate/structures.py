@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from nea_sd.calibrate._report import html_table, text_table
-from nea_sd.calibrate.nested import NestedResult, nested_sample
+from nea_sd.calibrate.nested import PACKAGES, NestedResult, nested_sample
 from nea_sd.calibrate.problem import Setup
 from nea_sd.errors import DataError, InvalidValueError
 from nea_sd.outputs import atomic_write
@@ -207,7 +207,7 @@ def variant_key(setup: Setup, variant: Variant, nested: Mapping[str, Any]) -> st
     spec = setup.spec
     digest = hashlib.sha256()
     options = _sampler_options(nested)
-    package = "nautilus-sampler" if options.get("sampler") == "nautilus" else "ultranest"
+    package = PACKAGES[options.get("sampler", "ultranest")]
     try:
         sampler_version = version(package)
     except PackageNotFoundError:  # pragma: no cover - nested_sample needs it anyway

@@ -69,10 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--sampler",
-        choices=("ultranest", "nautilus"),
+        choices=("ultranest", "nautilus", "smc"),
         default="ultranest",
-        help="nested: UltraNest (ultranest) or nautilus (neural-network bounds: far fewer "
-        "model runs in many dimensions, more of its own work per run)",
+        help="nested: UltraNest (ultranest), nautilus (neural-network bounds: far fewer "
+        "model runs in many dimensions, more of its own work per run) or tempered SMC (smc, "
+        "SMCPy: --live-points particles, little work of its own)",
     )
     parser.add_argument(
         "--step-sampler",
@@ -300,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
     if args.nested or args.variants:
         from nea_sd.calibrate.nested import check_sampler
 
-        check_sampler(setup.spec, args.sampler, args.step_sampler)
+        check_sampler(setup.spec, args.sampler, args.step_sampler, args.max_ncalls)
     initial = [start_point(setup, path) for path in args.start_from] or None
     print(setup.spec, file=sys.stderr)
     for note in _data_gaps(setup.spec):

@@ -315,6 +315,29 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     err = capsys.readouterr().err
     assert err.startswith("error: the nautilus sampler needs at least 2 free parameters")
     assert err.count("\n") == 1 and not (tmp_path / "m.toml").exists()
+    # tempered SMC: recorded the same way; a model-run budget is refused before the fit
+    smc = ["--starts", "2", "--no-profile", "--nested", "--sampler", "smc"]
+    smc += ["--live-points", "50", "--nested-runs", "2", "--output", str(tmp_path / "p.toml")]
+    assert calibrate(tmp_path, two, *smc, data_dir=data_dir) == 0
+    doc = read_result(tmp_path / "p.toml")
+    assert doc["nested"]["sampler"] == "smc" and doc["nested"]["log_z_err"] > 0
+    assert "--sampler smc" in doc["provenance"]["command"]
+    capsys.readouterr()
+    assert (
+        calibrate(
+            tmp_path,
+            two,
+            *smc[:-1],
+            str(tmp_path / "q.toml"),
+            "--max-ncalls",
+            "99",
+            data_dir=data_dir,
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("error: max_ncalls is a nested sampler's budget")
+    assert err.count("\n") == 1 and not (tmp_path / "q.toml").exists()
     assert calibrate(tmp_path, one, "--max-ncalls", "0", "--replace", data_dir=data_dir) == 2
     assert capsys.readouterr().err.startswith("error: --max-ncalls must be a positive number")
 

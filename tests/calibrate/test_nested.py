@@ -74,7 +74,12 @@ def test_log_evidence_matches_the_closed_form(data_dir):
     np.testing.assert_array_equal(a.chains, b.chains)  # the seed is honoured
 
 
-def test_nautilus_evidence_matches_the_closed_form(data_dir):
+# measured: nautilus -13.151 ± 0.025, smc -13.197 ± 0.055 against the closed form's -13.172
+@pytest.mark.parametrize(
+    "sampler, options",
+    [("nautilus", {"runs": 2, "live_points": 200}), ("smc", {"runs": 4, "live_points": 400})],
+)
+def test_evidence_matches_the_closed_form_in_two_dimensions(data_dir, sampler, options):
     # tiny.mdl with Rate a and Initial level free (Rate b = 1): Level = L + a (t - 2000), a
     # linear-Gaussian model whose evidence over a box prior holding the whole posterior is
     # L_max 2 pi sigma^2 / sqrt(det X'X) / area (nautilus needs at least two parameters)
@@ -97,14 +102,14 @@ def test_nautilus_evidence_matches_the_closed_form(data_dir):
         - 0.5 * np.log(np.linalg.det(X.T @ X))
         - np.log(area)
     )
-    result = nested_sample(rep, sampler="nautilus", runs=2, live_points=200, seed=0)
-    print(result)  # measured: -13.151 ± 0.025 against the closed form's -13.172
-    assert result.sampler == "nautilus" and result.converged and result.capped_runs == 0
+    result = nested_sample(rep, sampler=sampler, seed=0, **options)
+    print(result)
+    assert result.sampler == sampler and result.converged and result.capped_runs == 0
     assert result.log_z == pytest.approx(log_z, abs=max(4 * result.log_z_err, 0.05))
     assert result.log_z_err > 0 and all(e > 0 for e in result.run_log_z_err)
     lo, hi = result.interval("Rate a")
     assert lo < beta[1] < hi and hi - lo < 0.3
-    again = nested_sample(rep, sampler="nautilus", runs=2, live_points=200, seed=0)
+    again = nested_sample(rep, sampler=sampler, seed=0, **options)
     np.testing.assert_array_equal(result.chains, again.chains)  # the seed is honoured
 
 
@@ -158,10 +163,13 @@ def test_variants_file_and_errors(small, tmp_path):
     assert "Grievance Y" not in small.simulator.parameter_sets(TRUTH[None])  # original intact
     with pytest.raises(InvalidValueError, match="step_sampler must be"):
         nested_sample(small, step_sampler="walk")
-    with pytest.raises(InvalidValueError, match="sampler must be one of 'ultranest', 'nautilus'"):
+    with pytest.raises(InvalidValueError, match="one of 'ultranest', 'nautilus', 'smc'"):
         nested_sample(small, sampler="emcee")
-    with pytest.raises(InvalidValueError, match="'slice' is UltraNest's"):
-        nested_sample(small, sampler="nautilus", step_sampler="slice")
+    for sampler in ("nautilus", "smc"):
+        with pytest.raises(InvalidValueError, match=f"'slice' is UltraNest's; {sampler} draws"):
+            nested_sample(small, sampler=sampler, step_sampler="slice")
+    with pytest.raises(InvalidValueError, match="drop --max-ncalls"):
+        nested_sample(small, sampler="smc", max_ncalls=1000)
     with pytest.raises(InvalidValueError, match="is a free parameter"):
         variant_setup(small, Variant("bad", {"Grievance X": 1.0}))
     path.write_text('[[variant]]\nname = "a"\n[[variant]]\nname = "a"\n')
@@ -297,9 +305,14 @@ def _uniform_p(ranks: np.ndarray, bins: int = 10) -> float:
 
 
 NAUTILUS = {"sampler": "nautilus", "live_points": 200}
+SMC = {"sampler": "smc", "live_points": 400}
 # measured: UltraNest p = 0.405, coverage 0.935; nautilus p = 0.838, coverage 0.955 (~25 min);
 # overconfident: coverage 0.46 and 0.463
-SAMPLERS = [pytest.param({}, id="ultranest"), pytest.param(NAUTILUS, id="nautilus")]
+SAMPLERS = [
+    pytest.param({}, id="ultranest"),
+    pytest.param(NAUTILUS, id="nautilus"),
+    pytest.param(SMC, id="smc"),
+]
 
 
 @pytest.mark.slow

@@ -1,9 +1,10 @@
 """The regional posterior (calibration/nea_posterior.toml): the same fit problem as the model's
 base, never taken as that base, committed results whose diagnostics the draws reproduce, and
-two samplers (UltraNest, nautilus) that agree on it."""
+three samplers (UltraNest, nautilus, tempered SMC) that agree on it."""
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION = ROOT / "calibration"
 RESULT = CALIBRATION / "results" / "nea_posterior.toml"
 NAUTILUS = CALIBRATION / "results" / "nea_posterior_nautilus.toml"
+SMC = CALIBRATION / "results" / "nea_posterior_smc.toml"
+POSTERIORS = {"ultranest": RESULT, "nautilus": NAUTILUS, "smc": SMC}
 
 
 def _toml(path: Path) -> dict:
@@ -31,7 +34,7 @@ def test_the_posterior_spec_is_the_joint_spec_and_not_a_base():
 
 
 def test_the_committed_posteriors_are_not_the_models_base():
-    for result in (RESULT, NAUTILUS):
+    for result in POSTERIORS.values():
         assert _toml(result)["calibration"]["model_base"] is False
     assert find_result("nea", results_dir=RESULT.parent)[0].name == "nea.toml"
 
@@ -41,7 +44,7 @@ def _draws(path: Path) -> tuple[dict, pd.DataFrame]:
     return doc, pd.read_csv(path.parent / doc["nested"]["draws_file"])
 
 
-@pytest.mark.parametrize("result", [RESULT, NAUTILUS], ids=["ultranest", "nautilus"])
+@pytest.mark.parametrize("result", POSTERIORS.values(), ids=POSTERIORS.keys())
 def test_the_committed_diagnostics_follow_from_its_draws(result):
     """R-hat and bulk ESS recomputed from the draws file (runs as chains) equal the recorded
     ones, and 'converged' is what the criteria and the run cap say."""
@@ -61,13 +64,19 @@ def test_the_committed_diagnostics_follow_from_its_draws(result):
     assert nested["converged"] is bool(met)
 
 
-def test_the_two_samplers_agree_on_the_regional_posterior():
-    """UltraNest (region sampling) and nautilus (neural-network bounds, importance weights) are
-    different algorithms: on the same spec and data their log evidence agrees within 3 combined
-    errors and every marginal's median and 95% limits within a fifth to a third of its sd (the
-    Monte Carlo error of a median at ESS >= 400 is about 0.06 sd)."""
-    (a, da), (b, db) = _draws(RESULT), _draws(NAUTILUS)
-    assert a["nested"]["sampler"] == "ultranest" and b["nested"]["sampler"] == "nautilus"
+@pytest.mark.parametrize(
+    "first, second",
+    itertools.combinations(POSTERIORS, 2),
+    ids=["-".join(pair) for pair in itertools.combinations(POSTERIORS, 2)],
+)
+def test_the_samplers_agree_on_the_regional_posterior(first, second):
+    """UltraNest (region sampling), nautilus (neural-network bounds, importance weights) and
+    tempered SMC (Metropolis moves of a population) are different algorithms: on the same spec
+    and data their log evidence agrees within 3 combined errors and every marginal's median and
+    95% limits within a fifth to a third of its sd (the Monte Carlo error of a median at ESS >=
+    400 is about 0.06 sd)."""
+    (a, da), (b, db) = _draws(POSTERIORS[first]), _draws(POSTERIORS[second])
+    assert (a["nested"]["sampler"], b["nested"]["sampler"]) == (first, second)
     assert a["nested"]["converged"] and b["nested"]["converged"]
     assert a["calibration"]["model_sha256"] == b["calibration"]["model_sha256"]
     assert a["error_model"] == b["error_model"]  # the same likelihood (fitted error scales)
