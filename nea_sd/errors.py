@@ -7,7 +7,9 @@ everything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Iterable
+from types import ModuleType
 
 
 class NeaSdError(Exception):
@@ -78,6 +80,16 @@ class UnsupportedModelError(NeaSdError):
 
 class MissingDependencyError(NeaSdError):
     """An optional package that a command needs is not installed; the message says how to add it."""
+
+
+def require(module: str, package: str, purpose: str) -> ModuleType:
+    """Import ``module`` for ``purpose``, or raise one line naming the package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise MissingDependencyError(
+            f"{purpose} needs {package}: pip install {package} (it is in pyproject)"
+        ) from None
 
 
 class CheckpointError(NeaSdError):

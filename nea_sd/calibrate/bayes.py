@@ -19,17 +19,11 @@ import xarray as xr
 from nea_sd.calibrate._report import html_table, text_table
 from nea_sd.calibrate.pool import Evaluate
 from nea_sd.calibrate.problem import Problem, Setup
-from nea_sd.errors import InvalidValueError, MissingDependencyError
+from nea_sd.errors import InvalidValueError, require
 
 
 def _emcee():
-    try:
-        import emcee
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise MissingDependencyError(
-            "Bayesian calibration needs emcee: pip install emcee (or add it to pyproject)"
-        ) from None
-    return emcee
+    return require("emcee", "emcee", "Bayesian calibration")
 
 
 @dataclass(frozen=True, eq=False)

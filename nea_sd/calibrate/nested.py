@@ -36,7 +36,7 @@ import numpy as np
 from nea_sd.calibrate._report import html_table, text_table
 from nea_sd.calibrate.problem import Setup
 from nea_sd.calibrate.spec import CalibrationSpec
-from nea_sd.errors import InvalidValueError, MissingDependencyError
+from nea_sd.errors import InvalidValueError, require
 
 FLOOR = -1e100  # log L given to a run that cannot explain the data (UltraNest wants finite)
 RHAT_MAX = 1.01
@@ -50,12 +50,7 @@ NAUTILUS_PROCESSES = 2  # nautilus's own work, beside the engine (part of what a
 
 
 def _ultranest():
-    try:
-        import ultranest
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise MissingDependencyError(
-            "nested sampling needs UltraNest: pip install ultranest (it is in pyproject)"
-        ) from None
+    ultranest = require("ultranest", "ultranest", "nested sampling")
     logging.getLogger("ultranest").setLevel(logging.WARNING)
     return ultranest
 
@@ -63,13 +58,9 @@ def _ultranest():
 def diagnostics(chains: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ArviZ rank-normalised R-hat, bulk ESS and tail ESS per parameter of
     ``chains`` (chain, draw, k)."""
-    try:
-        import arviz as az
-    except ImportError:  # pragma: no cover
-        raise MissingDependencyError(
-            "convergence diagnostics need ArviZ: pip install arviz"
-        ) from None
     import warnings
+
+    az = require("arviz", "arviz", "convergence diagnostics")
 
     rhat, bulk, tail = [], [], []
     with warnings.catch_warnings():
@@ -319,14 +310,7 @@ def _ultranest_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int
 
 
 def _nautilus():
-    try:
-        import nautilus
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise MissingDependencyError(
-            "the nautilus sampler needs nautilus-sampler: pip install nautilus-sampler "
-            "(it is in pyproject)"
-        ) from None
-    return nautilus
+    return require("nautilus", "nautilus-sampler", "the nautilus sampler")
 
 
 def _prior(spec: CalibrationSpec, u: np.ndarray) -> np.ndarray:

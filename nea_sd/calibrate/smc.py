@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nea_sd.errors import MissingDependencyError
+from nea_sd.errors import require
 
 if TYPE_CHECKING:
     from nea_sd.calibrate.nested import _Run, _Settings, _Timed
@@ -37,13 +37,7 @@ TARGET_ESS = 0.8  # the population's effective share kept by each tempering step
 
 
 def _smcpy():
-    try:
-        import smcpy
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise MissingDependencyError(
-            "the smc sampler needs SMCPy: pip install smcpy (it is in pyproject)"
-        ) from None
-    return smcpy
+    return require("smcpy", "smcpy", "the smc sampler")
 
 
 class _UnitCube:

@@ -10,6 +10,7 @@ time, and fail both for an overconfident likelihood.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from nea_sd.calibrate.structures import (
     variant_setup,
 )
 from nea_sd.calibrate.synthetic import synthetic_spec, with_spec
-from nea_sd.errors import DataError, InvalidValueError
+from nea_sd.errors import DataError, InvalidValueError, MissingDependencyError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL = FIXTURES / "richardson_small.toml"
@@ -341,6 +342,12 @@ def test_sbc_of_the_nested_sampler_detects_an_overconfident_likelihood(small, sa
     print(f"overconfident likelihood: coverage of the 95% intervals {covered.mean():.3f}")
     assert _uniform_p(ranks) < 0.01
     assert covered.mean() < 0.90  # the coverage check fails too
+
+
+def test_a_missing_sampler_package_is_one_line_naming_what_to_install(small, monkeypatch):
+    monkeypatch.setitem(sys.modules, "smcpy", None)  # the import fails as if not installed
+    with pytest.raises(MissingDependencyError, match=r"^the smc sampler needs smcpy: pip install"):
+        nested_sample(small, sampler="smc", runs=2, live_points=20)
 
 
 def test_a_run_stopped_at_the_model_run_cap_is_not_converged(data_dir):
