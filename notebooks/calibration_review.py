@@ -362,15 +362,25 @@ for name, doc in sector_docs.items():
 # curve: one fatigue rate for all actors (the joint fit's structure), budget norms per actor
 # (own fatigue rates), reactions per actor (Japan's and Korea's own defence reactions), both,
 # and both with a fitted fatigue exponent or free standing drivers. Same SIPRI series, inputs
-# and periods, 20 starts each; AIC = 2k + 2(−log L), best first.
+# and periods, 20 starts each; AIC = 2k + 2(−log L), best first. A second table puts the
+# adopted spec (`arms.toml`, with the DPRK and the MIDs) beside the variants fitted to its
+# series: `operations` adds the US operations outside the region (Afghanistan and Iraq, the
+# record's dates, plateau size fitted; `models/variants/nea-operations.mdl`).
 
 # %%
 from nea_sd.calibrate.review import structure_table  # noqa: E402
 
 VARIANTS = RESULTS / "arms-variants"
 variant_docs = {f.stem: read_result(f) for f in sorted(VARIANTS.glob("*.toml"))}
-if variant_docs:
-    print(structure_table(variant_docs).round(2).to_string(index=False))
+by_series: dict[tuple, dict] = {}  # only results on the same series compare
+for stem, variant in variant_docs.items():
+    by_series.setdefault(tuple(sorted(variant["series"])), {})[stem] = variant
+if "arms" in sector_docs:
+    adopted = tuple(sorted(sector_docs["arms"]["series"]))
+    by_series[adopted] = {"arms (adopted)": sector_docs["arms"], **by_series.get(adopted, {})}
+for group in by_series.values():
+    if len(group) > 1:
+        print(structure_table(group).round(2).to_string(index=False), end="\n\n")
 
 # %% [markdown]
 # ### Events the trust sector misses (`calibration/trust-variants/`)
@@ -486,7 +496,9 @@ if not found:
 # 0); `nea_gravity_events` that and the 2012 crises as an event (the trust sector's variant);
 # `nea_gravity_damage` that on the variant model whose flare-ups leave lasting damage;
 # `nea_gravity_damage_trust` that with the trust sector's contact, interdependence and
-# alliance-shock values fitted instead of held at the model's defaults.
+# alliance-shock values fitted instead of held at the model's defaults;
+# `nea_gravity_events_operations` `nea_gravity_events` on the variant model with the US
+# operations outside the region (the arms sector's structural test).
 # Same observations, so −log L and AIC compare; the acceptance rows below read them too.
 
 # %%
@@ -496,6 +508,7 @@ JOINT = (
     "nea_gravity_events",
     "nea_gravity_damage",
     "nea_gravity_damage_trust",
+    "nea_gravity_events_operations",
 )
 joint_names = [c for c in JOINT if (RESULTS / f"{c}.toml").is_file()]
 candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in joint_names}

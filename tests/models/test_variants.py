@@ -1,6 +1,7 @@
 """Structural variants of the regional model (``models/variants/``): each is ``nea.mdl`` plus
 one documented term whose parameter at 0 gives back ``nea.mdl`` exactly, so a fit of the
-variant is a nested structural test of the base."""
+variant is a nested structural test of the base (the combined variant: two such terms, each
+giving back the other's variant at 0)."""
 
 from __future__ import annotations
 
@@ -77,7 +78,58 @@ def test_budget_anchor_variant_at_zero_is_the_base_model_and_goal_seeking_above_
     assert gap[2] < 0.8 * gap[0]  # a wrong sign would push burdens away from their norms
 
 
-@pytest.mark.parametrize("name", ["nea-flare-damage", "nea-budget-anchor"])
+def test_operations_variant_at_zero_is_the_base_model_and_adds_its_trapezoid() -> None:
+    """At size 0 the variant runs ``nea.mdl`` bit for bit. Above it the operations' spending is
+    the record's trapezoid (0 before October 2001, the plateau from 2008 to 2011, 0 from 2015),
+    its change enters the increase when positive and the decrease when negative, and fatigue
+    acts on the budget outside it: with no reactions and a burden-free fatigue (exponent 0) US
+    spending is the size-0 run plus exactly the trapezoid, and with the defaults (fatigue
+    rising with the total burden) the operations crowd the rest of the budget out."""
+    variant = load_model(VARIANTS / "nea-operations.mdl")
+    flows = ["Arms increase", "Arms decrease", "Threat response", "Grievance", "Fatigue"]
+    watched = [*WATCHED, "Operations change", "Operations spending", *flows]
+    base = simulate(bundled("nea"), [{}], WATCHED, engine="batch").isel(run=0)
+    isolated = {"Fatigue exponent": 0.0, "Defence reaction": 0.0}
+    runs = [{}, {"Operations size[US]": 200.0}, isolated, {**isolated, "Operations size[US]": 200.0}]
+    out = simulate(variant, runs, watched, engine="batch")
+    for name in WATCHED:
+        np.testing.assert_array_equal(out[name].isel(run=0).values, base[name].values, name)
+    t = out["time"].values
+    trapezoid = 200.0 * np.clip(
+        np.minimum((t - 2001.75) / 6.25, (2015 - t) / 4), 0.0, 1.0
+    )
+    ops = out["Operations spending"].isel(run=1)
+    np.testing.assert_allclose(ops.sel(Actor="US"), trapezoid, atol=1e-9)
+    assert np.abs(ops.drop_sel(Actor="US").values).max() == 0  # fitted for the US only
+    change = out["Operations change"].isel(run=1).sel(Actor="US").values
+    slope = np.select([(t >= 2001.75) & (t < 2008), (t >= 2011) & (t < 2015)], [32.0, -50.0], 0)
+    np.testing.assert_allclose(change, slope, atol=1e-12)
+    run = out.isel(run=1).sel(Actor="US")
+    up, down = np.maximum(change, 0), np.maximum(-change, 0)
+    np.testing.assert_allclose(
+        run["Arms increase"], run["Threat response"] + run["Grievance"] + up, rtol=1e-12
+    )
+    np.testing.assert_allclose(run["Arms decrease"], run["Fatigue"] + down, rtol=1e-12)
+    us = out["Military expenditure"].sel(Actor="US")
+    np.testing.assert_allclose(us.isel(run=3) - us.isel(run=2), trapezoid, rtol=1e-9, atol=1e-6)
+    crowded = (us.isel(run=1) - us.isel(run=0)).sel(time=2011.0)
+    assert 0 < float(crowded) < 200.0  # the total burden raises fatigue on the rest
+
+
+def test_the_combined_variant_is_each_variant_when_the_other_term_is_zero() -> None:
+    """``nea-flare-damage-operations.mdl`` carries both terms: with the operations at 0 it runs
+    the flare-damage variant bit for bit, with the damage at 0 the operations variant."""
+    both = load_model(VARIANTS / "nea-flare-damage-operations.mdl")
+    damage = {**CRISIS_2012, "Flare up damage": 0.5}
+    operations = {**CRISIS_2012, "Operations size[US]": 200.0}
+    for one, params in (("nea-flare-damage", damage), ("nea-operations", operations)):
+        alone = simulate(load_model(VARIANTS / f"{one}.mdl"), [params], WATCHED, engine="batch")
+        out = simulate(both, [params], WATCHED, engine="batch")
+        for name in WATCHED:
+            np.testing.assert_array_equal(out[name].values, alone[name].values, f"{one}: {name}")
+
+
+@pytest.mark.parametrize("name", ["nea-flare-damage", "nea-budget-anchor", "nea-operations", "nea-flare-damage-operations"])
 def test_a_variant_runs_its_base_models_strategies_and_switches(tmp_path, name) -> None:
     variant = load_model(VARIANTS / f"{name}.mdl")
     theirs, ours = load_scenarios(bundled("nea")), load_scenarios(variant)
