@@ -90,14 +90,13 @@ def test_operations_variant_at_zero_is_the_base_model_and_adds_its_trapezoid() -
     watched = [*WATCHED, "Operations change", "Operations spending", *flows]
     base = simulate(bundled("nea"), [{}], WATCHED, engine="batch").isel(run=0)
     isolated = {"Fatigue exponent": 0.0, "Defence reaction": 0.0}
-    runs = [{}, {"Operations size[US]": 200.0}, isolated, {**isolated, "Operations size[US]": 200.0}]
+    wars = {"Operations size[US]": 200.0}
+    runs = [{}, wars, isolated, {**isolated, **wars}]
     out = simulate(variant, runs, watched, engine="batch")
     for name in WATCHED:
         np.testing.assert_array_equal(out[name].isel(run=0).values, base[name].values, name)
     t = out["time"].values
-    trapezoid = 200.0 * np.clip(
-        np.minimum((t - 2001.75) / 6.25, (2015 - t) / 4), 0.0, 1.0
-    )
+    trapezoid = 200.0 * np.clip(np.minimum((t - 2001.75) / 6.25, (2015 - t) / 4), 0.0, 1.0)
     ops = out["Operations spending"].isel(run=1)
     np.testing.assert_allclose(ops.sel(Actor="US"), trapezoid, atol=1e-9)
     assert np.abs(ops.drop_sel(Actor="US").values).max() == 0  # fitted for the US only
@@ -129,7 +128,10 @@ def test_the_combined_variant_is_each_variant_when_the_other_term_is_zero() -> N
             np.testing.assert_array_equal(out[name].values, alone[name].values, f"{one}: {name}")
 
 
-@pytest.mark.parametrize("name", ["nea-flare-damage", "nea-budget-anchor", "nea-operations", "nea-flare-damage-operations"])
+NAMES = ["nea-flare-damage", "nea-budget-anchor", "nea-operations", "nea-flare-damage-operations"]
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_a_variant_runs_its_base_models_strategies_and_switches(tmp_path, name) -> None:
     variant = load_model(VARIANTS / f"{name}.mdl")
     theirs, ours = load_scenarios(bundled("nea")), load_scenarios(variant)
