@@ -497,8 +497,9 @@ if not found:
 # `nea_gravity_damage` that on the variant model whose flare-ups leave lasting damage;
 # `nea_gravity_damage_trust` that with the trust sector's contact, interdependence and
 # alliance-shock values fitted instead of held at the model's defaults;
-# `nea_gravity_events_operations` `nea_gravity_events` on the variant model with the US
-# operations outside the region (the arms sector's structural test).
+# `nea_gravity_events_operations` and `nea_gravity_damage_operations` the two 2012-crisis
+# candidates on variant models with the US operations outside the region (the wars in
+# Afghanistan and Iraq: the arms sector's structural test).
 # Same observations, so −log L and AIC compare; the acceptance rows below read them too.
 
 # %%
@@ -509,6 +510,7 @@ JOINT = (
     "nea_gravity_damage",
     "nea_gravity_damage_trust",
     "nea_gravity_events_operations",
+    "nea_gravity_damage_operations",
 )
 joint_names = [c for c in JOINT if (RESULTS / f"{c}.toml").is_file()]
 candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in joint_names}
