@@ -102,7 +102,8 @@ def evidence_frame(doc: dict[str, Any]) -> pd.DataFrame:
 def structure_table(docs: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
     """Structural variants of one sector side by side, best AIC first: free parameters k,
     −log L and AIC = 2k + 2(−log L) on the fit period, ΔAIC to the best, the largest AR(1)
-    of the residuals, and each spending series' held-out bias (mean simulated / observed − 1).
+    of the residuals, and each spending series' held-out bias (mean simulated / observed − 1;
+    series without held-out data, such as the disputes fitted to 2010, get no column).
 
     The variants must share observations and periods (the same data), else −log L and AIC
     are not comparable; a variant whose series differ is an error.
@@ -130,6 +131,8 @@ def structure_table(docs: Mapping[str, dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
+    held_out = [c for c in frame.columns if c.endswith("held-out bias %")]
+    frame = frame.drop(columns=[c for c in held_out if frame[c].isna().all()])  # fit-only series
     frame.insert(4, "ΔAIC", frame["AIC"] - frame["AIC"].min())
     return frame.sort_values("AIC", kind="stable").reset_index(drop=True)
 

@@ -33,6 +33,15 @@ def test_structure_table_by_hand():
     assert math.isclose(table.loc[0, "milex CN held-out bias %"], 0.0)
 
 
+def test_a_series_without_held_out_data_gets_no_column():
+    docs = {"a": _doc(960.0, 4, 0, 70.0, 0.95), "b": _doc(890.0, 10, 1, 37.0, 0.7)}
+    for doc in docs.values():
+        doc["series"]["MIDs US-CN"] = {"fit": {"r": 0.1}}  # fitted 2000-2010, nothing held out
+    table = structure_table(docs)
+    assert "MIDs US-CN held-out bias %" not in table.columns
+    assert table["milex JP held-out bias %"].notna().all()
+
+
 def test_structure_table_refuses_different_data():
     other = _doc(900.0, 5, 0, 40.0, 0.5)
     del other["series"]["milex CN"]
