@@ -443,12 +443,13 @@ for name, doc in evidence_docs.items():
 # %% [markdown]
 # ### The regional posterior
 #
-# Nested sampling of the joint spec (`calibration/nea_posterior.toml`, the same problem as
-# `nea.toml` with `base = false`, so it never replaces the joint optimum as `compare`'s base):
+# The base's posterior (`calibration/nea_base_posterior.toml`, the same problem as `nea.toml`
+# with `base = false`, so it never replaces the joint optimum as `compare`'s base), and that of
+# the previous base structure (`calibration/nea_posterior.toml`, the problem of `nea_elastic.toml`):
 # log Z with its Monte Carlo error, wall time and the sampler's overhead share, whether a run
 # stopped at its model-run cap (`--max-ncalls`: unfinished, so not a posterior whatever R-hat
 # says), and per parameter the posterior interval with R-hat and bulk/tail ESS across runs;
-# for each committed sampler (UltraNest; nautilus and tempered SMC on the same spec).
+# for each committed sampler (on the previous base: UltraNest; nautilus and tempered SMC).
 
 
 # %%
@@ -480,7 +481,12 @@ def print_posterior(name: str) -> None:
 
 # the same posterior by three samplers (UltraNest; nautilus, a tenth of the model runs;
 # tempered SMC, little work of its own)
-POSTERIORS = ("nea_posterior.toml", "nea_posterior_nautilus.toml", "nea_posterior_smc.toml")
+POSTERIORS = (
+    "nea_base_posterior.toml",
+    "nea_posterior.toml",
+    "nea_posterior_nautilus.toml",
+    "nea_posterior_smc.toml",
+)
 found = [n for n in POSTERIORS if (RESULTS / n).is_file()]
 for name in found:
     print_posterior(name)
@@ -499,7 +505,8 @@ if not found:
 # alliance-shock values fitted instead of held at the model's defaults;
 # `nea_gravity_events_operations` and `nea_gravity_damage_operations` the two 2012-crisis
 # candidates on variant models with the US operations outside the region (the wars in
-# Afghanistan and Iraq: the arms sector's structural test).
+# Afghanistan and Iraq: the arms sector's structural test); the base (`nea.toml`) is
+# `nea_gravity_damage_operations` on `nea.mdl`, which now carries both terms.
 # Same observations, so −log L and AIC compare; the acceptance rows below read them too.
 
 # %%

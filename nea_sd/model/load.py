@@ -292,9 +292,15 @@ class Model:
         return sorted((n for n in names if n.upper() not in CONTROL_NAMES), key=str.lower)
 
     def pysd_model(self) -> Any:
-        """The underlying PySD model, reloaded so that no earlier override survives."""
+        """The underlying PySD model, reloaded so that no earlier override survives.
+
+        Reloading initialises the model, and PySD warns (raw, with its source line) whenever a
+        lookup is read outside its x range, which the Vensim semantics it implements allow and
+        a partial model's data tables do before their first year: not the user's concern."""
         self.ensure_current()
-        self._pysd.reload()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"pysd\.")
+            self._pysd.reload()
         return self._pysd
 
     def __repr__(self) -> str:

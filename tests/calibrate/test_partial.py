@@ -225,8 +225,8 @@ def test_the_committed_dyad_application_is_not_the_dyads_base():
 
 
 def test_the_sector_held_test_holds_the_sector_fits_own_estimates():
-    """``calibration/nea_sector_held.toml`` is ``nea.toml`` with the values the sectors reject
-    held at the committed sector results' estimates (not at numbers of our choosing), never a
+    """``calibration/nea_sector_held.toml`` is ``nea.toml`` with the value the sectors reject
+    held at the committed sector result's estimate (not at a number of our choosing), never a
     base."""
     import tomllib
     from pathlib import Path
@@ -235,11 +235,14 @@ def test_the_sector_held_test_holds_the_sector_fits_own_estimates():
     results = root / "calibration" / "results"
     spec = tomllib.loads((root / "calibration" / "nea_sector_held.toml").read_text("utf-8"))
     joint = tomllib.loads((root / "calibration" / "nea.toml").read_text("utf-8"))
-    source = {"Defence reaction[JP]": "arms", "Contact effect": "trust"}
-    source["Trust elasticity of trade"] = "exchange"
+    source = {"Trust building rate": "trust"}
     assert spec.pop("base") is False
-    for name, value in spec.pop("constants").items():
+    constants = spec.pop("constants")
+    for name, value in joint.pop("constants").items():
+        assert constants.pop(name) == value  # the base's own constants, unchanged
+    assert set(constants) == set(source)
+    for name, value in constants.items():
         assert value == read_result(results / f"{source[name]}.toml")["estimates"][name]
-        joint["parameters"].pop(name, None)  # fitted in the base, held here
+        joint["parameters"].pop(name)  # fitted in the base, held here
     assert set(source) <= set(read_result(results / "nea.toml")["estimates"])  # fitted there
     assert spec == joint  # everything else as in the base's spec

@@ -15,12 +15,13 @@ from nea_sd.errors import InvalidValueError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_bases_contact_effect_pull_matches_its_likelihood(data_dir):
-    """On the committed base: the total whitened SS changes by twice the change in −log L
-    (computed by the likelihood, another code path), and the README's reading holds — moved
-    from its limit 1 to 0.3, trade with China is what gets worse most."""
-    doc = read_result(ROOT / "calibration" / "results" / "nea.toml")
-    setup = prepare(ROOT / "calibration" / "nea.toml", data_dir)
+def test_the_elastic_fits_contact_effect_pull_matches_its_likelihood(data_dir):
+    """On the previous base's structure (trade with a trust elasticity): the total whitened SS
+    changes by twice the change in −log L (computed by the likelihood, another code path), and
+    the README's reading holds — moved from its limit 1 to 0.3, trade with China is what gets
+    worse most."""
+    doc = read_result(ROOT / "calibration" / "results" / "nea_elastic.toml")
+    setup = prepare(ROOT / "calibration" / "nea_elastic.toml", data_dir)
     frame = series_pull(setup, doc, "Contact effect", [0.3])
     moved = frame["Contact effect = 0.3"] - frame["estimate"]
     scored = with_error_model(setup, doc)
@@ -36,7 +37,7 @@ def test_the_bases_contact_effect_pull_matches_its_likelihood(data_dir):
 
 
 def test_an_unfitted_parameter_is_named(data_dir):
-    doc = read_result(ROOT / "calibration" / "results" / "nea.toml")
-    setup = prepare(ROOT / "calibration" / "nea.toml", data_dir)
-    with pytest.raises(InvalidValueError, match="'Spillover' is not fitted by nea.toml"):
+    doc = read_result(ROOT / "calibration" / "results" / "nea_elastic.toml")
+    setup = prepare(ROOT / "calibration" / "nea_elastic.toml", data_dir)
+    with pytest.raises(InvalidValueError, match="'Spillover' is not fitted by nea_elastic.toml"):
         series_pull(setup, doc, "Spillover", [0.1])

@@ -15,14 +15,14 @@ RESULTS = MODELS.parent / "calibration" / "results"
 
 
 def test_compare_runs_on_the_named_results_joint_optimum(capsys, tmp_path: Path) -> None:
-    candidate = RESULTS / "nea_norms.toml"
+    candidate = RESULTS / "nea_elastic.toml"
     document = read_result(candidate)
     code, out, err = call(
         capsys, "compare", "--scenarios", "status-quo", "--output-dir", str(tmp_path),
         "--calibration", str(candidate),
     )  # fmt: skip
     assert code == 0, err
-    assert "parameters: calibrated, joint optimum of nea_norms.toml" in out
+    assert "parameters: calibrated, joint optimum of nea_elastic.toml" in out
     base = xr.open_dataset(tmp_path / "compare_nea_outcomes.nc").attrs["base_parameters"]
     import json
 
@@ -35,7 +35,9 @@ def test_compare_runs_on_the_named_results_joint_optimum(capsys, tmp_path: Path)
     [
         ("arms.toml", [], "arms.toml is a sector fit with data inputs"),
         ("dyad_cnjp.toml", [], "dyad_cnjp.toml was fitted to 'dyad.mdl'"),
-        ("nea_norms.toml", ["--parameters", "defaults"], "--calibration and --parameters"),
+        # fitted before nea.mdl gained the wars' and lasting damage's terms: another version
+        ("nea_norms.toml", [], "nea_norms.toml was fitted to 'nea.mdl' in another version"),
+        ("nea_elastic.toml", ["--parameters", "defaults"], "--calibration and --parameters"),
         ("missing.toml", [], "cannot read calibration results"),
     ],
 )

@@ -154,3 +154,31 @@ def test_unparsable_model_names_the_problem(tmp_path: Path) -> None:
         f"model file '{broken}' cannot be parsed at line {expected_line} in the equation of "
         "'Arms decrease X': unexpected text '* (Arms X'; check brackets and operators there"
     )
+
+
+def test_reloading_a_model_that_reads_a_lookup_before_its_range_prints_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """PySD warns raw (file, line, source) when a lookup is read outside its x range, which a
+    partial model's data tables do at the initial time; the loading stage keeps that quiet."""
+    import warnings
+
+    monkeypatch.setenv("NEA_SD_CACHE", str(tmp_path / "cache"))
+    mdl = tmp_path / "early.mdl"
+    mdl.write_text(
+        "{UTF-8}\nTable(\n\t(2005,1),(2010,2))\n\t~\t1\n\t~\t|\n\n"
+        "Level= INTEG(Table(Time), Table(Time))\n\t~\t1\n\t~\t|\n\n"
+        "INITIAL TIME = 2000\n\t~\tYear\n\t~\t|\n\nFINAL TIME = 2002\n\t~\tYear\n\t~\t|\n\n"
+        "TIME STEP = 1\n\t~\tYear\n\t~\t|\n\nSAVEPER = TIME STEP\n\t~\tYear\n\t~\t|\n",
+        encoding="utf-8",
+    )
+    model = load_model(mdl)
+    capfd.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # as a fresh interpreter would show them
+        model.pysd_model()
+    assert capfd.readouterr().err == ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.pysd_model()
+    assert not caught
