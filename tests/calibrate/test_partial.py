@@ -106,12 +106,13 @@ def test_values_the_joint_fit_held_fixed_are_checked_too():
     assert held_values(joint2, {"arms": whole}, table2) == {"g": 0.1}
 
 
-def test_the_committed_base_fits_what_the_sectors_reject_and_the_gravity_fit_holds_it():
-    """The committed base (``nea.toml``) fits Japan's defence reaction and the contact effect,
-    the two defaults the sectors reject (0.0912 and 0.3 in ``models/nea.mdl``, above the arms
-    and trust sectors' upper limits), so it holds no value the sectors reject; the gravity
-    candidate still holds the contact effect at 0.3. Read from the committed results and the
-    ``.mdl``, not restated here."""
+def test_the_committed_base_holds_nothing_the_sectors_reject_and_the_elastic_fit_does_not():
+    """The committed base (``nea.toml``, the record's structure) holds no value its sector fits
+    reject (the trade elasticity it sets to 0 lies inside the exchange sector's interval, the
+    contact effect it leaves at the model's 0.3 inside the trust sector's), and the values it
+    fits outside a sector's interval are the ones the sector note names; the previous base
+    (``nea_elastic.toml``) fits a trade elasticity the exchange sector rejects. Read from the
+    committed results, not restated here."""
     from pathlib import Path
 
     from nea_sd.model import load_model
@@ -120,22 +121,19 @@ def test_the_committed_base_fits_what_the_sectors_reject_and_the_gravity_fit_hol
     results = root / "calibration" / "results"
     sectors = {s: read_result(results / f"{s}.toml") for s in ("arms", "trust", "exchange")}
     table = load_model(root / "models" / "nea.mdl").parameters
-    mdl = (root / "models" / "nea.mdl").read_text(encoding="utf-8")
-    assert "Contact effect=\n\t0.3\n" in mdl
-    trust_upper = sectors["trust"]["parameters"]["Contact effect"]["profile_upper"]
-    arms_upper = sectors["arms"]["parameters"]["Defence reaction[JP]"]["profile_upper"]
-    assert table.value_of("Defence reaction[JP]") > arms_upper and trust_upper < 0.3
     rows = {}
-    for name in ("nea", "nea_gravity"):
+    for name in ("nea", "nea_elastic"):
         joint = read_result(results / f"{name}.toml")
         held = held_values(joint, sectors, table)
         rows[name] = {(r.parameter, r.sector): r for r in sector_check(joint, sectors, held)}
-    gravity = rows["nea_gravity"]["Contact effect", "trust"]
-    assert not gravity.fitted and gravity.joint == 0.3 > trust_upper and not gravity.inside
+    elastic = rows["nea_elastic"]["Trust elasticity of trade", "exchange"]
+    assert elastic.fitted and not elastic.inside and elastic.joint > elastic.upper
     base = read_result(results / "nea.toml")
-    for name, sector in (("Contact effect", "trust"), ("Defence reaction[JP]", "arms")):
-        row = rows["nea"][name, sector]
-        assert row.fitted and row.joint == base["estimates"][name]
+    held_elasticity = rows["nea"]["Trust elasticity of trade", "exchange"]
+    assert not held_elasticity.fitted and held_elasticity.inside
+    assert held_elasticity.joint == base["constants"]["Trust elasticity of trade"] == 0.0
+    contact = rows["nea"]["Contact effect", "trust"]
+    assert not contact.fitted and contact.inside and contact.joint == 0.3
     assert not any(not r.fitted and not r.inside for r in rows["nea"].values())
     note = sector_note(results / "nea.toml")  # compare's header: the committed check, current
     assert "held" not in note and "out of date" not in note

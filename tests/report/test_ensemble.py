@@ -99,11 +99,12 @@ def test_a_named_calibration_result_is_the_base_with_its_constants(nea) -> None:
     from nea_sd.calibrate.results import read_result
     from nea_sd.report.ensemble import choose_base
 
-    path = Path(__file__).resolve().parents[2] / "calibration/results/nea_gravity_events.toml"
+    path = Path(__file__).resolve().parents[2] / "calibration/results/nea.toml"
     doc = read_result(path)
     values, source, per_draw = choose_base(nea, "calibrated", 10, 0, str(path))
     assert values == {**doc["estimates"], **doc["constants"]} and not per_draw
-    assert "nea_gravity_events.toml" in source and "-log L = 2542.60" in source
+    nll = -doc["calibration"]["log_likelihood"]
+    assert "nea.toml" in source and f"-log L = {nll:.2f}" in source and nll == PINNED_NLL
 
 
 def test_per_draw_values_set_each_draws_runs(nea) -> None:
