@@ -103,8 +103,7 @@ def test_a_named_calibration_result_is_the_base_with_its_constants(nea) -> None:
     doc = read_result(path)
     values, source, per_draw = choose_base(nea, "calibrated", 10, 0, str(path))
     assert values == {**doc["estimates"], **doc["constants"]} and not per_draw
-    nll = -doc["calibration"]["log_likelihood"]
-    assert "nea.toml" in source and f"-log L = {nll:.2f}" in source and nll == PINNED_NLL
+    assert "nea.toml" in source and "-log L = 2530.33" in source  # the README's base
 
 
 def test_per_draw_values_set_each_draws_runs(nea) -> None:
