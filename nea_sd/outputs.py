@@ -9,6 +9,7 @@ a truncated file behind and never damages the file that was there before.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import itertools
 import os
@@ -16,7 +17,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +103,50 @@ def check_output_file(
     return target
 
 
+_CREATED: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar(
+    "nea_sd_created_folders", default=None
+)
+
+
+@contextlib.contextmanager
+def created_folders_removed_on_failure() -> Iterator[None]:
+    """Within this block, folders that :func:`check_output_dir` creates are removed again
+    (deepest first, only while still empty) if the block raises: a command that fails after
+    checking its output path leaves no empty folder behind (the CLI wraps every command)."""
+    created: list[Path] = []
+    token = _CREATED.set(created)
+    try:
+        yield
+    except BaseException:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds on an empty folder: nothing written is lost
+        raise
+    finally:
+        _CREATED.reset(token)
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, outermost first."""
+    missing = []
+    for part in (folder, *folder.parents):
+        if part.exists():
+            break
+        missing.append(part)
+    return missing[::-1]
+
+
 def check_output_dir(path: str | os.PathLike[str], *, needed: int = MIN_FREE_BYTES) -> Path:
     """Create the folder if needed and prove it is writable and not full."""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise OutputPathError(f"output folder {str(path)!r} is a file; give a folder")
     try:
+        new = _missing_parents(folder.absolute())
         folder.mkdir(parents=True, exist_ok=True)
+        created = _CREATED.get()
+        if created is not None:
+            created.extend(p for p in new if p.is_dir())
         with tempfile.NamedTemporaryFile(dir=folder, prefix=_TEMP_PREFIX + "probe-"):
             pass
     except OSError as exc:

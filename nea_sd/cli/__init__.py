@@ -68,9 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nea_sd.engine.verify import allow_unverified
 
         allow_unverified()
+    from nea_sd.outputs import created_folders_removed_on_failure
+
     previous = _unwind_on_sigterm()
     try:
-        return int(args.handler(args) or 0)
+        with created_folders_removed_on_failure():
+            return int(args.handler(args) or 0)
     except Terminated:
         print("terminated", file=sys.stderr)
         return 143

@@ -115,6 +115,26 @@ def test_compare_on_a_full_disk_keeps_every_earlier_result(
     assert leftovers(out) == []
 
 
+def test_a_failing_command_leaves_no_folder_it_created(capsys, tmp_path: Path) -> None:
+    """The output path is checked (and its folders made) before the work; a command that then
+    fails removes the folders it made, and never a folder that was there or holds a file."""
+    made = tmp_path / "new" / "deeper"
+    code, _, err = call(capsys, "run", "dyad", "--set", "Nope=1", "--output", made / "x.nc")
+    assert_clean_error(code, err, "'Nope'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    code, _, err = call(
+        capsys, "compare", "dyad", "--scenarios", "nope", "--output-dir", tmp_path / "cmp"
+    )
+    assert_clean_error(code, err, "'nope'")
+    assert not (tmp_path / "cmp").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    code, _, err = call(capsys, "run", "dyad", "--set", "Nope=1", "--output", kept / "x.nc")
+    assert code == 2 and kept.is_dir()
+    assert call(capsys, "run", "dyad", "--output", made / "x.nc")[0] == 0
+    assert (made / "x.nc").is_file()  # a command that succeeds keeps what it made
+
+
 def test_loops_checks_its_output_folder_before_the_work(capsys, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
