@@ -542,17 +542,26 @@ print_polls(candidate_docs)
 #
 # The base (`nea.toml`) fits one value outside its sector's interval (the trust building rate,
 # below the trust sector's); `nea_sector_held` holds it at the trust sector's own estimate
-# instead. Same observations as the base, so −log L and AIC compare. The previous base
+# instead, for both trust layers; `nea_trust_layers` lets the societal layer (the polls) move
+# at its own speed (`Societal trust speed` multiplies its rate: the trust sector's rate is the
+# product). Same observations as the base, so −log L and AIC compare. The previous base
 # (`nea_elastic`, fewer series) is printed with its own polls.
 
 # %%
 held_docs = {
     name: read_result(RESULTS / f"{name}.toml")
-    for name in ("nea", "nea_sector_held", "nea_elastic")
+    for name in ("nea", "nea_sector_held", "nea_trust_layers", "nea_elastic")
     if (RESULTS / f"{name}.toml").is_file()
 }
 paired = {k: v for k, v in held_docs.items() if k != "nea_elastic"}
-if len(paired) == 2:
+if "nea_trust_layers" in held_docs:
+    layers = held_docs["nea_trust_layers"]["estimates"]
+    print(
+        f"nea_trust_layers: security rate {layers['Trust building rate']:.3f}, societal rate "
+        f"{layers['Trust building rate'] * layers['Societal trust speed']:.3f} (speed "
+        f"{layers['Societal trust speed']:.2f})"
+    )
+if len(paired) >= 2:
     print(structure_table(paired).round(2).to_string(index=False))
 print_polls(held_docs)
 

@@ -128,7 +128,44 @@ def test_the_combined_variant_is_each_variant_when_the_other_term_is_zero() -> N
             np.testing.assert_array_equal(out[name].values, alone[name].values, f"{one}: {name}")
 
 
-NAMES = ["nea-flare-damage", "nea-budget-anchor", "nea-operations", "nea-flare-damage-operations"]
+def test_trust_layers_variant_at_speed_one_is_the_base_model_and_speeds_the_polls_layer() -> None:
+    """``nea-trust-layers.mdl``: ``Societal trust speed`` multiplies the societal layer's
+    building and erosion rates. At 1 it runs ``nea.mdl`` bit for bit (the 2012 crisis on, so
+    both societal flows work); at 3 the crisis's fall in China's societal trust in Japan is
+    deeper and its recovery faster, and the security layer moves only through its coupling."""
+    variant = load_model(VARIANTS / "nea-trust-layers.mdl")
+    base = simulate(bundled("nea"), [CRISIS_2012], WATCHED, engine="batch").isel(run=0)
+    speed = "Societal trust speed"
+    out = simulate(variant, [{**CRISIS_2012, speed: 1.0}, {**CRISIS_2012, speed: 3.0}], WATCHED)
+    for name in WATCHED:
+        np.testing.assert_array_equal(out[name].isel(run=0).values, base[name].values, name)
+    t = out["time"].values
+    soc = out["Societal trust"].sel(Actor="CN", Partner="JP")
+    crisis = (t >= 2012.7) & (t <= 2013.5)
+    drop = [
+        float(soc.isel(run=r).values[t <= 2012.7][-1] - soc.isel(run=r).values[crisis].min())
+        for r in (0, 1)
+    ]
+    assert drop[1] > drop[0] > 0.05  # faster erosion: a deeper fall (capped by the MIN)
+    at = int(np.searchsorted(t, 2015.0))  # two years on: a larger share of the fall regained
+    regained = [
+        float(soc.isel(run=r).values[at] - soc.isel(run=r).values[crisis].min()) / drop[r]
+        for r in (0, 1)
+    ]
+    assert regained[1] > 1.5 * regained[0] > 0
+    sec = out["Security trust"].sel(Actor="CN", Partner="JP")
+    soc_moved = float(np.abs(soc.isel(run=1) - soc.isel(run=0)).max())
+    sec_moved = float(np.abs(sec.isel(run=1) - sec.isel(run=0)).max())
+    assert soc_moved > 0.05 and sec_moved < soc_moved  # the polls' layer moves first
+
+
+NAMES = [
+    "nea-flare-damage",
+    "nea-budget-anchor",
+    "nea-operations",
+    "nea-flare-damage-operations",
+    "nea-trust-layers",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
