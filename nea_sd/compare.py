@@ -161,10 +161,15 @@ def result_base(model: Model, path: str | os.PathLike[str]) -> tuple[dict[str, f
             "name a joint fit's result"
         )
     if calibration.get("model_sha256") != model.sha256:
+        fitted = str(calibration.get("model", "another model"))
+        if Path(fitted).name != model.path.name:
+            raise InvalidValueError(
+                f"{name} was fitted to {fitted!r}, another model than {model.path.name}; name "
+                f"a result of {model.path.name}, or give {fitted!r} as the model"
+            )
         raise InvalidValueError(
-            f"{name} was fitted to {calibration.get('model', 'another model')!r} in another "
-            f"version than this {model.path.name} (SHA-256 differs); name a result of this "
-            "model or recalibrate"
+            f"{name} was fitted to {fitted!r} in another version than this "
+            f"{model.path.name} (SHA-256 differs); name a result of this model or recalibrate"
         )
     values, header = compare_base(document)
     model.parameters.resolve(values)  # calibrated values must still fit the model's ranges

@@ -34,7 +34,9 @@ def test_compare_runs_on_the_named_results_joint_optimum(capsys, tmp_path: Path)
     ("result", "extra", "message"),
     [
         ("arms.toml", [], "arms.toml is a sector fit with data inputs"),
-        ("dyad_cnjp.toml", [], "dyad_cnjp.toml was fitted to 'dyad.mdl'"),
+        ("dyad_cnjp.toml", [], "fitted to 'dyad.mdl', another model than nea.mdl"),
+        # a structural variant's fit is of another model, not another version of this one
+        ("nea_trust_layers.toml", [], "to 'nea-trust-layers.mdl', another model than nea.mdl"),
         # fitted before nea.mdl gained the wars' and lasting damage's terms: another version
         ("nea_norms.toml", [], "nea_norms.toml was fitted to 'nea.mdl' in another version"),
         ("nea_elastic.toml", ["--parameters", "defaults"], "--calibration and --parameters"),
