@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--calibration",
         metavar="RESULT.toml",
         help="run on the joint optimum of this calibration result instead (a candidate fit "
-        "such as calibration/results/nea_norms.toml); it must be of this model's version",
+        "such as calibration/results/nea_gravity.toml); it must be of this model's version",
     )
     add_engine_argument(parser)
     parser.set_defaults(handler=run)

@@ -38,7 +38,7 @@ def test_compare_runs_on_the_named_results_joint_optimum(capsys, tmp_path: Path)
         # a structural variant's fit is of another model, not another version of this one
         ("nea_trust_layers.toml", [], "to 'nea-trust-layers.mdl', another model than nea.mdl"),
         # fitted before nea.mdl gained the wars' and lasting damage's terms: another version
-        ("nea_norms.toml", [], "nea_norms.toml was fitted to 'nea.mdl' in another version"),
+        ("nea_gravity_events.toml", [], "was fitted to 'nea.mdl' in another version"),
         ("nea_elastic.toml", ["--parameters", "defaults"], "--calibration and --parameters"),
         ("missing.toml", [], "cannot read calibration results"),
     ],
