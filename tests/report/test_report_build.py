@@ -125,7 +125,8 @@ RESULTS = Path(__file__).resolve().parents[2] / "calibration" / "results"
         (["--base", "best"], "invalid choice"),
         (["--workers", "0"], "--workers"),
         (["--calibration", str(RESULTS / "trust.toml")], "sector fit"),
-        (["--calibration", str(RESULTS / "dyad_cnjp.toml")], "SHA-256 differs"),
+        (["--calibration", str(RESULTS / "dyad_cnjp.toml")], "another model than nea.mdl"),
+        (["--calibration", str(RESULTS / "nea_gravity_events.toml")], "SHA-256 differs"),
         (["--calibration", str(RESULTS / "nea.toml"), "--base", "defaults"], "both choose"),
     ],
 )
