@@ -142,11 +142,10 @@ def check_output_dir(path: str | os.PathLike[str], *, needed: int = MIN_FREE_BYT
     if folder.exists() and not folder.is_dir():
         raise OutputPathError(f"output folder {str(path)!r} is a file; give a folder")
     try:
-        new = _missing_parents(folder.absolute())
-        folder.mkdir(parents=True, exist_ok=True)
         created = _CREATED.get()
         if created is not None:
-            created.extend(p for p in new if p.is_dir())
+            created.extend(_missing_parents(folder.absolute()))  # made just below
+        folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=_TEMP_PREFIX + "probe-"):
             pass
     except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from pathlib import Path
 
@@ -44,3 +45,15 @@ def shared_params(paths: list[Path], folder: Path = TEST_MODELS) -> list:
     if folder.is_dir():
         return list(paths)
     return [pytest.param(folder, id="shared-missing")]
+
+
+def result_of_another_version(folder: Path, name: str = "old.toml") -> Path:
+    """A copy of a committed joint result whose recorded model hash is no longer ``nea.mdl``'s
+    (so tests of that refusal do not depend on which committed results are out of date)."""
+    text = (REPO / "calibration" / "results" / "nea_gravity.toml").read_text(encoding="utf-8")
+    target = folder / name
+    target.write_text(
+        re.sub(r'model_sha256 = "[0-9a-f]{64}"', f'model_sha256 = "{"0" * 64}"', text),
+        encoding="utf-8",
+    )
+    return target

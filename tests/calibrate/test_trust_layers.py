@@ -10,6 +10,7 @@ import tomllib
 import pytest
 
 from nea_sd.calibrate.results import read_result
+from nea_sd.model.cache import file_sha256
 from tests.support import MODELS, REPO
 
 SPEC = REPO / "calibration" / "nea_trust_layers.toml"
@@ -31,9 +32,7 @@ def test_the_committed_result_is_of_this_variant_and_spec():
     path = REPO / "calibration" / "results" / "nea_trust_layers.toml"
     if not path.is_file():
         pytest.skip("no committed result for the trust-layers test")
-    import hashlib
-
     doc = read_result(path)
-    assert doc["calibration"]["model_sha256"] == hashlib.sha256(VARIANT.read_bytes()).hexdigest()
+    assert doc["calibration"]["model_sha256"] == file_sha256(VARIANT)
     assert doc["calibration"].get("model_base") is False
     assert SPEED in doc["estimates"]

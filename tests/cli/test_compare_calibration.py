@@ -9,7 +9,7 @@ import xarray as xr
 
 from nea_sd.calibrate.results import read_result
 from tests.cli.test_main_commands import call
-from tests.support import MODELS
+from tests.support import MODELS, result_of_another_version
 
 RESULTS = MODELS.parent / "calibration" / "results"
 
@@ -53,11 +53,7 @@ def test_a_result_that_cannot_be_the_base_is_one_line(capsys, tmp_path, result, 
 def test_a_result_of_another_version_of_the_model_is_one_line(capsys, tmp_path) -> None:
     """A result fitted to an earlier ``nea.mdl`` (its recorded hash differs; made here from a
     committed result, so the test does not depend on which committed files are out of date)."""
-    import re
-
-    text = (RESULTS / "nea_gravity.toml").read_text(encoding="utf-8")
-    stale = tmp_path / "old.toml"
-    stale.write_text(re.sub(r'model_sha256 = "[0-9a-f]{64}"', f'model_sha256 = "{"0" * 64}"', text))
+    stale = result_of_another_version(tmp_path)
     out = tmp_path / "out"
     code, _, err = call(capsys, "compare", "--output-dir", str(out), "--calibration", str(stale))
     assert code == 2 and "Traceback" not in err

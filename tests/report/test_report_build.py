@@ -16,7 +16,7 @@ from nea_sd.cli import main
 from nea_sd.report.build import REGISTRY, resolve
 from nea_sd.report.core import decide
 from tests.background import build_report
-from tests.support import MODELS
+from tests.support import MODELS, result_of_another_version
 
 SAMPLES = "8"
 REPORT = (build_report, str(MODELS / "nea.mdl"), SAMPLES, "3")
@@ -139,18 +139,12 @@ def test_bad_input_is_one_error_line(capsys, tmp_path: Path, argv, message) -> N
 def test_a_result_of_another_version_of_the_model_is_one_error_line(capsys, tmp_path) -> None:
     """A joint result whose recorded model hash is not today's ``nea.mdl`` (made here, so the
     test does not depend on which committed results happen to be out of date)."""
-    stale = tmp_path / "old.toml"
-    stale.write_text(_with_other_hash(RESULTS / "nea_gravity.toml"), encoding="utf-8")
+    stale = result_of_another_version(tmp_path)
     argv = ["--calibration", str(stale), "--output-dir", str(tmp_path / "r")]
     code, _, err = call(capsys, "report", "nea", *argv)
     assert code == 2 and "Traceback" not in err and len(err.splitlines()) == 1
     assert err.startswith("error: old.toml was fitted to 'nea.mdl' in another version")
     assert not (tmp_path / "r").exists()
-
-
-def _with_other_hash(result: Path) -> str:
-    text = result.read_text(encoding="utf-8")
-    return re.sub(r'model_sha256 = "[0-9a-f]{64}"', 'model_sha256 = "' + "0" * 64 + '"', text)
 
 
 def test_an_unwritable_output_dir_is_refused_before_the_runs(capsys, tmp_path: Path) -> None:
