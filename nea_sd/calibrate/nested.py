@@ -24,7 +24,6 @@ is their mean, with the larger of the between-run and the runs' own Monte Carlo 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import math
 import time
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nea_sd.calibrate._report import html_table, text_table
+from nea_sd.calibrate.marginal import Target, target
 from nea_sd.calibrate.problem import Setup
 from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import InvalidValueError, require
@@ -89,9 +89,13 @@ class NestedResult:
         live_points, seed: settings; ``max_ncalls``: the cap on model runs per run (None:
             none); ``capped_runs``: runs stopped by that cap before UltraNest's own termination
             (their posterior is the explored part of the prior, not a finished run);
-            ``run_max_log_l``: the best log-likelihood each run reached.
+            ``run_max_log_l``: the best log-likelihood each run reached (with ``integrated``
+            constants, of the likelihood they are integrated out of).
         sampler: ``"ultranest"`` or ``"nautilus"`` (whose ``run_log_z_err`` is importance
-            sampling's error alone: the shells' volume error is only in the between-run spread).
+            sampling's error alone: the shells' volume error is only in the between-run spread)
+            or ``"smc"``.
+        integrated: link constants integrated out in closed form (their draws are exact
+            conditional draws given each draw of the sampled parameters).
     """
 
     spec: str
@@ -115,6 +119,7 @@ class NestedResult:
     capped_runs: int = 0
     run_max_log_l: tuple[float, ...] = ()
     sampler: str = "ultranest"
+    integrated: tuple[str, ...] = ()
 
     @property
     def samples(self) -> np.ndarray:
@@ -195,25 +200,35 @@ class NestedResult:
 
 
 class _Timed:
-    """The likelihood the sampler calls: one batch-engine call per population, timed."""
+    """The likelihood the sampler calls: one batch-engine call per population, timed.
 
-    def __init__(self, setup: Setup, on_batch: Callable[[int], None] | None):
+    ``target`` is what the sampler moves in (:func:`nea_sd.calibrate.marginal.target`: the
+    spec's parameters less the link constants integrated out in closed form)."""
+
+    def __init__(self, setup: Setup, target: Target, on_batch: Callable[[int], None] | None):
         self.setup = setup
+        self.target = target
         self.on_batch = on_batch
         self.seconds = 0.0
         self.calls = 0
         self.runs = 0
 
-    def __call__(self, X: np.ndarray) -> np.ndarray:
+    def simulate(self, X: np.ndarray):
+        """Simulate the target's rows ``X`` (timed and counted)."""
         X = np.atleast_2d(X)
         t0 = time.perf_counter()
-        outputs = self.setup.simulator.run(X)
+        outputs = self.setup.simulator.run(self.target.full(X))
         self.seconds += time.perf_counter() - t0
         self.calls += 1
         self.runs += X.shape[0]
+        return outputs
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(X)
+        outputs = self.simulate(X)
         if self.on_batch is not None:
             self.on_batch(X.shape[0])
-        ll = self.setup.problem.log_likelihood(outputs, X)
+        ll = self.target.log_likelihood(outputs, X)
         return np.where(np.isfinite(ll), ll, FLOOR)
 
 
@@ -238,6 +253,7 @@ def _resample(points: np.ndarray, weights: np.ndarray, n: int, rng) -> np.ndarra
 
 
 SAMPLERS = ("ultranest", "nautilus", "smc")
+LINKS = ("integrated", "sampled")
 PACKAGES = {"ultranest": "ultranest", "nautilus": "nautilus-sampler", "smc": "smcpy"}
 _KIND = {"smc": "Tempered SMC"}  # the others: "Nested sampling"
 
@@ -268,18 +284,18 @@ class _Run:
 
 def _ultranest_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _Run:
     ultranest = _ultranest()
-    spec = setup.spec
+    goal = loglike.target
     with _global_seed(seed):
         sampler = ultranest.ReactiveNestedSampler(
-            list(spec.names),
+            list(goal.names),
             loglike,
-            spec.prior_ppf,
+            goal.prior_ppf,
             vectorized=True,
             ndraw_min=NDRAW_MIN,
             ndraw_max=NDRAW_MAX,
         )
         sampler.logger.setLevel(logging.WARNING)  # progress goes to on_batch, not the log
-        k = len(spec.names)
+        k = len(goal.names)
         step = settings.step_sampler
         if step == "slice" or (step == "auto" and k > SLICE_ABOVE):
             from ultranest import popstepsampler as pss
@@ -313,10 +329,6 @@ def _nautilus():
     return require("nautilus", "nautilus-sampler", "the nautilus sampler")
 
 
-def _prior(spec: CalibrationSpec, u: np.ndarray) -> np.ndarray:
-    return spec.prior_ppf(np.atleast_2d(u))
-
-
 @contextlib.contextmanager
 def _sampler_pool():
     """Processes for nautilus's own work (training its networks, drawing from its bounds): the
@@ -340,13 +352,13 @@ def _nautilus_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int)
     unbiased posterior and evidence). It reports no Monte Carlo error of one run's log Z: the
     run's error here is importance sampling's alone."""
     nautilus = _nautilus()
-    spec = setup.spec
+    goal = loglike.target
     cap = np.inf if settings.max_ncalls is None else settings.max_ncalls
     with _sampler_pool() as pool:
         sampler = nautilus.Sampler(
-            functools.partial(_prior, spec),
+            goal.prior_ppf,
             loglike,
-            n_dim=len(spec.names),
+            n_dim=len(goal.names),
             n_live=settings.live_points,
             n_batch=NDRAW_MIN,
             vectorized=True,
@@ -381,8 +393,11 @@ def check_sampler(
     sampler: str,
     step_sampler: str = "auto",
     max_ncalls: int | None = None,
+    *,
+    dims: int | None = None,
 ) -> None:
-    """Raise a one-line error for a sampler this spec cannot use (checked before the fit)."""
+    """Raise a one-line error for a sampler this spec cannot use (checked before the fit);
+    ``dims``: the sampled dimensions (default: every free parameter)."""
     if sampler not in SAMPLERS:
         raise InvalidValueError(
             f"sampler must be one of {', '.join(map(repr, SAMPLERS))}, got {sampler!r}"
@@ -391,10 +406,11 @@ def check_sampler(
         raise InvalidValueError(
             f"step_sampler must be 'auto', 'region' or 'slice', got {step_sampler!r}"
         )
-    if sampler == "nautilus" and len(spec.names) < 2:
+    dims = len(spec.names) if dims is None else dims
+    if sampler == "nautilus" and dims < 2:
         raise InvalidValueError(
             f"the nautilus sampler needs at least 2 free parameters, {spec.path.name} "
-            "has 1; use the ultranest sampler"
+            f"has {dims}; use the ultranest sampler"
         )
     if sampler != "ultranest" and step_sampler != "auto":
         raise InvalidValueError(
@@ -427,6 +443,7 @@ def nested_sample(
     max_ncalls: int | None = None,
     max_improvement_loops: int = -1,
     step_sampler: str = "auto",
+    links: str = "integrated",
     seed: int = 0,
     label: str = "",
     on_batch: Callable[[int], None] | None = None,
@@ -450,8 +467,18 @@ def nested_sample(
     few dimensions), ``"slice"`` moves a population of ``live_points`` walkers by vectorised
     slice sampling (2k steps; UltraNest's advice above ~10 parameters, where region rejection
     fails); ``"auto"``: slice when k > SLICE_ABOVE.
+
+    ``links``: ``"integrated"`` integrates each link constant with a closed-form marginal out
+    of the likelihood (:mod:`nea_sd.calibrate.marginal`: the same evidence and posterior in
+    fewer dimensions; the constants' draws come from their exact conditionals), ``"sampled"``
+    samples every free parameter.
     """
-    check_sampler(setup.spec, sampler, step_sampler, max_ncalls)
+    if links not in LINKS:
+        raise InvalidValueError(
+            f"links must be one of {', '.join(map(repr, LINKS))}, got {links!r}"
+        )
+    goal = target(setup, integrate=links == "integrated")
+    check_sampler(setup.spec, sampler, step_sampler, max_ncalls, dims=len(goal.names))
     if runs < 2:
         raise InvalidValueError(f"nested sampling needs at least 2 runs for R-hat, got {runs}")
     if live_points < 10:
@@ -461,14 +488,18 @@ def nested_sample(
     )
     run_one = _RUNNERS[sampler]
     spec = setup.spec
-    loglike = _Timed(setup, on_batch)
+    loglike = _Timed(setup, goal, on_batch)
     t0 = time.perf_counter()
     outcome = [run_one(setup, loglike, settings, seed + r) for r in range(runs)]
-    elapsed = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     kish = [o.weights.sum() ** 2 / np.sum(o.weights**2) for o in outcome]
     n = max(int(min(kish)), 10)
     chains = np.stack([_resample(o.points, o.weights, n, rng) for o in outcome])
+    if goal.parts:  # the integrated constants: one exact conditional draw per posterior draw
+        flat = chains.reshape(-1, chains.shape[2])
+        full = goal.draw(loglike.simulate(flat), flat, rng)
+        chains = full.reshape(runs, n, -1)
+    elapsed = time.perf_counter() - t0
     rhat, bulk, tail = diagnostics(chains)
     zs = np.array([o.log_z for o in outcome])
     errs = np.array([o.log_z_err for o in outcome])
@@ -496,4 +527,5 @@ def nested_sample(
         capped_runs=sum(o.capped for o in outcome),
         run_max_log_l=tuple(o.max_log_l for o in outcome),
         sampler=sampler,
+        integrated=goal.integrated,
     )

@@ -283,6 +283,7 @@ def result_document(
             "max_ncalls": nested.max_ncalls,
             "capped_runs": nested.capped_runs,
             "run_max_log_likelihood": list(nested.run_max_log_l),
+            "integrated_links": list(getattr(nested, "integrated", ())),
             "seed": nested.seed,
             "draws_file": draws_file if posterior is None else None,
         }

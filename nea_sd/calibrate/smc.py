@@ -57,18 +57,18 @@ class _UnitCube:
 
 def smc_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _Run:
     """One SMC run with ``settings.live_points`` particles (see the module doc)."""
-    from nea_sd.calibrate.nested import _prior, _Run
+    from nea_sd.calibrate.nested import _Run
 
     smcpy = _smcpy()
-    spec = setup.spec
-    k = len(spec.names)
+    goal = loglike.target
+    k = len(goal.names)
 
     class LogLike:  # SMCPy's likelihood interface: built with (model, data, args), called
         def __init__(self, *_args: object):
             pass
 
         def __call__(self, u: np.ndarray) -> np.ndarray:
-            return np.asarray(loglike(_prior(spec, np.atleast_2d(u))), dtype=float)
+            return np.asarray(loglike(goal.prior_ppf(u)), dtype=float)
 
     names = [f"u{j}" for j in range(k)]
     mcmc = smcpy.VectorMCMC(_identity, np.zeros(1), [_UnitCube()] * k, log_like_func=LogLike)
@@ -91,7 +91,7 @@ def smc_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _R
         w = np.exp(inc - inc.max())
         variance += max(1.0 / (w.sum() ** 2 / np.sum(w**2)) - 1.0 / n, 0.0)
     return _Run(
-        points=_prior(spec, u),
+        points=goal.prior_ppf(u),
         weights=np.ravel(np.asarray(last.weights, dtype=float)),
         log_z=float(log_z[-1]),
         log_z_err=math.sqrt(variance),

@@ -37,7 +37,7 @@ from nea_sd.calibrate.problem import Setup
 from nea_sd.errors import DataError, InvalidValueError
 from nea_sd.outputs import atomic_write
 
-CHECKPOINT_FORMAT = 1  # bump when NestedResult or the key changes meaning
+CHECKPOINT_FORMAT = 2  # bump when NestedResult or the key changes meaning
 
 
 @dataclass(frozen=True)
@@ -257,6 +257,7 @@ def save_checkpoint(path: str | os.PathLike[str], key: str, result: NestedResult
     meta |= {"max_ncalls": result.max_ncalls, "capped_runs": result.capped_runs}
     meta["run_max_log_l"] = list(result.run_max_log_l)
     meta["sampler"] = result.sampler
+    meta["integrated"] = list(result.integrated)
     meta["key"] = key
     meta["format"] = CHECKPOINT_FORMAT
 
@@ -287,6 +288,7 @@ def load_checkpoint(path: str | os.PathLike[str], key: str) -> NestedResult | No
     kwargs["capped_runs"] = int(meta.get("capped_runs", 0))
     kwargs["run_max_log_l"] = tuple(meta.get("run_max_log_l", ()))
     kwargs["sampler"] = str(meta.get("sampler", "ultranest"))
+    kwargs["integrated"] = tuple(meta.get("integrated", ()))
     return NestedResult(chains=chains, **kwargs)
 
 

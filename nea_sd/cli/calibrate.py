@@ -76,6 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "SMCPy: --live-points particles, little work of its own)",
     )
     parser.add_argument(
+        "--links",
+        choices=("integrated", "sampled"),
+        default="integrated",
+        help="nested: link constants with a closed-form marginal (poll intercepts, scale "
+        "factors, MID intercepts) integrated out of the likelihood, the sampler moving in the "
+        "rest (integrated: the same posterior and evidence in fewer dimensions), or sampled",
+    )
+    parser.add_argument(
         "--step-sampler",
         choices=("auto", "region", "slice"),
         default="auto",
@@ -180,6 +188,7 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--max-ncalls", str(args.max_ncalls)] if args.max_ncalls else []
         parts += ["--step-sampler", args.step_sampler] if args.step_sampler != "auto" else []
         parts += ["--sampler", args.sampler] if args.sampler != "ultranest" else []
+        parts += ["--links", args.links] if args.links != "integrated" else []
         parts += ["--variants", args.variants] if args.variants else []
         parts += ["--only", *args.only] if args.variants and args.only else []
     return " ".join(shlex.quote(p) for p in parts)
@@ -368,6 +377,8 @@ def run(args: argparse.Namespace) -> int:
         options["step_sampler"] = args.step_sampler
     if args.sampler != "ultranest":
         options["sampler"] = args.sampler
+    if args.links != "integrated":
+        options["links"] = args.links
     if args.nested:
         from nea_sd.calibrate.nested import nested_sample
 
