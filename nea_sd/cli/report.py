@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--calibration",
         metavar="RESULT.toml",
         help="the joint optimum of this calibration result as the base (a candidate structure's "
-        "fit, e.g. calibration/results/nea_gravity_events.toml; of this model's version)",
+        "fit, e.g. calibration/results/nea_gravity_events.toml; of this model's version); with "
+        "--base posterior its converged posterior draws (e.g. "
+        "calibration/results/nea_base_posterior.toml)",
     )
     parser.add_argument(
         "--output-dir", default=DEFAULT_DIR, help=f"where to write (default {DEFAULT_DIR})"

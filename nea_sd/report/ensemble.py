@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -271,9 +272,9 @@ def choose_base(
 
     ``calibrated``: the joint optimum of the model's calibration (``compare``'s base), or of
     the named ``calibration`` result (a candidate structure's fit; same rules as ``nea-sd
-    compare --calibration``); ``defaults``: the model's values; ``posterior``: the
-    calibration's converged posterior draws, ``samples`` of them chosen with ``seed`` (one per
-    ensemble draw), else an error.
+    compare --calibration``); ``defaults``: the model's values; ``posterior``: the converged
+    posterior draws of the model's calibration or of the named ``calibration`` result,
+    ``samples`` of them chosen with ``seed`` (one per ensemble draw), else an error.
     """
     from nea_sd.compare import base_parameters, result_base
 
@@ -281,18 +282,22 @@ def choose_base(
         raise InvalidValueError(
             f"--base {choice!r} is not one of {', '.join(BASES)}; choose one of them"
         )
+    if calibration is not None and choice == "defaults":
+        raise InvalidValueError(
+            "--calibration and --base defaults both choose the parameter base; give one of them"
+        )
     if calibration is not None:
-        if choice != "calibrated":
-            raise InvalidValueError(
-                f"--calibration and --base {choice} both choose the parameter base; "
-                "give one of them"
-            )
-        values, source = result_base(model, calibration)
-        return values, source, {}
+        values, source = result_base(model, calibration)  # checks the model and its version
+        if choice == "calibrated":
+            return values, source, {}
+        from nea_sd.calibrate.results import read_result
+
+        document = read_result(calibration)
+        return _posterior_base(model, Path(calibration), document, samples, seed, values)
     if choice != "posterior":
         base, source = base_parameters(model, choice)
         return base, source, {}
-    from nea_sd.calibrate.results import find_result, read_draws
+    from nea_sd.calibrate.results import find_result
 
     try:
         file, document = find_result(model.name)
@@ -301,6 +306,17 @@ def choose_base(
             f"--base posterior: model {model.name!r} has no calibration results; "
             "use --base calibrated or defaults"
         ) from None
+    base, _ = base_parameters(model, "calibrated")
+    return _posterior_base(model, file, document, samples, seed, base)
+
+
+def _posterior_base(
+    model: Model, file: Path, document: dict, samples: int, seed: int, base: dict[str, float]
+) -> tuple[dict[str, float], str, dict[str, np.ndarray]]:
+    """``samples`` of a result's converged posterior draws (chosen with ``seed``) for the model
+    values it sampled; ``base`` (the optimum the draws belong to) for the rest."""
+    from nea_sd.calibrate.results import read_draws
+
     section = document.get("posterior") or document.get("nested") or {}
     fitted_to = document.get("calibration", {}).get("model_sha256")
     draws = read_draws(file) if section.get("converged") else None
@@ -312,7 +328,6 @@ def choose_base(
     keys = [c for c in draws.columns if split_element_key(c)[0] in model.parameters]
     rows = np.random.default_rng(seed).choice(len(draws), size=samples, replace=True)
     per_draw = {k: draws[k].to_numpy(dtype=float)[rows] for k in keys}
-    base, source = base_parameters(model, "calibrated")
     base = {k: v for k, v in base.items() if k not in per_draw}
     return base, f"posterior draws of {file.name} ({len(draws)} draws, converged)", per_draw
 

@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 from nea_sd.engine import simulate
+from nea_sd.errors import InvalidValueError
 from nea_sd.model import load_model
 from nea_sd.report.ensemble import (
     design,
@@ -104,6 +105,37 @@ def test_a_named_calibration_result_is_the_base_with_its_constants(nea) -> None:
     values, source, per_draw = choose_base(nea, "calibrated", 10, 0, str(path))
     assert values == {**doc["estimates"], **doc["constants"]} and not per_draw
     assert "nea.toml" in source and "-log L = 2530.33" in source  # the README's base
+
+
+def test_a_named_result_with_a_converged_posterior_gives_its_draws(nea, tmp_path) -> None:
+    """--base posterior --calibration RESULT: the named result's posterior draws of the model's
+    values, one per ensemble draw; its optimum (with its constants) for the rest; an
+    unconverged posterior is refused in one line."""
+    from nea_sd.calibrate.results import read_result
+    from nea_sd.errors import NeaSdError
+    from nea_sd.report.ensemble import choose_base
+
+    committed = Path(__file__).resolve().parents[2] / "calibration/results/nea.toml"
+    doc = read_result(committed)
+    text = committed.read_text(encoding="utf-8")
+    path = tmp_path / "post.toml"
+    nested = '\n[nested]\nconverged = {}\ndraws_file = "post.draws.csv"\n'
+    path.write_text(text + nested.format("true"), encoding="utf-8")
+    (tmp_path / "post.draws.csv").write_text(
+        "Trust building rate,poll CN on JP.alpha,run\n0.2,-1.0,0\n0.4,-2.0,1\n", encoding="utf-8"
+    )
+    values, source, per_draw = choose_base(nea, "posterior", 50, 3, str(path))
+    assert set(per_draw) == {"Trust building rate"}  # link constants are not model values
+    drawn = per_draw["Trust building rate"]
+    assert len(drawn) == 50 and set(drawn) == {0.2, 0.4}
+    optimum = {**doc["estimates"], **doc["constants"]}
+    assert values == {k: v for k, v in optimum.items() if k != "Trust building rate"}
+    assert source == "posterior draws of post.toml (2 draws, converged)"
+    path.write_text(text + nested.format("false"), encoding="utf-8")
+    with pytest.raises(NeaSdError, match="--base posterior: post.toml has no converged"):
+        choose_base(nea, "posterior", 50, 3, str(path))
+    with pytest.raises(InvalidValueError, match="--base defaults both choose"):
+        choose_base(nea, "defaults", 50, 3, str(path))
 
 
 def test_per_draw_values_set_each_draws_runs(nea) -> None:
