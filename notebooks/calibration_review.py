@@ -466,10 +466,19 @@ def print_posterior(name: str) -> None:
         f"{z.get('capped_runs', 0)} runs stopped at the cap of {z.get('max_ncalls', 'no')} "
         f"model runs; converged: {z['converged']}"
     )
+    integrated = z.get("integrated_links", [])
+    if integrated:  # the sampler moved in the rest; these came from their exact conditionals
+        print(f"{len(integrated)} link constants integrated out in closed form")
     if z.get("run_max_log_likelihood"):
         print(
             "best log L reached per run: "
             + ", ".join(f"{v:.1f}" for v in z["run_max_log_likelihood"])
+            + (
+                " (with the link constants integrated out: below the optimum's by their prior "
+                "volume)"
+                if integrated
+                else ""
+            )
             + f"; the joint optimum: {doc['calibration']['log_likelihood']:.1f}"
         )
     cols = ["nested_q025", "nested_median", "nested_q975", "rhat", "ess_bulk", "ess_tail"]

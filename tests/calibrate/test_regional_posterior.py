@@ -48,7 +48,9 @@ def test_the_base_posterior_spec_is_the_base_spec_and_not_a_base():
     base = _toml(CALIBRATION / "results" / "nea.toml")["calibration"]
     sampled = _toml(BASE)["calibration"]
     assert sampled["model_sha256"] == base["model_sha256"]  # the same model file
-    assert sampled["log_likelihood"] == base["log_likelihood"]  # its fit reached the base's point
+    # its fit (started from the base's optimum, the error model re-estimated at its own best
+    # start) ends at the base's optimum: within the tolerance that tells optima apart
+    assert abs(sampled["log_likelihood"] - base["log_likelihood"]) < 0.5
 
 
 def test_the_committed_posteriors_are_not_the_models_base():
