@@ -4,6 +4,7 @@ distribution, and a posterior sampled both ways against each other."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from scipy import integrate, stats
 
 from nea_sd.calibrate.marginal import target
+from nea_sd.calibrate.nested import nested_sample
 from nea_sd.calibrate.observation import (
     Logistic,
     LogitNormal,
@@ -21,8 +23,9 @@ from nea_sd.calibrate.observation import (
     Scale,
 )
 from nea_sd.calibrate.priors import Prior
-from nea_sd.calibrate.problem import Outputs, Problem
+from nea_sd.calibrate.problem import Outputs, Problem, prepare
 from nea_sd.calibrate.spec import CalibrationSpec, FreeParameter
+from nea_sd.calibrate.synthetic import synthetic_spec, with_spec
 from nea_sd.data.series import Series
 
 YEARS = np.arange(2000, 2013)
@@ -177,8 +180,6 @@ def test_a_shared_or_non_uniform_constant_stays_sampled():
     spec, outputs, X = _problem(np.random.default_rng(3))
     links = list(spec.link_parameters)
     links[1] = _free("poll.alpha", -4.0, 4.0, "normal", mean=0.0, sd=1.0)
-    from dataclasses import replace
-
     goal = target(replace(spec, link_parameters=tuple(links)))
     assert "poll.alpha" in goal.names and "MID slope" in goal.names
     assert "spend.factor" in goal.integrated
@@ -225,12 +226,6 @@ RICHARDSON = Path(__file__).parent / "fixtures" / "richardson_small.toml"
 def test_a_posterior_sampled_with_and_without_the_constant_is_one_posterior(data_dir):
     # Richardson with a free scale factor on one series: integrating it out must leave log Z
     # and every marginal where sampling it puts them (3 dimensions against 2)
-    from dataclasses import replace
-
-    from nea_sd.calibrate.nested import nested_sample
-    from nea_sd.calibrate.problem import prepare
-    from nea_sd.calibrate.synthetic import synthetic_spec, with_spec
-
     base = prepare(RICHARDSON, data_dir, time_step=0.25)
     x, y = base.spec.observations
     spec = replace(
