@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nea_sd.calibrate._report import text_table
-from nea_sd.calibrate.fit import BIG, FitResult
+from nea_sd.calibrate.fit import BIG, FitResult, objective
 from nea_sd.calibrate.problem import Setup
 
 BARRIER_TOL = 0.5  # −log L: the tolerance within which FitResult.optima calls two values equal
@@ -62,9 +62,12 @@ def basins(
     points: Sequence[Sequence[float]],
     values: Sequence[float],
     on_batch: Callable[[int], None] | None = None,
+    links: str = "free",
 ) -> Basins:
     """Basins of the optima ``points`` (parameter values, spec order) with −log L ``values``
-    under ``setup``'s likelihood: every pair's segment scored in one batch."""
+    under ``setup``'s likelihood: every pair's segment scored in one batch. With
+    ``closed-form`` links the segment joins the model values and each closed-form constant
+    is at its maximum along it (the likelihood the fit searched), not on the straight line."""
     order = np.argsort(values, kind="stable")
     X0 = np.asarray(points, dtype=float)[order]
     v = np.asarray(values, dtype=float)[order]
@@ -73,7 +76,8 @@ def basins(
     segments: list[Segment] = []
     if pairs:
         X = np.concatenate([X0[i] + t * (X0[j] - X0[i]) for i, j in pairs])
-        nll = -setup.problem.log_likelihood(setup.simulator.run(X), X)
+        problem, _ = objective(setup, links)
+        nll = -problem.log_likelihood(setup.simulator.run(X), X)
         if on_batch is not None:
             on_batch(X.shape[0])
         nll = np.where(np.isfinite(nll), nll, BIG).reshape(len(pairs), SEGMENT_POINTS)
@@ -109,4 +113,5 @@ def fit_basins(
     from nea_sd.calibrate.results import contending_optima
 
     near = contending_optima(result, threshold)
-    return basins(setup, [s.estimate for s in near], [s.neg_log_likelihood for s in near], on_batch)
+    points = [s.estimate for s in near]
+    return basins(setup, points, [s.neg_log_likelihood for s in near], on_batch, result.links)

@@ -131,6 +131,9 @@ class FitResult:
         simulations, batches, elapsed: cost (model runs, engine calls, seconds).
         noise: the estimated error model (:mod:`nea_sd.calibrate.noise`), empty when the
             spec's σ were used as given.
+        links: ``"closed-form"`` when the search maximised each closed-form link constant
+            given the model values (:class:`~nea_sd.calibrate.marginal.Profiled`), ``"free"``
+            when it searched them like the rest.
     """
 
     spec: str
@@ -154,6 +157,7 @@ class FitResult:
     data_files: dict[str, str] = field(default_factory=dict)
     reduced_chi2: float = float("nan")
     noise: tuple[Any, ...] = ()  # SeriesNoise per observation when the error model was estimated
+    links: str = "closed-form"  # how the search treated closed-form link constants (LINK_MODES)
 
     @property
     def stderr_scaled(self) -> tuple[float, ...]:
@@ -320,6 +324,25 @@ class _Space:
         return np.clip((x[..., self.free] - self.low[self.free]) / self.width[self.free], 0, 1)
 
 
+def objective(setup: Setup, links: str, hold: int | None = None) -> tuple[Any, dict[int, float]]:
+    """What the local optimisers minimise, and the columns they leave alone (column ->
+    placeholder, for :class:`_Space`'s ``fixed``). With ``closed-form`` links each
+    closed-form constant but column ``hold`` is maximised inside the objective (variable
+    projection: the search moves in the model values and shared constants only, fewer and
+    better-scaled dimensions, to the same optimum), so its column is left alone; with
+    ``free`` links the spec's likelihood over every column."""
+    from nea_sd.calibrate.marginal import Profiled, check_links, target
+
+    check_links(links)
+    if links == "free":
+        return setup.problem, {}
+    goal = target(setup)
+    bounds = setup.spec.bounds
+    inner = {p.column: float(bounds[p.column].mean()) for p in goal.parts if p.column != hold}
+    held = frozenset() if hold is None else frozenset({hold})
+    return Profiled(goal, setup.problem, held), inner
+
+
 def _fd_points(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     steps = np.where(u + FD_STEP <= 1.0, FD_STEP, -FD_STEP)
     return u + np.diag(steps), steps
@@ -413,13 +436,17 @@ def fit(
     method: str | None = None,
     max_nfev: int | None = None,
     initial: Sequence[Sequence[float]] | None = None,
+    links: str = "closed-form",
     on_batch: Callable[[int], None] | None = None,
 ) -> FitResult:
     """Maximum-likelihood estimates of the spec's free parameters.
 
     ``method``: ``least_squares`` (default when every error model is Gaussian on some scale),
     ``minimize`` (otherwise), or ``differential_evolution``. ``initial`` adds given starts
-    before the Latin-hypercube ones. ``on_batch(runs)`` is called after each engine call.
+    before the Latin-hypercube ones. ``links``: ``"closed-form"`` maximises each link
+    constant with a closed form given the model values inside the objective (see
+    :func:`objective`), ``"free"`` searches them too. ``on_batch(runs)`` is called after each
+    engine call.
     """
     t0 = time.perf_counter()
     problem, spec = setup.problem, setup.spec
@@ -439,21 +466,25 @@ def fit(
         )
     if starts < (0 if initial is not None else 1):
         raise InvalidValueError(f"starts must be at least 1, got {starts!r}")
-    space = _Space(spec.bounds)
+    search, inner = objective(setup, links)
+    space = _Space(spec.bounds, inner)
     sim = setup.simulator
     runs0, calls0 = sim.runs, sim.calls
     if method == "differential_evolution":
-        results, U0 = _de(setup, space, seed, starts, local, max_nfev, on_batch)
+        results, U0 = _de(setup, search, space, seed, starts, local, max_nfev, on_batch)
+        X0 = space.to_x(U0)
     else:
         X0 = latin_starts(setup, starts, seed) if starts else np.empty((0, len(spec.free)))
         if initial is not None:
             X0 = np.vstack([np.atleast_2d(np.asarray(initial, dtype=float)), X0])
         U0 = space.to_u(X0)
-        tasks = local_tasks(problem, space, U0, local, max_nfev)
+        tasks = local_tasks(search, space, U0, local, max_nfev)
         results = run_tasks(sim.run, tasks, on_batch=on_batch)
     U = np.array([r.x for r, _ in results])
     X = space.to_x(U)
     outputs = sim.run(X)
+    if inner:
+        X = search.concentrate(outputs, X)
     nll = -problem.log_likelihood(outputs, X)
     order = np.argsort(np.where(np.isfinite(nll), nll, np.inf), kind="stable")
     best = int(order[0])
@@ -464,7 +495,7 @@ def fit(
         )
     start_results = tuple(
         StartResult(
-            start=tuple(float(v) for v in space.to_x(U0[i])[0]),
+            start=tuple(float(v) for v in X0[i]),
             estimate=tuple(float(v) for v in X[i]),
             neg_log_likelihood=float(nll[i]),
             success=bool(results[i][0].success),
@@ -474,7 +505,7 @@ def fit(
         for i in order
     )
     xbest = X[best]
-    stderr = wald_stderr(setup, space, xbest, results[best][0], local)
+    stderr = wald_stderr(setup, _Space(spec.bounds), xbest, results[best][0], local)
     series = series_statistics(setup, xbest)
     hold = None
     if spec.holdout_period is not None:
@@ -505,6 +536,7 @@ def fit(
         batches=sim.calls - calls0,
         elapsed=time.perf_counter() - t0,
         data_files={o.series.source: o.series.sha256 for o in spec.observations},
+        links=links,
     )
 
 
@@ -526,6 +558,7 @@ def refine(
         seed=result.seed,
         method=method,
         max_nfev=max_nfev,
+        links=result.links,
         on_batch=on_batch,
     )
     best, other = (new, result) if new.log_likelihood > result.log_likelihood else (result, new)
@@ -543,6 +576,7 @@ def refine(
 
 def _de(
     setup: Setup,
+    problem: Any,
     space: _Space,
     seed: int,
     popsize: int,
@@ -551,7 +585,7 @@ def _de(
     on_batch: Callable[[int], None] | None,
 ) -> tuple[list[tuple[Any, float]], np.ndarray]:
     """Differential evolution, whole population per batch, then a local polish of the best."""
-    problem, sim = setup.problem, setup.simulator
+    sim = setup.simulator
     k = len(space.free)
 
     def f(U: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from scipy.stats import truncnorm
 
 from nea_sd.calibrate.observation import Logistic, LogitNormal, LogLinear, LogNormal, Poisson, Scale
 from nea_sd.calibrate.problem import Problem
+from nea_sd.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from nea_sd.calibrate.observation import Observation
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from nea_sd.calibrate.spec import CalibrationSpec
 
 GAUSSIAN, COUNTS = "gaussian", "counts"
+# how link constants with a closed form are handled: maximised (fits, profiles) or integrated
+# (posteriors) given the model values, or free dimensions like every other parameter
+LINK_MODES = ("closed-form", "free")
 _GRID = 4001  # points of the numerical inverse CDF for a dyad without disputes (Y = 0)
 
 
@@ -157,6 +161,21 @@ class Target:
             full[:, p.column] = np.exp(c) if p.log_scale else c
         return full
 
+    def concentrate(
+        self, outputs: Outputs, X: np.ndarray, skip: frozenset[int] = frozenset()
+    ) -> np.ndarray:
+        """``X`` (runs, all columns) with each constant, but the columns in ``skip``, at its
+        maximum-likelihood value given the rest: the profile likelihood over the constants
+        (Golub and Pereyra's variable projection). Each enters one observation as a concave
+        function of one variable — a quadratic, or Y c − S e^c — so its stationary point,
+        clipped to the bounds, is the maximum."""
+        full = np.array(np.atleast_2d(X), dtype=float)
+        for p in self.parts:
+            if p.column not in skip:
+                c = _conditional_max(p, self._curve(p, outputs, full))
+                full[:, p.column] = np.exp(c) if p.log_scale else c
+        return full
+
     def _curve(self, p: _Part, outputs: Outputs, full: np.ndarray) -> _Curve:
         """The log-likelihood's shape in the constant: a quadratic (Gaussian) or the Poisson
         terms (weighted Y, S and the constant part)."""
@@ -245,6 +264,48 @@ def _log_marginal(p: _Part, curve: _Curve) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = curve.const - y * np.log(s) + _log_gamma_window(y, s * np.exp(p.lo), s * np.exp(p.hi))
     return np.where(np.isfinite(out), out, -np.inf)
+
+
+def _conditional_max(p: _Part, curve: _Curve) -> np.ndarray:
+    """The constant's maximum-likelihood value per run (integration coordinate; the prior's
+    e^c of a scale factor left out), clipped to its bounds; the midpoint for a run whose
+    likelihood has no maximum (it diverged: scored impossible anyway)."""
+    mid = 0.5 * (p.lo + p.hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if p.kind == GAUSSIAN:
+            slope = curve.slope - (1.0 if p.log_scale else 0.0)
+            c = curve.c0 + slope / curve.precision
+            c = np.where(curve.precision > 0, c, np.nan)
+        else:
+            c = np.log(curve.y / curve.s)  # y = 0: −inf, clipped to the lower bound
+    return np.where(np.isnan(c), mid, np.clip(c, p.lo, p.hi))
+
+
+class Profiled:
+    """``problem``'s residuals and log-likelihood with the closed-form constants (but the
+    columns in ``skip``) at their maximum given the rest of each row: what the optimisers
+    see under ``links="closed-form"``, moving in the model values (and shared constants)
+    only; the constants' columns of ``X`` are overwritten, never read."""
+
+    def __init__(self, goal: Target, problem: Problem, skip: frozenset[int] = frozenset()):
+        self.goal, self.problem, self.skip = goal, problem, skip
+        self.whitenable = problem.whitenable
+
+    def concentrate(self, outputs: Outputs, X: np.ndarray) -> np.ndarray:
+        return self.goal.concentrate(outputs, X, self.skip)
+
+    def residuals(self, outputs: Outputs, X: np.ndarray, *, counts: bool = True) -> np.ndarray:
+        return self.problem.residuals(outputs, self.concentrate(outputs, X), counts=counts)
+
+    def log_likelihood(self, outputs: Outputs, X: np.ndarray) -> np.ndarray:
+        return self.problem.log_likelihood(outputs, self.concentrate(outputs, X))
+
+
+def check_links(links: str) -> None:
+    if links not in LINK_MODES:
+        raise InvalidValueError(
+            f"links must be one of {', '.join(map(repr, LINK_MODES))}, got {links!r}"
+        )
 
 
 def _conditional_draw(p: _Part, curve: _Curve, rng: np.random.Generator) -> np.ndarray:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nea_sd.calibrate._report import html_table, text_table
-from nea_sd.calibrate.marginal import Target, target
+from nea_sd.calibrate.marginal import Target, check_links, target
 from nea_sd.calibrate.problem import Setup
 from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import InvalidValueError, require
@@ -253,7 +253,6 @@ def _resample(points: np.ndarray, weights: np.ndarray, n: int, rng) -> np.ndarra
 
 
 SAMPLERS = ("ultranest", "nautilus", "smc")
-LINKS = ("integrated", "sampled")
 PACKAGES = {"ultranest": "ultranest", "nautilus": "nautilus-sampler", "smc": "smcpy"}
 _KIND = {"smc": "Tempered SMC"}  # the others: "Nested sampling"
 
@@ -443,7 +442,7 @@ def nested_sample(
     max_ncalls: int | None = None,
     max_improvement_loops: int = -1,
     step_sampler: str = "auto",
-    links: str = "integrated",
+    links: str = "closed-form",
     seed: int = 0,
     label: str = "",
     on_batch: Callable[[int], None] | None = None,
@@ -468,16 +467,13 @@ def nested_sample(
     slice sampling (2k steps; UltraNest's advice above ~10 parameters, where region rejection
     fails); ``"auto"``: slice when k > SLICE_ABOVE.
 
-    ``links``: ``"integrated"`` integrates each link constant with a closed-form marginal out
-    of the likelihood (:mod:`nea_sd.calibrate.marginal`: the same evidence and posterior in
-    fewer dimensions; the constants' draws come from their exact conditionals), ``"sampled"``
+    ``links``: ``"closed-form"`` integrates each link constant with a closed-form marginal
+    out of the likelihood (:mod:`nea_sd.calibrate.marginal`: the same evidence and posterior
+    in fewer dimensions; the constants' draws come from their exact conditionals), ``"free"``
     samples every free parameter.
     """
-    if links not in LINKS:
-        raise InvalidValueError(
-            f"links must be one of {', '.join(map(repr, LINKS))}, got {links!r}"
-        )
-    goal = target(setup, integrate=links == "integrated")
+    check_links(links)
+    goal = target(setup, integrate=links == "closed-form")
     check_sampler(setup.spec, sampler, step_sampler, max_ncalls, dims=len(goal.names))
     if runs < 2:
         raise InvalidValueError(f"nested sampling needs at least 2 runs for R-hat, got {runs}")

@@ -176,6 +176,7 @@ def honest_fit(
             seed=result.seed,
             method="minimize" if result.method == "minimize" else None,
             max_nfev=max_nfev,
+            links=result.links,
             on_batch=on_batch,
         )
         current = dataclasses.replace(

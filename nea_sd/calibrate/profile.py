@@ -25,7 +25,7 @@ import numpy as np
 from scipy.stats import chi2
 
 from nea_sd.calibrate._report import html_table, text_table
-from nea_sd.calibrate.fit import FitResult, _Space, beats, local_tasks
+from nea_sd.calibrate.fit import FitResult, _Space, beats, local_tasks, objective
 from nea_sd.calibrate.pool import run_tasks
 from nea_sd.calibrate.problem import Setup
 from nea_sd.errors import UnknownNameError, unknown_name
@@ -164,7 +164,10 @@ def profile(
         below = sorted((float(v) for v in grid if v < x0[j]), reverse=True)
         above = sorted(float(v) for v in grid if v >= x0[j])
         chains += [(j, side) for side in (below, above) if side]
-    tasks = [_chain_task(problem, bounds, x0, j, side, local, max_nfev) for j, side in chains]
+    tasks = [
+        _chain_task(*objective(setup, result.links, hold=j), bounds, x0, j, side, local, max_nfev)
+        for j, side in chains
+    ]
     raw = run_tasks(setup.simulator.run, tasks, on_batch=on_batch)
     plan = [(j, v) for j, side in chains for v in side]
     X = np.array([x for chain in raw for x in chain]).reshape(len(plan), len(x0))
@@ -200,22 +203,25 @@ def profile(
     )
 
 
-def _chain_task(problem, bounds, x0, j, values, local, max_nfev):
+def _chain_task(problem, inner, bounds, x0, j, values, local, max_nfev):
     """Walk outward from the estimate along one side of the grid, each point re-optimised
     from the previous point's solution (continuation: it follows a ridge that a start from
-    the estimate would miss)."""
+    the estimate would miss). ``problem`` and ``inner`` from :func:`objective`: the
+    constants it maximises in closed form come back at their maximum."""
 
     def task(evaluate):
         x = np.array(x0, dtype=float)
         out = []
         for value in values:
-            space = _Space(bounds, fixed={j: value})
-            if not len(space.free):  # one free parameter: its profile is its likelihood
-                out.append(space.to_x(np.empty((1, 0)))[0])
-                continue
-            (run,) = local_tasks(problem, space, space.to_u(x)[None], local, max_nfev)
-            res, _ = run(evaluate)
-            x = space.to_x(res.x[None])[0]
+            space = _Space(bounds, fixed={**inner, j: value})
+            if len(space.free):
+                (run,) = local_tasks(problem, space, space.to_u(x)[None], local, max_nfev)
+                res, _ = run(evaluate)
+                x = space.to_x(res.x[None])[0]
+            else:  # one free parameter: its profile is its likelihood
+                x = space.to_x(np.empty((1, 0)))[0]
+            if inner:
+                x = problem.concentrate(evaluate(x[None]), x[None])[0]
             out.append(x)
         return out
 

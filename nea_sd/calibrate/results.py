@@ -168,6 +168,7 @@ def result_document(
             "model": result.model,
             "model_sha256": result.model_sha256,
             "method": result.method,
+            "links": result.links,
             "seed": result.seed,
             "starts": len(result.starts),
             "distinct_optima": len(result.optima()),

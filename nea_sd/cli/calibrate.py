@@ -77,11 +77,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--links",
-        choices=("integrated", "sampled"),
-        default="integrated",
-        help="nested: link constants with a closed-form marginal (poll intercepts, scale "
-        "factors, MID intercepts) integrated out of the likelihood, the sampler moving in the "
-        "rest (integrated: the same posterior and evidence in fewer dimensions), or sampled",
+        choices=("closed-form", "free"),
+        default="closed-form",
+        help="link constants that touch one series (poll intercepts, scale factors, MID "
+        "intercepts): closed-form (maximised given the model values in the fit and the "
+        "profiles, integrated out of the likelihood in a posterior: the same optimum, "
+        "posterior and evidence in fewer dimensions) or free (searched and sampled like the "
+        "model values; results before 6 December were fitted so)",
     )
     parser.add_argument(
         "--step-sampler",
@@ -180,6 +182,7 @@ def _command(args: argparse.Namespace) -> str:
         parts.append("--no-profile")
     elif args.profile_points != 11:
         parts += ["--profile-points", str(args.profile_points)]
+    parts += ["--links", args.links] if args.links != "closed-form" else []
     if args.bayes:
         parts += ["--bayes", "--steps", str(args.steps)]
     if args.nested or args.variants:
@@ -188,7 +191,6 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--max-ncalls", str(args.max_ncalls)] if args.max_ncalls else []
         parts += ["--step-sampler", args.step_sampler] if args.step_sampler != "auto" else []
         parts += ["--sampler", args.sampler] if args.sampler != "ultranest" else []
-        parts += ["--links", args.links] if args.links != "integrated" else []
         parts += ["--variants", args.variants] if args.variants else []
         parts += ["--only", *args.only] if args.variants and args.only else []
     return " ".join(shlex.quote(p) for p in parts)
@@ -324,6 +326,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         max_nfev=args.max_nfev,
         initial=initial,
+        links=args.links,
     )
     if args.error_model == "estimated":
         setup, result, _ = _stage("error model", _honest, setup, result, args.max_nfev)
@@ -377,7 +380,7 @@ def run(args: argparse.Namespace) -> int:
         options["step_sampler"] = args.step_sampler
     if args.sampler != "ultranest":
         options["sampler"] = args.sampler
-    if args.links != "integrated":
+    if args.links != "closed-form":
         options["links"] = args.links
     if args.nested:
         from nea_sd.calibrate.nested import nested_sample

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, optimize, stats
 
+from nea_sd.calibrate.fit import fit
 from nea_sd.calibrate.marginal import target
 from nea_sd.calibrate.nested import nested_sample
 from nea_sd.calibrate.observation import (
@@ -24,6 +25,7 @@ from nea_sd.calibrate.observation import (
 )
 from nea_sd.calibrate.priors import Prior
 from nea_sd.calibrate.problem import Outputs, Problem, prepare
+from nea_sd.calibrate.profile import profile
 from nea_sd.calibrate.spec import CalibrationSpec, FreeParameter
 from nea_sd.calibrate.synthetic import synthetic_spec, with_spec
 from nea_sd.data.series import Series
@@ -185,6 +187,48 @@ def test_a_shared_or_non_uniform_constant_stays_sampled():
     assert "spend.factor" in goal.integrated
 
 
+@pytest.mark.parametrize("narrow", [False, True])
+def test_each_constant_is_put_at_its_conditional_maximum(narrow):
+    # against a bounded numerical maximisation of the full log-likelihood in that constant;
+    # ``narrow`` bounds put the unconstrained maxima outside them (the clip must find the edge)
+    spec, outputs, X = _problem(np.random.default_rng(5))
+    if narrow:
+        tight = {
+            "spend.factor": (0.5, 0.6),
+            "poll.alpha": (2.0, 4.0),
+            "mid a.intercept": (2.0, 3.0),
+        }
+        links = tuple(
+            _free(p.name, *tight[p.name]) if p.name in tight else p for p in spec.link_parameters
+        )
+        spec = replace(spec, link_parameters=links)
+    goal = target(spec)
+    got = goal.concentrate(outputs, X)
+    problem = Problem(spec)
+    for p in goal.parts:
+        name = spec.names[p.column]
+        low, high = next((f.low, f.high) for f in spec.free if f.name == name)
+        for run in range(X.shape[0]):
+            row = got[run : run + 1].copy()
+
+            def nll(v: float, row=row, run=run, p=p) -> float:
+                row[0, p.column] = v
+                return -float(problem.log_likelihood(outputs.take([run]), row)[0])
+
+            best = optimize.minimize_scalar(
+                nll, bounds=(low, high), method="bounded", options={"xatol": 1e-10}
+            )
+            edge = min((low, high), key=nll)
+            expected = edge if nll(edge) <= best.fun else best.x
+            assert nll(got[run, p.column]) <= nll(expected) + 1e-7, (name, run)
+            assert got[run, p.column] == pytest.approx(expected, abs=1e-4 * (high - low)), name
+    assert np.all(got[:, spec.names.index("mid b.intercept")] == -8.0)  # no dispute: lowest
+    if narrow:
+        assert got[0, spec.names.index("spend.factor")] == 0.6  # the optimum (2) beyond it
+    untouched = [j for j in range(X.shape[1]) if j not in {p.column for p in goal.parts}]
+    np.testing.assert_array_equal(got[:, untouched], X[:, untouched])
+
+
 @pytest.mark.parametrize(
     "name", ["spend.factor", "poll.alpha", "mid a.intercept", "mid b.intercept"]
 )
@@ -238,7 +282,7 @@ def test_a_posterior_sampled_with_and_without_the_constant_is_one_posterior(data
     truth = np.array([0.3, 10.0, 1000.0])
     rep = with_spec(setup, synthetic_spec(setup, truth, np.random.default_rng(0)))
     one = nested_sample(rep, runs=2, live_points=100, seed=0)
-    both = nested_sample(rep, runs=2, live_points=100, seed=0, links="sampled")
+    both = nested_sample(rep, runs=2, live_points=100, seed=0, links="free")
     print(one, both)
     assert one.integrated == ("X.factor",) and both.integrated == ()
     assert one.chains.shape[2] == both.chains.shape[2] == 3 and one.converged
@@ -250,3 +294,37 @@ def test_a_posterior_sampled_with_and_without_the_constant_is_one_posterior(data
         assert abs(np.median(one.samples[:, j]) - np.median(both.samples[:, j])) < 0.2 * sd
     lo, hi = one.interval("X.factor")
     assert lo < 1000.0 < hi
+
+
+def test_fits_and_profiles_with_the_constant_in_closed_form_equal_the_free_ones(data_dir):
+    # the same Richardson problem: maximising the factor inside the objective must reach the
+    # optimum, standard errors and profiles of searching it as a free dimension
+    base = prepare(RICHARDSON, data_dir, time_step=0.25)
+    x, y = base.spec.observations
+    spec = replace(
+        base.spec,
+        holdout_period=None,
+        observations=(replace(x, link=Scale(None)), y),
+        link_parameters=(_free("X.factor", 500.0, 2000.0),),
+    )
+    setup = with_spec(base, spec)
+    truth = np.array([0.3, 10.0, 1000.0])
+    rep = with_spec(setup, synthetic_spec(setup, truth, np.random.default_rng(1)))
+    closed = fit(rep, starts=4, seed=0)
+    free = fit(rep, starts=4, seed=0, links="free")
+    assert closed.links == "closed-form" and free.links == "free"
+    assert closed.log_likelihood >= free.log_likelihood - 1e-4
+    assert closed.log_likelihood == pytest.approx(free.log_likelihood, abs=1e-3)
+    sd = np.array(free.stderr)
+    gap = np.abs(np.subtract(closed.estimates, free.estimates)) / sd
+    assert np.all(gap < 0.05), (closed.estimates, free.estimates, free.stderr)
+    np.testing.assert_allclose(closed.stderr, free.stderr, rtol=0.02)
+    # the starts of the closed-form search ask for no finite differences in the factor
+    assert closed.simulations < free.simulations
+    pc, pf = profile(rep, closed, points=7), profile(rep, free, points=7)
+    for name in spec.names:
+        a, b = pc[name], pf[name]
+        assert a.status == b.status, name
+        width = b.upper - b.lower
+        assert a.lower == pytest.approx(b.lower, abs=0.02 * width), name
+        assert a.upper == pytest.approx(b.upper, abs=0.02 * width), name

@@ -337,7 +337,7 @@ def test_sbc_ranks_of_the_nested_sampler_are_uniform(small, sampler):
 
 
 # measured (6 December): p = 1.000, coverage 0.910 (per parameter 0.89, 0.91, 0.93), 7 min;
-# the same replicates with the factor sampled (links="sampled", a scratch run): p = 1.000,
+# the same replicates with the factor sampled (links="free", a scratch run): p = 1.000,
 # coverage 0.910, the same per parameter — the integration changes neither
 @pytest.mark.slow  # 100 UltraNest posteriors in 3 dimensions
 def test_sbc_with_a_link_constant_integrated_out_of_the_likelihood(small):
