@@ -78,12 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--links",
         choices=("closed-form", "free"),
-        default="closed-form",
+        default=None,
         help="link constants that touch one series (poll intercepts, scale factors, MID "
         "intercepts): closed-form (maximised given the model values in the fit and the "
         "profiles, integrated out of the likelihood in a posterior: the same optimum, "
         "posterior and evidence in fewer dimensions) or free (searched and sampled like the "
-        "model values; results before 6 December were fitted so)",
+        "model values); default: free in the fit and profiles, closed-form in a posterior",
     )
     parser.add_argument(
         "--step-sampler",
@@ -182,7 +182,7 @@ def _command(args: argparse.Namespace) -> str:
         parts.append("--no-profile")
     elif args.profile_points != 11:
         parts += ["--profile-points", str(args.profile_points)]
-    parts += ["--links", args.links] if args.links != "closed-form" else []
+    parts += ["--links", args.links] if args.links else []
     if args.bayes:
         parts += ["--bayes", "--steps", str(args.steps)]
     if args.nested or args.variants:
@@ -326,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         max_nfev=args.max_nfev,
         initial=initial,
-        links=args.links,
+        links=args.links or "free",
     )
     if args.error_model == "estimated":
         setup, result, _ = _stage("error model", _honest, setup, result, args.max_nfev)
@@ -380,7 +380,7 @@ def run(args: argparse.Namespace) -> int:
         options["step_sampler"] = args.step_sampler
     if args.sampler != "ultranest":
         options["sampler"] = args.sampler
-    if args.links != "closed-form":
+    if args.links == "free":  # the samplers' default is closed-form
         options["links"] = args.links
     if args.nested:
         from nea_sd.calibrate.nested import nested_sample
