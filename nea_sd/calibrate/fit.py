@@ -24,6 +24,7 @@ from scipy.optimize import differential_evolution, least_squares, minimize
 from scipy.stats import qmc
 
 from nea_sd.calibrate._report import html_table, text_table
+from nea_sd.calibrate.marginal import Profiled, check_links, target
 from nea_sd.calibrate.pool import Evaluate, run_tasks
 from nea_sd.calibrate.problem import Problem, Setup
 from nea_sd.calibrate.stats import FitStatistics, fit_statistics
@@ -331,8 +332,6 @@ def objective(setup: Setup, links: str, hold: int | None = None) -> tuple[Any, d
     projection: the search moves in the model values and shared constants only, fewer and
     better-scaled dimensions, to the same optimum), so its column is left alone; with
     ``free`` links the spec's likelihood over every column."""
-    from nea_sd.calibrate.marginal import Profiled, check_links, target
-
     check_links(links)
     if links == "free":
         return setup.problem, {}

@@ -302,6 +302,7 @@ class Profiled:
 
 
 def check_links(links: str) -> None:
+    """Refuse a ``links`` mode that is not one of LINK_MODES (named, with the choices)."""
     if links not in LINK_MODES:
         raise InvalidValueError(
             f"links must be one of {', '.join(map(repr, LINK_MODES))}, got {links!r}"
