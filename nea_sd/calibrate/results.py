@@ -28,7 +28,7 @@ from nea_sd.calibrate.profile import Profiles
 from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import DataError, InvalidValueError, OutputPathError, UnknownNameError
 from nea_sd.outputs import atomic_write_text, write_frame
-from nea_sd.provenance import package_versions
+from nea_sd.provenance import numerics, package_versions
 
 RESULTS_DIR = Path("calibration") / "results"
 
@@ -223,6 +223,7 @@ def result_document(
             "model_sha256": result.model_sha256,
             "seed": result.seed,
             "packages": package_versions(),
+            "numerics": numerics(),
             "command": command,
         },
     }

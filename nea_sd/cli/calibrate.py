@@ -317,6 +317,7 @@ def run(args: argparse.Namespace) -> int:
     print(setup.spec, file=sys.stderr)
     for note in _data_gaps(setup.spec):
         print(note, file=sys.stderr)
+    print(_numerics_note(), file=sys.stderr)
     result = _stage(
         "fit",
         fit,
@@ -424,3 +425,16 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"results written to {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _numerics_note() -> str:
+    """One line on the floating-point environment the fit runs in, and how to replay it."""
+    from nea_sd.provenance import numerics
+
+    record = numerics()
+    kernels = sorted({b["kernel"] for b in record["blas"].values()}) or ["none found"]
+    return (
+        f"numerics: numpy SIMD {record['numpy_simd']}, BLAS kernel {', '.join(kernels)}; "
+        "optimiser paths depend on them, so another machine replays this fit with: "
+        f"{record['replay'] or '(nothing to set)'} (kept in the results' provenance.numerics)"
+    )

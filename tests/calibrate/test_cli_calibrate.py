@@ -12,6 +12,7 @@ from nea_sd.calibrate._toml import dumps
 from nea_sd.calibrate.results import load_calibrated, read_result
 from nea_sd.cli import main
 from nea_sd.errors import InvalidValueError, UnknownNameError
+from nea_sd.provenance import numerics
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = (FIXTURES / "tiny.toml").read_text()
@@ -38,7 +39,8 @@ def calibrate(tmp_path, text, *extra, data_dir=None):
 
 def test_calibrate_writes_results_and_load_calibrated_reads_them(tmp_path, data_dir, capsys):
     assert calibrate(tmp_path, TINY, "--starts", "3", "--seed", "0", data_dir=data_dir) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "[[Parameters]]" in out and "[[Profile likelihood]]" in out and "results written" in out
     doc = read_result(tmp_path / "out" / "tiny.toml")
     cal = doc["calibration"]
@@ -48,6 +50,8 @@ def test_calibrate_writes_results_and_load_calibrated_reads_them(tmp_path, data_
     prov = doc["provenance"]
     assert prov["data_files"]["sipri_milex_northeast_asia.csv"]
     assert "numpy" in prov["packages"] and prov["command"].startswith("nea-sd calibrate")
+    assert prov["numerics"] == numerics()  # the floating-point environment, and its replay
+    assert f"replays this fit with: {prov['numerics']['replay']}" in captured.err
     # real JP spending in place of a level: a poor model, but the file must say so
     assert doc["parameters"]["Rate a"]["identifiability"] != "identified"
     assert set(doc["series"]["level"]["fit"]) >= {"rmse", "mape", "r2", "um", "us", "uc"}
