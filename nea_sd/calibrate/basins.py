@@ -108,8 +108,8 @@ def fit_basins(
     on_batch: Callable[[int], None] | None = None,
 ) -> Basins:
     """Basins of the optima :func:`~nea_sd.calibrate.results.optima_within` counts (the
-    profile ``threshold``; χ²₁ when None); ``setup`` must carry the likelihood the result was
-    fitted under."""
+    profile ``threshold``; when None, the one its profiles would use); ``setup`` must carry
+    the likelihood the result was fitted under."""
     from nea_sd.calibrate.results import contending_optima
 
     near = contending_optima(result, threshold)

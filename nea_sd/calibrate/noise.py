@@ -112,6 +112,13 @@ def profile_threshold(noise: Sequence[SeriesNoise], k: int, level: float = 0.95)
     return interval_quantile(noise, k, level) ** 2
 
 
+def result_threshold(result: FitResult, level: float = 0.95) -> float:
+    """The Δ(−2 log L) threshold for ``result``: :func:`profile_threshold` of its error model
+    (χ²₁ when the spec's σ were used). One rule for its profiles and for counting the optima
+    that compete with its best, with or without profiles."""
+    return profile_threshold(result.noise, len(result.names), level)
+
+
 def with_noise(spec: CalibrationSpec, noise: Sequence[SeriesNoise]) -> CalibrationSpec:
     """``spec`` with each observation's scale and AR(1) set from ``noise``."""
     by_name = {s.name: s for s in noise}

@@ -141,14 +141,12 @@ def profile(
     walking outward from the estimate. All parameters' walks share the batches.
 
     ``threshold``: Δ(−2 log L) of the 95 % interval; default F(1, ν) when ``result`` carries
-    an estimated error model (see :func:`nea_sd.calibrate.noise.profile_threshold`), else 3.84.
+    an estimated error model (:func:`nea_sd.calibrate.noise.result_threshold`), else 3.84.
     """
     if threshold is None:
-        from nea_sd.calibrate.noise import profile_threshold
+        from nea_sd.calibrate.noise import result_threshold
 
-        threshold = (
-            profile_threshold(result.noise, len(result.names)) if result.noise else THRESHOLD
-        )
+        threshold = result_threshold(result)
     spec, problem = setup.spec, setup.problem
     names = list(names or spec.names)
     for n in names:

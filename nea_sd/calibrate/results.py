@@ -89,10 +89,11 @@ def _stats(st: Any) -> dict[str, Any] | None:
 
 def contending_optima(result: FitResult, threshold: float | None = None) -> list[StartResult]:
     """One start per distinct optimum whose Δ(−2 log L) to the best is below the profile
-    threshold (χ²₁ 3.84 when none is given): competing explanations of the data."""
-    from nea_sd.calibrate.profile import THRESHOLD
+    threshold (when none is given, the one its profiles use: F(1, ν) under an estimated error
+    model, else χ²₁ 3.84): competing explanations of the data."""
+    from nea_sd.calibrate.noise import result_threshold
 
-    limit = THRESHOLD if threshold is None else threshold
+    limit = result_threshold(result) if threshold is None else threshold
     reps = [result.starts[g[0]] for g in result.optima()]
     best = min((s.neg_log_likelihood for s in reps), default=0.0)
     return [s for s in reps if 2 * (s.neg_log_likelihood - best) <= limit]

@@ -8,6 +8,7 @@ intervals must cover the truth at their nominal rate where the spec's iid σ doe
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,30 @@ def test_honest_fit_counts_only_optima_of_its_own_likelihood(frame):
     # one optimum here: every first-fit start was polished into it
     assert len(honest.optima()) == 1
     assert honest.log_likelihood >= -min(s.neg_log_likelihood for s in rescored) - 1e-9
+
+
+def test_optima_are_counted_within_the_profiles_threshold_with_or_without_profiles(frame):
+    """Under an estimated error model the profiles' threshold is F(1, ν), above χ²₁: an optimum
+    between the two competes with the best, and is counted so whether profiles ran or not."""
+    from nea_sd.calibrate.basins import fit_basins
+    from nea_sd.calibrate.noise import result_threshold
+    from nea_sd.calibrate.profile import THRESHOLD, profile
+    from nea_sd.calibrate.results import optima_within
+
+    spec = synthetic_spec(frame, TRUTH, np.random.default_rng(3), ar1=0.6, scale=2.0)
+    rep = with_spec(frame, spec)
+    rescaled, honest, _ = honest_fit(rep, fit(rep, starts=3, seed=0))
+    limit = result_threshold(honest)
+    assert limit > THRESHOLD + 0.1  # F(1, ν) with ν ≈ 29: about 4.2
+    assert profile(rescaled, honest, names=[honest.names[0]], points=3).threshold == limit
+    best = honest.starts[0]
+    width = np.diff(np.array(honest.bounds), axis=1)[:, 0]
+    rival = dataclasses.replace(
+        best,
+        estimate=tuple(np.array(best.estimate) + 0.1 * width),
+        neg_log_likelihood=best.neg_log_likelihood + (THRESHOLD + limit) / 4,  # Δ between them
+    )
+    result = dataclasses.replace(honest, starts=(*honest.starts, rival))
+    assert optima_within(result) == 2
+    assert optima_within(result, THRESHOLD) == 1
+    assert len(fit_basins(rescaled, result).neg_log_likelihood) == 2
