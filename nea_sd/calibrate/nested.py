@@ -24,6 +24,7 @@ is their mean, with the larger of the between-run and the runs' own Monte Carlo 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -267,6 +268,7 @@ class _Settings:
     max_ncalls: int | None
     max_improvement_loops: int
     step_sampler: str
+    networks: int = 4  # nautilus: neural networks per bound (its own default)
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,7 @@ def _nautilus_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int)
             n_dim=len(goal.names),
             n_live=settings.live_points,
             n_batch=NDRAW_MIN,
+            n_networks=settings.networks,
             vectorized=True,
             pass_dict=False,
             pool=(None, pool),
@@ -394,9 +397,11 @@ def check_sampler(
     max_ncalls: int | None = None,
     *,
     dims: int | None = None,
+    networks: int | None = None,
 ) -> None:
     """Raise a one-line error for a sampler this spec cannot use (checked before the fit);
-    ``dims``: the sampled dimensions (default: every free parameter)."""
+    ``dims``: the sampled dimensions (default: every free parameter); ``networks``: nautilus's
+    networks per bound when given."""
     if sampler not in SAMPLERS:
         raise InvalidValueError(
             f"sampler must be one of {', '.join(map(repr, SAMPLERS))}, got {sampler!r}"
@@ -415,6 +420,13 @@ def check_sampler(
         raise InvalidValueError(
             f"step_sampler {step_sampler!r} is UltraNest's; {sampler} draws its own way"
         )
+    if networks is not None and sampler != "nautilus":
+        raise InvalidValueError(
+            f"networks is nautilus's (neural networks per bound); {sampler} has none: drop "
+            "--networks or use --sampler nautilus"
+        )
+    if networks is not None and networks < 1:
+        raise InvalidValueError(f"networks must be at least 1, got {networks!r}")
     if sampler == "smc" and max_ncalls is not None:
         raise InvalidValueError(
             "max_ncalls is a nested sampler's budget; an SMC run's model runs are particles x "
@@ -442,6 +454,7 @@ def nested_sample(
     max_ncalls: int | None = None,
     max_improvement_loops: int = -1,
     step_sampler: str = "auto",
+    networks: int | None = None,
     links: str = "closed-form",
     seed: int = 0,
     label: str = "",
@@ -465,7 +478,9 @@ def nested_sample(
     (UltraNest): ``"region"`` draws new points from UltraNest's MLFriends region (efficient in
     few dimensions), ``"slice"`` moves a population of ``live_points`` walkers by vectorised
     slice sampling (2k steps; UltraNest's advice above ~10 parameters, where region rejection
-    fails); ``"auto"``: slice when k > SLICE_ABOVE.
+    fails); ``"auto"``: slice when k > SLICE_ABOVE. ``networks`` (nautilus): neural networks
+    per bound, default nautilus's 4; on the regional base 1 network converged too, with 1.6
+    times less sampling time (README, Calibration speed).
 
     ``links``: ``"closed-form"`` integrates each link constant with a closed-form marginal
     out of the likelihood (:mod:`nea_sd.calibrate.marginal`: the same evidence and posterior
@@ -474,7 +489,9 @@ def nested_sample(
     """
     check_links(links)
     goal = target(setup, integrate=links == "closed-form")
-    check_sampler(setup.spec, sampler, step_sampler, max_ncalls, dims=len(goal.names))
+    check_sampler(
+        setup.spec, sampler, step_sampler, max_ncalls, dims=len(goal.names), networks=networks
+    )
     if runs < 2:
         raise InvalidValueError(f"nested sampling needs at least 2 runs for R-hat, got {runs}")
     if live_points < 10:
@@ -482,6 +499,8 @@ def nested_sample(
     settings = _Settings(
         live_points, min_ess, frac_remain, max_ncalls, max_improvement_loops, step_sampler
     )
+    if networks is not None:
+        settings = dataclasses.replace(settings, networks=networks)
     run_one = _RUNNERS[sampler]
     spec = setup.spec
     loglike = _Timed(setup, goal, on_batch)

@@ -346,6 +346,65 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     assert capsys.readouterr().err.startswith("error: --max-ncalls must be a positive number")
 
 
+def test_nautilus_networks_reach_the_sampler_and_the_record(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    """``--networks N`` is handed to nautilus (a spy on its constructor) and recorded in the
+    command; given to another sampler, or with no posterior, or below 1, it is refused in one
+    line before the fit, and no results file is written."""
+    import nautilus
+
+    seen: list[int] = []
+    original = nautilus.Sampler.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("n_networks"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(nautilus.Sampler, "__init__", spy)
+    two = TINY.replace('[parameters."Rate b"]\n\n', "")
+    naut = ["--starts", "2", "--no-profile", "--nested", "--sampler", "nautilus"]
+    naut += ["--live-points", "100", "--nested-runs", "2", "--max-ncalls", "1024"]
+    out = ["--output", str(tmp_path / "n.toml")]
+    assert calibrate(tmp_path, two, *naut, "--networks", "1", *out, data_dir=data_dir) == 0
+    assert seen == [1, 1]  # one Sampler per run
+    assert "--networks 1" in read_result(tmp_path / "n.toml")["provenance"]["command"]
+    seen.clear()
+    assert (
+        calibrate(tmp_path, two, *naut, "--output", str(tmp_path / "d.toml"), data_dir=data_dir)
+        == 0
+    )
+    assert seen == [4, 4]  # nautilus's own default when not given
+    assert "--networks" not in read_result(tmp_path / "d.toml")["provenance"]["command"]
+    capsys.readouterr()
+    bad = [
+        (["--sampler", "smc"], "error: networks is nautilus's"),
+        (["--networks", "0"], "error: --networks must be at least 1"),
+        ([], "error: --networks sets the nautilus posterior's networks"),
+    ]
+    for extra, message in bad:
+        if extra == ["--networks", "0"]:
+            args = [*naut, "--networks", "0"]
+        elif extra:
+            args = [
+                *naut[:-6],
+                *extra,
+                "--live-points",
+                "50",
+                "--nested-runs",
+                "2",
+                "--networks",
+                "2",
+            ]
+        else:
+            args = ["--starts", "2", "--no-profile", "--networks", "2"]
+        out_x = ["--output", str(tmp_path / "x" / "x.toml")]
+        assert calibrate(tmp_path, two, *args, *out_x, data_dir=data_dir) == 2, extra
+        err = capsys.readouterr().err
+        assert err.startswith(message), err
+        assert err.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
 def test_numba_backend_gives_the_numpy_fit(tmp_path, data_dir):
     pytest.importorskip("numba")
     args = ["--starts", "2", "--no-profile", "--seed", "0"]
