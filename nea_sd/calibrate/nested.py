@@ -479,8 +479,8 @@ def nested_sample(
     few dimensions), ``"slice"`` moves a population of ``live_points`` walkers by vectorised
     slice sampling (2k steps; UltraNest's advice above ~10 parameters, where region rejection
     fails); ``"auto"``: slice when k > SLICE_ABOVE. ``networks`` (nautilus): neural networks
-    per bound, default nautilus's 4; on the regional base 1 network converged too, with 1.6
-    times less sampling time (README, Calibration speed).
+    per bound, default nautilus's 4; on the regional base 1 network converged too, in less
+    sampling time (README, Calibration speed; one run, not a side-by-side ratio).
 
     ``links``: ``"closed-form"`` integrates each link constant with a closed-form marginal
     out of the likelihood (:mod:`nea_sd.calibrate.marginal`: the same evidence and posterior

@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--networks",
         type=int,
         help="nested, nautilus: neural networks per bound (default nautilus's 4; fewer train "
-        "faster, and 1 converged on the regional base in 1.6 times less sampling time)",
+        "faster; 1 converged on the regional base, in less sampling time)",
     )
     parser.add_argument(
         "--links",
