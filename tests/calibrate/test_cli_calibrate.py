@@ -377,29 +377,15 @@ def test_nautilus_networks_reach_the_sampler_and_the_record(
     assert seen == [4, 4]  # nautilus's own default when not given
     assert "--networks" not in read_result(tmp_path / "d.toml")["provenance"]["command"]
     capsys.readouterr()
+    smc = [*naut[:4], "--sampler", "smc", "--live-points", "50", "--nested-runs", "2"]
     bad = [
-        (["--sampler", "smc"], "error: networks is nautilus's"),
-        (["--networks", "0"], "error: --networks must be at least 1"),
-        ([], "error: --networks sets the nautilus posterior's networks"),
+        ([*smc, "--networks", "2"], "error: networks is nautilus's"),
+        ([*naut, "--networks", "0"], "error: --networks must be at least 1"),
+        ([*naut[:3], "--networks", "2"], "error: --networks sets the nautilus posterior's"),
     ]
-    for extra, message in bad:
-        if extra == ["--networks", "0"]:
-            args = [*naut, "--networks", "0"]
-        elif extra:
-            args = [
-                *naut[:-6],
-                *extra,
-                "--live-points",
-                "50",
-                "--nested-runs",
-                "2",
-                "--networks",
-                "2",
-            ]
-        else:
-            args = ["--starts", "2", "--no-profile", "--networks", "2"]
+    for args, message in bad:
         out_x = ["--output", str(tmp_path / "x" / "x.toml")]
-        assert calibrate(tmp_path, two, *args, *out_x, data_dir=data_dir) == 2, extra
+        assert calibrate(tmp_path, two, *args, *out_x, data_dir=data_dir) == 2, args
         err = capsys.readouterr().err
         assert err.startswith(message), err
         assert err.count("\n") == 1 and not (tmp_path / "x").exists()
