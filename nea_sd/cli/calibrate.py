@@ -48,6 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "error model is re-estimated at the best start and the refit may end elsewhere)",
     )
     parser.add_argument("--no-profile", action="store_true", help="skip profile likelihoods")
+    parser.add_argument(
+        "--profile",
+        choices=("all", "model"),
+        default="all",
+        help="which free parameters to profile: all, or only the model's values (the link "
+        "constants -- poll intercepts, scale factors, MID intercepts -- then get no interval "
+        "or label, 'not assessed'; about half the joint fit's profiles, and no criterion of the "
+        "calibration reads their intervals)",
+    )
     parser.add_argument("--profile-points", type=int, default=11, help="grid points (11)")
     parser.add_argument("--bayes", action="store_true", help="also sample the posterior (emcee)")
     parser.add_argument("--walkers", type=int, help="emcee walkers (default max(4k, 16))")
@@ -186,8 +195,9 @@ def _command(args: argparse.Namespace) -> str:
     parts += ["--start-from", *args.start_from] if args.start_from else []
     if args.no_profile:
         parts.append("--no-profile")
-    elif args.profile_points != 11:
-        parts += ["--profile-points", str(args.profile_points)]
+    else:
+        parts += ["--profile", args.profile] if args.profile != "all" else []
+        parts += ["--profile-points", str(args.profile_points)] if args.profile_points != 11 else []
     parts += ["--links", args.links] if args.links else []
     if args.bayes:
         parts += ["--bayes", "--steps", str(args.steps)]
@@ -286,6 +296,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"--starts must be at least 1, got {args.starts}")
     if args.profile_points < 3:
         raise InvalidValueError(f"--profile-points must be at least 3, got {args.profile_points}")
+    if args.no_profile and args.profile != "all":
+        raise InvalidValueError(
+            f"--profile {args.profile} chooses what to profile and --no-profile profiles "
+            "nothing; drop one of them"
+        )
     if args.live_points < 10:
         raise InvalidValueError(f"--live-points must be at least 10, got {args.live_points}")
     if args.nested_runs < 2:
@@ -348,9 +363,16 @@ def run(args: argparse.Namespace) -> int:
         setup, result, _ = _stage("error model", _honest, setup, result, args.max_nfev)
     profiles = None
     refits = 0
+    names = [p.name for p in setup.spec.parameters] if args.profile == "model" else None
     if not args.no_profile:
         profiles = _stage(
-            "profiles", profile, setup, result, points=args.profile_points, max_nfev=args.max_nfev
+            "profiles",
+            profile,
+            setup,
+            result,
+            names=names,
+            points=args.profile_points,
+            max_nfev=args.max_nfev,
         )
         for _ in range(2):  # a profile point beat the fit: polish from it, profile again
             if not profiles.improved:
@@ -365,6 +387,7 @@ def run(args: argparse.Namespace) -> int:
                 profile,
                 setup,
                 result,
+                names=names,
                 points=args.profile_points,
                 max_nfev=args.max_nfev,
             )

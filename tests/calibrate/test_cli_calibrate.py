@@ -441,3 +441,39 @@ def test_a_nested_variant_starts_from_its_base_optimum_and_can_only_match_or_bea
     assert calibrate(bad, TINY, *extra, "--start-from", str(other), data_dir=data_dir) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fitted none of the spec's parameters" in err[0]
+
+
+def test_profile_model_leaves_the_link_constants_unassessed(tmp_path, data_dir, capsys):
+    """``--profile model``: every model value profiled exactly as by default, each link
+    constant without an interval or a label (never "identified" for want of a profile)."""
+    text = TINY.replace(
+        'link = "identity"', 'link = { type = "scale", factor = { bounds = [0.5, 2.0] } }'
+    )
+    (tmp_path / "all").mkdir()
+    assert calibrate(tmp_path / "all", text, "--starts", "2", "--seed", "0", data_dir=data_dir) == 0
+    full = read_result(tmp_path / "all" / "out" / "tiny.toml")
+    assert (
+        calibrate(
+            tmp_path, text, "--starts", "2", "--seed", "0", "--profile", "model", data_dir=data_dir
+        )
+        == 0
+    )
+    part = read_result(tmp_path / "out" / "tiny.toml")
+    links = [k for k, v in part["parameters"].items() if v["kind"] == "link"]
+    assert links, "the spec must fit a link constant"
+    for name, entry in part["parameters"].items():
+        if entry["kind"] == "link":
+            assert entry["identifiability"] == "not assessed" and "profile_lower" not in entry
+            assert name not in part["profiles"]
+        else:
+            same = full["parameters"][name]
+            assert (entry["profile_lower"], entry["profile_upper"], entry["identifiability"]) == (
+                same["profile_lower"],
+                same["profile_upper"],
+                same["identifiability"],
+            )
+    assert "--profile model" in part["provenance"]["command"]
+    capsys.readouterr()
+    code = calibrate(tmp_path, text, "--no-profile", "--profile", "model", data_dir=data_dir)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: --profile model chooses what to profile"), err
