@@ -337,6 +337,11 @@ def run(args: argparse.Namespace) -> int:
     setup = prepare(args.spec, args.data_dir, backend=args.backend)
     # once the spec is known good (a bad spec leaves no results folder behind), before the fit
     check_output_file(output, (".toml",))
+    if args.profile == "model" and not args.no_profile and not setup.spec.parameters:
+        raise InvalidValueError(
+            f"--profile model: {args.spec} fits no model values, only link constants; use "
+            "--profile all or --no-profile"
+        )
     if args.nested or args.variants:
         from nea_sd.calibrate.nested import check_sampler
 

@@ -477,3 +477,12 @@ def test_profile_model_leaves_the_link_constants_unassessed(tmp_path, data_dir, 
     code = calibrate(tmp_path, text, "--no-profile", "--profile", "model", data_dir=data_dir)
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: --profile model chooses what to profile"), err
+    links_only = (
+        text.split("[parameters.")[0] + "[[observations]]" + text.split("[[observations]]")[1]
+    )
+    (tmp_path / "links").mkdir()
+    code = calibrate(tmp_path / "links", links_only, "--profile", "model", data_dir=data_dir)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        code == 2 and err[-1].startswith("error: --profile model: ") and "fits no model" in err[-1]
+    )
