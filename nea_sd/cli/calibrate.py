@@ -369,8 +369,9 @@ def run(args: argparse.Namespace) -> int:
     profiles = None
     refits = 0
     names = [p.name for p in setup.spec.parameters] if args.profile == "model" else None
-    if not args.no_profile:
-        profiles = _stage(
+
+    def profiled(result):  # the same profiles after every refit
+        return _stage(
             "profiles",
             profile,
             setup,
@@ -379,6 +380,9 @@ def run(args: argparse.Namespace) -> int:
             points=args.profile_points,
             max_nfev=args.max_nfev,
         )
+
+    if not args.no_profile:
+        profiles = profiled(result)
         for _ in range(2):  # a profile point beat the fit: polish from it, profile again
             if not profiles.improved:
                 break
@@ -387,15 +391,7 @@ def run(args: argparse.Namespace) -> int:
             result = _stage(
                 "refine", refine, setup, result, profiles.best_point, max_nfev=args.max_nfev
             )
-            profiles = _stage(
-                "profiles",
-                profile,
-                setup,
-                result,
-                names=names,
-                points=args.profile_points,
-                max_nfev=args.max_nfev,
-            )
+            profiles = profiled(result)
     print(result.report())
     if profiles is not None:
         print(profiles)
