@@ -38,6 +38,7 @@ MODES = ("auto", "off")
 RTOL = 1e-9
 RANDOM_SETS = 2
 SEED = 20260101
+PARALLEL_AFTER_S = 5.0  # a slower PySD run sends the other sets to worker processes
 MANIFEST = Path(__file__).resolve().parents[2] / "models" / "verified.toml"
 _SETTLED: dict[str, str] = {}  # sha256 -> provenance text, for this process
 _RUNNING: set[str] = set()
@@ -128,11 +129,13 @@ def verify(model: Model, *, random_sets: int = RANDOM_SETS, store: bool = True) 
     """Run ``model`` in the batch engine and in PySD; compare every variable over the horizon.
 
     Parameter sets: the defaults and ``random_sets`` uniform draws within the declared ranges
-    (constants that fix a SMOOTH N/DELAY N order keep their value).
+    (constants that fix a SMOOTH N/DELAY N order keep their value).  PySD runs the defaults
+    here; when that took longer than :data:`PARALLEL_AFTER_S`, the other sets run in worker
+    processes side by side (PySD is single-threaded: on the regional model a run is tens of
+    seconds), so the check costs about two PySD runs of wall time instead of three.
     """
     from nea_sd.engine.batch import batch_model
     from nea_sd.engine.batch.sampling import run_slice, sample_within_ranges
-    from nea_sd.engine.reference import reference_run
     from nea_sd.model.cache import write_entry
 
     start = time.perf_counter()
@@ -144,26 +147,24 @@ def verify(model: Model, *, random_sets: int = RANDOM_SETS, store: bool = True) 
         drawn = {k: v for k, v in drawn.items() if k not in fixed}
         sets = [{}] + [run_slice(drawn, i) for i in range(random_sets)] if drawn else [{}]
         names = batch.variable_names
+        labels = ["defaults"] + [f"random set {n}" for n in range(1, len(sets))]
         differences: list[str] = []
         problem = ""
-        for number, overrides in enumerate(sets):
-            label = "defaults" if number == 0 else f"random set {number}"
-            try:
-                ours = batch.simulate(
-                    model.parameters.resolve(overrides, allow_out_of_range=True),
-                    names,
-                    nonfinite="nan",
-                )
-                reference = reference_run(model, overrides, names)
-            except NeaSdError:
-                raise
-            except Exception as exc:  # PySD failing on a model is a verdict, not a crash
-                problem = f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-                break
-            for name in names:
-                found = first_difference(ours[name].isel(run=0), reference[name])
-                if found:
-                    differences.append(f"{name}{found} ({label})")
+        try:
+            ours = [_batch_run(batch, model.parameters, sets, n) for n in range(len(sets))]
+            references = _references(model, sets, names)
+        except _SetFailed as failed:  # an engine failing on a model is a verdict, not a crash
+            exc = failed.__cause__
+            problem = (
+                f"{labels[failed.index]}: {type(exc).__name__}: "
+                f"{(str(exc).splitlines() or [''])[0][:200]}"
+            )
+        else:
+            for label, mine, reference in zip(labels, ours, references, strict=True):
+                for name in names:
+                    found = first_difference(mine[name].isel(run=0), reference[name])
+                    if found:
+                        differences.append(f"{name}{found} ({label})")
     finally:
         _RUNNING.discard(model.sha256)
     verdict = Verdict(
@@ -179,6 +180,89 @@ def verify(model: Model, *, random_sets: int = RANDOM_SETS, store: bool = True) 
     if store:
         write_entry(_verdict_entry(model.sha256), json.dumps(asdict(verdict)).encode())
     return verdict
+
+
+def _batch_run(batch: BatchModel, parameters: Any, sets: list[dict[str, Any]], index: int) -> Any:
+    """The batch engine's every variable for set ``index`` (a diverged run kept as NaN)."""
+    try:
+        return batch.simulate(
+            parameters.resolve(sets[index], allow_out_of_range=True),
+            batch.variable_names,
+            nonfinite="nan",
+        )
+    except NeaSdError:
+        raise
+    except Exception as exc:
+        raise _SetFailed(index) from exc
+
+
+class _SetFailed(Exception):
+    """PySD (or loading it) failed on parameter set ``index``; the cause is chained."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
+
+
+def _references(model: Model, sets: list[dict[str, Any]], names: list[str]) -> list[Any]:
+    """PySD's trajectories for each set: the first here, the rest side by side in worker
+    processes when the first was slow; a set a worker did not deliver is run here (so a
+    PySD failure is reported as it would be without workers)."""
+    began = time.perf_counter()
+    found: list[Any] = [_reference(model, sets, names, 0)] + [None] * (len(sets) - 1)
+    workers = min(len(sets) - 1, os.cpu_count() or 1)
+    if workers >= 2 and time.perf_counter() - began >= PARALLEL_AFTER_S:
+        found[1:] = _in_workers(model, sets[1:], names, workers)
+    return [
+        ready if ready is not None else _reference(model, sets, names, index)
+        for index, ready in enumerate(found)
+    ]
+
+
+def _reference(model: Model, sets: list[dict[str, Any]], names: list[str], index: int) -> Any:
+    from nea_sd.engine.reference import reference_run
+
+    try:
+        return reference_run(model, sets[index], names)
+    except NeaSdError:
+        raise
+    except Exception as exc:
+        raise _SetFailed(index) from exc
+
+
+def _in_workers(
+    model: Model, sets: list[dict[str, Any]], names: list[str], workers: int
+) -> list[Any]:
+    """Each set's PySD run in its own ``python -m nea_sd.engine.pysd_worker`` (a fresh
+    interpreter: the caller's script is never re-imported, as multiprocessing's spawn would);
+    None where a worker failed."""
+    import concurrent.futures as cf
+    import pickle
+    import subprocess
+    import tempfile
+
+    def run(index: int, folder: str) -> Any:
+        job = Path(folder) / f"set{index}.in"
+        out = Path(folder) / f"set{index}.out"
+        job.write_bytes(pickle.dumps((str(model.path), model.sha256, sets[index], names)))
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "nea_sd.engine.pysd_worker", str(job), str(out)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+            )
+        except OSError:
+            return None
+        if done.returncode != 0 or not out.exists():
+            return None
+        return pickle.loads(out.read_bytes())
+
+    with (
+        tempfile.TemporaryDirectory(prefix="nea_sd-verify-") as folder,
+        cf.ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        return list(pool.map(lambda i: run(i, folder), range(len(sets))))
 
 
 def first_difference(ours: Any, reference: Any) -> str:

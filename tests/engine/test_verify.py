@@ -8,7 +8,9 @@ and must be refused with that variable, element and time.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xarray as xr
@@ -34,16 +36,18 @@ def verifying(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture()
 def faulty(monkeypatch: pytest.MonkeyPatch) -> None:
     """A stand-in compiler fault: Population[Oldest] one too high from t = 2.5 on."""
-    real = BatchModel.simulate
+    monkeypatch.setattr(BatchModel, "simulate", _shifted(BatchModel.simulate))
 
-    def shifted(self: BatchModel, *args, **kwargs) -> xr.Dataset:
+
+def _shifted(real: Callable[..., xr.Dataset]) -> Callable[..., xr.Dataset]:
+    def shifted(self: BatchModel, *args: Any, **kwargs: Any) -> xr.Dataset:
         result = real(self, *args, **kwargs)
         if "Population" in result:
             late = result["time"] >= 2.5
             result["Population"].loc[{"Cohort": "Oldest", "time": late}] += 1.0
         return result
 
-    monkeypatch.setattr(BatchModel, "simulate", shifted)
+    return shifted
 
 
 def test_first_run_is_verified_then_the_verdict_is_reused(
@@ -119,3 +123,43 @@ def test_verification_off_and_bad_setting(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("NEA_SD_VERIFY", "sometimes")
     with pytest.raises(InvalidValueError, match="NEA_SD_VERIFY='sometimes' is not one of"):
         simulate(model, [{}], ["Arms X"])
+
+
+def test_slow_pysd_runs_the_other_sets_in_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When PySD's run at the defaults is slow (the regional models: tens of seconds), the
+    random sets' PySD runs go to worker processes; their trajectories are compared as before:
+    a clean model verifies on all three sets with one PySD run in this process, and a fault
+    shows in every set's comparison, the workers' included."""
+    import nea_sd.engine.reference as reference
+
+    monkeypatch.delenv("NEA_SD_REFERENCES", raising=False)
+    model = load_model(write(tmp_path, "ageing", AGEING))
+    monkeypatch.setattr(verify, "PARALLEL_AFTER_S", 0.0)
+    monkeypatch.setattr(verify.os, "cpu_count", lambda: 2)
+    here: list[dict] = []
+    real = reference.reference_run
+    monkeypatch.setattr(reference, "reference_run", lambda m, o, n: here.append(o) or real(m, o, n))
+    verdict = verify.verify(model, store=False)
+    assert verdict.verified and verdict.sets == 3, verdict.summary()
+    assert here == [{}]  # the defaults here; the two random sets in the workers
+    stored = list((tmp_path / "cache" / "references").rglob("*.nc"))
+    assert len(stored) == 3  # the workers' references are kept in the cache too
+
+    # a worker that fails (here: no interpreter) costs time, not the verdict
+    interpreter = verify.sys.executable
+    monkeypatch.setattr(verify.sys, "executable", "/nonexistent/python")
+    here.clear()
+    assert verify.verify(model, store=False).verified
+    assert len(here) == 3  # every set run here
+    monkeypatch.setattr(verify.sys, "executable", interpreter)
+
+    monkeypatch.setattr(BatchModel, "simulate", _shifted(BatchModel.simulate))
+    faulty = verify.verify(model, store=False)
+    assert not faulty.verified
+    assert [d.rsplit("(", 1)[1] for d in faulty.differences] == [
+        "defaults)",
+        "random set 1)",
+        "random set 2)",
+    ]
