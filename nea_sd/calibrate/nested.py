@@ -269,6 +269,7 @@ class _Settings:
     max_improvement_loops: int
     step_sampler: str
     networks: int = 4  # nautilus: neural networks per bound (its own default)
+    layers: tuple[int, ...] = ()  # nautilus: its networks' hidden layers (empty: its own)
 
 
 @dataclass(frozen=True)
@@ -355,6 +356,7 @@ def _nautilus_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int)
     nautilus = _nautilus()
     goal = loglike.target
     cap = np.inf if settings.max_ncalls is None else settings.max_ncalls
+    shape = {"hidden_layer_sizes": settings.layers} if settings.layers else {}
     with _sampler_pool() as pool:
         sampler = nautilus.Sampler(
             goal.prior_ppf,
@@ -363,6 +365,7 @@ def _nautilus_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int)
             n_live=settings.live_points,
             n_batch=NDRAW_MIN,
             n_networks=settings.networks,
+            neural_network_kwargs=shape,
             vectorized=True,
             pass_dict=False,
             pool=(None, pool),
@@ -398,10 +401,11 @@ def check_sampler(
     *,
     dims: int | None = None,
     networks: int | None = None,
+    layers: tuple[int, ...] | None = None,
 ) -> None:
     """Raise a one-line error for a sampler this spec cannot use (checked before the fit);
-    ``dims``: the sampled dimensions (default: every free parameter); ``networks``: nautilus's
-    networks per bound when given."""
+    ``dims``: the sampled dimensions (default: every free parameter); ``networks``,
+    ``layers``: nautilus's networks per bound and their hidden layers, when given."""
     if sampler not in SAMPLERS:
         raise InvalidValueError(
             f"sampler must be one of {', '.join(map(repr, SAMPLERS))}, got {sampler!r}"
@@ -427,6 +431,15 @@ def check_sampler(
         )
     if networks is not None and networks < 1:
         raise InvalidValueError(f"networks must be at least 1, got {networks!r}")
+    if layers is not None and sampler != "nautilus":
+        raise InvalidValueError(
+            f"network layers are nautilus's (its networks' hidden layers); {sampler} has none: "
+            "drop --network-layers or use --sampler nautilus"
+        )
+    if layers is not None and (not layers or min(layers) < 1):
+        raise InvalidValueError(
+            f"network layers must be one or more positive sizes (like 32,16), got {layers!r}"
+        )
     if sampler == "smc" and max_ncalls is not None:
         raise InvalidValueError(
             "max_ncalls is a nested sampler's budget; an SMC run's model runs are particles x "
@@ -455,6 +468,7 @@ def nested_sample(
     max_improvement_loops: int = -1,
     step_sampler: str = "auto",
     networks: int | None = None,
+    layers: tuple[int, ...] | None = None,
     links: str = "closed-form",
     seed: int = 0,
     label: str = "",
@@ -480,7 +494,9 @@ def nested_sample(
     slice sampling (2k steps; UltraNest's advice above ~10 parameters, where region rejection
     fails); ``"auto"``: slice when k > SLICE_ABOVE. ``networks`` (nautilus): neural networks
     per bound, default nautilus's 4; on the regional base 1 network converged too, in less
-    sampling time (README, Calibration speed; one run, not a side-by-side ratio).
+    sampling time (README, Calibration speed; one run, not a side-by-side ratio). ``layers``
+    (nautilus): its networks' hidden layer sizes, default nautilus's (100, 50, 20); (32, 16)
+    converged on the regional base to the same log Z in 13% less sampling time (README).
 
     ``links``: ``"closed-form"`` integrates each link constant with a closed-form marginal
     out of the likelihood (:mod:`nea_sd.calibrate.marginal`: the same evidence and posterior
@@ -490,7 +506,13 @@ def nested_sample(
     check_links(links)
     goal = target(setup, integrate=links == "closed-form")
     check_sampler(
-        setup.spec, sampler, step_sampler, max_ncalls, dims=len(goal.names), networks=networks
+        setup.spec,
+        sampler,
+        step_sampler,
+        max_ncalls,
+        dims=len(goal.names),
+        networks=networks,
+        layers=layers,
     )
     if runs < 2:
         raise InvalidValueError(f"nested sampling needs at least 2 runs for R-hat, got {runs}")
@@ -501,6 +523,8 @@ def nested_sample(
     )
     if networks is not None:
         settings = dataclasses.replace(settings, networks=networks)
+    if layers is not None:
+        settings = dataclasses.replace(settings, layers=tuple(layers))
     run_one = _RUNNERS[sampler]
     spec = setup.spec
     loglike = _Timed(setup, goal, on_batch)

@@ -191,6 +191,8 @@ def _sampler_options(nested: Mapping[str, Any]) -> dict[str, Any]:
         out.pop(name, None)
     if out.get("sampler") == "ultranest":  # the default: keys made before the choice stay valid
         del out["sampler"]
+    if out.get("layers") is None:  # nautilus's own networks: keys made before the option
+        out.pop("layers", None)
     return out
 
 

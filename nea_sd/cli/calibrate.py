@@ -91,6 +91,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "faster; 1 converged on the regional base, in less sampling time)",
     )
     parser.add_argument(
+        "--network-layers",
+        type=_layers,
+        metavar="N,N,...",
+        help="nested, nautilus: its networks' hidden layer sizes (default nautilus's "
+        "100,50,20; 32,16 converged on the regional base in less sampling time)",
+    )
+    parser.add_argument(
         "--links",
         choices=("closed-form", "free"),
         default=None,
@@ -166,6 +173,19 @@ class _Progress:
         self.bar.close()
 
 
+def _layers(text: str) -> tuple[int, ...]:
+    """``--network-layers 32,16`` -> (32, 16): positive sizes, comma-separated."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of positive layer sizes; write them like 32,16"
+        )
+    return sizes
+
+
 def _stage(label: str, func, *args, **kwargs):
     bar = _Progress(label)
     try:
@@ -208,6 +228,8 @@ def _command(args: argparse.Namespace) -> str:
         parts += ["--step-sampler", args.step_sampler] if args.step_sampler != "auto" else []
         parts += ["--sampler", args.sampler] if args.sampler != "ultranest" else []
         parts += ["--networks", str(args.networks)] if args.networks is not None else []
+        if args.network_layers is not None:
+            parts += ["--network-layers", ",".join(map(str, args.network_layers))]
         parts += ["--variants", args.variants] if args.variants else []
         parts += ["--only", *args.only] if args.variants and args.only else []
     return " ".join(shlex.quote(p) for p in parts)
@@ -309,10 +331,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"--max-ncalls must be a positive number, got {args.max_ncalls}")
     if args.networks is not None and args.networks < 1:
         raise InvalidValueError(f"--networks must be at least 1, got {args.networks}")
-    if args.networks is not None and not (args.nested or args.variants):
-        raise InvalidValueError(
-            "--networks sets the nautilus posterior's networks; add --nested --sampler nautilus"
-        )
+    for flag, given in (("--networks", args.networks), ("--network-layers", args.network_layers)):
+        if given is not None and not (args.nested or args.variants):
+            raise InvalidValueError(
+                f"{flag} sets the nautilus posterior's networks; add --nested --sampler nautilus"
+            )
     if args.check_sectors:
         return _check_sectors(args)
     variants = None
@@ -346,7 +369,12 @@ def run(args: argparse.Namespace) -> int:
         from nea_sd.calibrate.nested import check_sampler
 
         check_sampler(
-            setup.spec, args.sampler, args.step_sampler, args.max_ncalls, networks=args.networks
+            setup.spec,
+            args.sampler,
+            args.step_sampler,
+            args.max_ncalls,
+            networks=args.networks,
+            layers=args.network_layers,
         )
     initial = [start_point(setup, path) for path in args.start_from] or None
     print(setup.spec, file=sys.stderr)
@@ -420,6 +448,8 @@ def run(args: argparse.Namespace) -> int:
         options["step_sampler"] = args.step_sampler
     if args.networks is not None:  # only when given, as max_ncalls
         options["networks"] = args.networks
+    if args.network_layers is not None:
+        options["layers"] = args.network_layers
     if args.sampler != "ultranest":
         options["sampler"] = args.sampler
     if args.links == "free":  # the samplers' default is closed-form

@@ -349,16 +349,18 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
 def test_nautilus_networks_reach_the_sampler_and_the_record(
     tmp_path, data_dir, capsys, monkeypatch
 ):
-    """``--networks N`` is handed to nautilus (a spy on its constructor) and recorded in the
-    command; given to another sampler, or with no posterior, or below 1, it is refused in one
-    line before the fit, and no results file is written."""
+    """``--networks N`` and ``--network-layers A,B`` are handed to nautilus (a spy on its
+    constructor) and recorded in the command; given to another sampler, or with no posterior,
+    or below 1, they are refused in one line before the fit, and no results file is written."""
     import nautilus
 
     seen: list[int] = []
+    shapes: list[dict] = []
     original = nautilus.Sampler.__init__
 
     def spy(self, *args, **kwargs):
         seen.append(kwargs.get("n_networks"))
+        shapes.append(kwargs.get("neural_network_kwargs"))
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(nautilus.Sampler, "__init__", spy)
@@ -375,13 +377,21 @@ def test_nautilus_networks_reach_the_sampler_and_the_record(
         == 0
     )
     assert seen == [4, 4]  # nautilus's own default when not given
+    assert shapes[-2:] == [{}, {}]  # its own layers too
     assert "--networks" not in read_result(tmp_path / "d.toml")["provenance"]["command"]
+    shapes.clear()
+    out = ["--output", str(tmp_path / "l.toml")]
+    assert calibrate(tmp_path, two, *naut, "--network-layers", "8,4", *out, data_dir=data_dir) == 0
+    assert shapes == [{"hidden_layer_sizes": (8, 4)}] * 2
+    assert "--network-layers 8,4" in read_result(tmp_path / "l.toml")["provenance"]["command"]
     capsys.readouterr()
     smc = [*naut[:4], "--sampler", "smc", "--live-points", "50", "--nested-runs", "2"]
     bad = [
         ([*smc, "--networks", "2"], "error: networks is nautilus's"),
         ([*naut, "--networks", "0"], "error: --networks must be at least 1"),
         ([*naut[:3], "--networks", "2"], "error: --networks sets the nautilus posterior's"),
+        ([*smc, "--network-layers", "8"], "error: network layers are nautilus's"),
+        ([*naut[:3], "--network-layers", "8"], "error: --network-layers sets the nautilus"),
     ]
     for args, message in bad:
         out_x = ["--output", str(tmp_path / "x" / "x.toml")]
