@@ -197,7 +197,8 @@ def _batch_run(batch: BatchModel, parameters: Any, sets: list[dict[str, Any]], i
 
 
 class _SetFailed(Exception):
-    """PySD (or loading it) failed on parameter set ``index``; the cause is chained."""
+    """An engine (or loading PySD's model) failed on parameter set ``index``; the cause is
+    chained."""
 
     def __init__(self, index: int):
         super().__init__(index)
@@ -244,25 +245,26 @@ def _in_workers(
     def run(index: int, folder: str) -> Any:
         job = Path(folder) / f"set{index}.in"
         out = Path(folder) / f"set{index}.out"
-        job.write_bytes(pickle.dumps((str(model.path), model.sha256, sets[index], names)))
         try:
+            job.write_bytes(pickle.dumps((str(model.path), model.sha256, sets[index], names)))
             done = subprocess.run(
                 [sys.executable, "-m", "nea_sd.engine.pysd_worker", str(job), str(out)],
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 check=False,
             )
-        except OSError:
+            return pickle.loads(out.read_bytes()) if done.returncode == 0 else None
+        except Exception:  # no interpreter, no space, a broken result: the caller runs it
             return None
-        if done.returncode != 0 or not out.exists():
-            return None
-        return pickle.loads(out.read_bytes())
 
-    with (
-        tempfile.TemporaryDirectory(prefix="nea_sd-verify-") as folder,
-        cf.ThreadPoolExecutor(max_workers=workers) as pool,
-    ):
-        return list(pool.map(lambda i: run(i, folder), range(len(sets))))
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="nea_sd-verify-") as folder,
+            cf.ThreadPoolExecutor(max_workers=workers) as pool,
+        ):
+            return list(pool.map(lambda i: run(i, folder), range(len(sets))))
+    except OSError:  # no temporary folder: every set runs in the caller
+        return [None] * len(sets)
 
 
 def first_difference(ours: Any, reference: Any) -> str:
