@@ -38,6 +38,9 @@ def _doc(r=0.8, us=0.1, sim=105.0, chi2=1.5, optima=2, starts=20, at_bound=False
     }
 
 
+BOUND = "model parameters at a bound that is not physical"
+
+
 def _verdicts(doc):
     return {c.criterion: c.met for c in criteria("x", doc)}
 
@@ -58,7 +61,7 @@ def test_each_criterion_can_fail():
     assert not _verdicts(_doc(chi2=2.5))["reduced chi2"]
     assert not _verdicts(_doc(optima=4))["distinct optima within threshold"]
     assert not _verdicts(_doc(starts=12))["distinct optima within threshold"]
-    assert not _verdicts(_doc(at_bound=True))["model parameters at a bound"]
+    assert not _verdicts(_doc(at_bound=True))[BOUND]
     assert not _verdicts(_doc(rhat=1.02))["posterior R-hat, bulk ESS (worst)"]
     doc = _doc()
     doc["evidence"].pop("v0")
@@ -87,3 +90,33 @@ def test_a_capped_posterior_and_a_slow_sampler_fail():
     assert "1 of 2 runs stopped at the cap" in rows["posterior R-hat, bulk ESS (worst)"].value
     assert not rows["nested-sampling overhead"].met
     assert rows["nested-sampling overhead"].value == "20% of 9 s"
+
+
+def test_only_a_lower_bound_of_zero_is_physical():
+    """A reaction at 0 (the mechanism absent) passes; a rate at the model's lower limit 0.01, a
+    size at its upper limit, and a parameter at a bound whose side the document does not say
+    fail, and the value names which is which."""
+
+    def verdict(**entry):
+        doc = _doc()
+        doc["parameters"]["a"] = {"kind": "model", "at_bound": True, **entry}
+        (row,) = [c for c in criteria("x", doc) if c.criterion == BOUND]
+        return row
+
+    at_zero = verdict(estimate=1e-7, bounds=[0.0, 5.0], identifiability="flat")
+    assert at_zero.met and "physical bound 0: a" in at_zero.value
+    pushed = verdict(
+        estimate=0.0,
+        bounds=[0.0, 2.0],
+        identifiability="bound-active (lower bound 0; the data push below it)",
+    )
+    assert pushed.met
+    assert not verdict(estimate=0.01, bounds=[0.01, 0.5]).met
+    top = verdict(
+        estimate=4.9999,
+        bounds=[0.0, 5.0],
+        identifiability="bound-active (upper bound 5; the data push above it)",
+    )
+    assert not top.met and top.value.startswith("a")
+    assert not verdict(estimate=5.0, bounds=[0.0, 5.0], identifiability="flat").met
+    assert not verdict().met  # no estimate or bounds: which bound is unknown
