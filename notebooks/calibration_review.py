@@ -425,16 +425,20 @@ if doc_n is not None and sector_docs:
 #
 # Log evidence (nested sampling, with its Monte Carlo error) per structural variant of
 # `models/structures.toml`, with the log Bayes factor against the best variant, the runs'
-# R-hat and bulk ESS, and each variant's wall time and sampler overhead. The committed table is
-# the dyad on China–Japan SIPRI spending (`calibration/dyad_cnjp.toml` with
-# `--variants calibration/structures-dyad.toml`); a sector result with variants shows too.
+# R-hat and bulk ESS, and each variant's wall time and sampler overhead. The committed tables
+# are the dyad on China–Japan SIPRI spending (`calibration/dyad_cnjp.toml` with
+# `--variants calibration/structures-dyad.toml`) and the regional model on the whole record
+# (`calibration/nea.toml` with `--variants calibration/structures-nea.toml`: the switches that
+# change a fit-period prediction, under the base's priors and error model); a sector result
+# with variants shows too.
 # A switch that changes no output over the fit period can only tie with the default: its row
 # says the record cannot speak to it, not that the switch is right.
 
 # %%
 evidence_docs = dict(sector_docs)
-if (RESULTS / "dyad_cnjp.toml").is_file():
-    evidence_docs["dyad_cnjp"] = read_result(RESULTS / "dyad_cnjp.toml")
+for stem in ("dyad_cnjp", "nea_structures"):
+    if (RESULTS / f"{stem}.toml").is_file():
+        evidence_docs[stem] = read_result(RESULTS / f"{stem}.toml")
 for name, doc in evidence_docs.items():
     if not evidence_frame(doc).empty:
         print(f"=== {name}: {doc['provenance'].get('command', '')}")
