@@ -216,3 +216,39 @@ def test_float32_store_keeps_seven_digits_and_exact_coordinates(
     np.testing.assert_allclose(small["Level"].values, whole["Level"].values, rtol=6e-8)
     with pytest.raises(InvalidValueError, match="'float16' is not one of"):
         write_blocks(tmp_path / "f16.zarr", iter([]), dtype="float16")
+
+
+def test_an_interrupt_during_a_block_write_lands_after_it(tmp_path: Path, monkeypatch) -> None:
+    """SIGTERM (or Ctrl-C) arriving while zarr writes a block acts only once the write is
+    done: the interrupt propagates, the temporary store is removed, and no write is left
+    running on zarr's thread (it used to print "coroutine ... was never awaited")."""
+    import signal
+
+    from nea_sd.engine.batch import stream
+
+    class Stop(BaseException):
+        pass
+
+    def stop(signum, frame):
+        raise Stop
+
+    finished: list[bool] = []
+    original = xr.Dataset.to_zarr
+
+    def write_then_note(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives now, in the middle of the write
+        result = original(self, *args, **kwargs)
+        finished.append(True)  # reached only if the signal waited for the write
+        return result
+
+    blocks = [xr.Dataset({"x": ("run", np.arange(3.0) + k)}) for k in range(2)]
+    previous = signal.signal(signal.SIGTERM, stop)
+    monkeypatch.setattr(xr.Dataset, "to_zarr", write_then_note)
+    try:
+        with pytest.raises(Stop):
+            stream.write_blocks(tmp_path / "runs.zarr", iter(blocks))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert finished == [True]  # the first block's write completed, then the interrupt
+    assert signal.getsignal(signal.SIGTERM) is previous
+    assert list(tmp_path.iterdir()) == []

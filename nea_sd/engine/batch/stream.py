@@ -16,7 +16,9 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -101,8 +103,9 @@ def write_blocks(
             attrs = final_attrs(attrs)
         import zarr
 
-        zarr.open_group(str(temp), mode="r+", zarr_format=2).attrs.update(_jsonable(attrs))
-        _replace(temp, target)
+        with signals_deferred():
+            zarr.open_group(str(temp), mode="r+", zarr_format=2).attrs.update(_jsonable(attrs))
+            _replace(temp, target)
     except OSError as exc:
         reason = "no space left on the device" if exc.errno == errno.ENOSPC else exc.strerror
         raise OutputPathError(
@@ -113,6 +116,38 @@ def write_blocks(
         if temp.exists():
             shutil.rmtree(temp, ignore_errors=True)
     return open_lazily(target)
+
+
+_DEFERRED = ("SIGINT", "SIGTERM")
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Ctrl-C and SIGTERM wait until the write inside is done, then act as they would have.
+
+    Why: zarr writes on its own event-loop thread while the main thread waits; an interrupt
+    raised in the waiting thread leaves that write running (with a "coroutine was never
+    awaited" warning on stderr) while the cleanup removes the store under it. Deferred, the
+    interrupt lands between blocks, where the cleanup is clean. Outside the main thread
+    (where handlers cannot be set) nothing is deferred."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    numbers = [getattr(signal, name) for name in _DEFERRED if hasattr(signal, name)]
+    numbers = [n for n in numbers if signal.getsignal(n) is not None]  # None: set outside Python
+    previous = {n: signal.signal(n, lambda signum, _frame: caught.append(signum)) for n in numbers}
+    try:
+        yield
+    finally:
+        for n, handler in previous.items():
+            signal.signal(n, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(caught[0])
 
 
 def _append_all(store: Path, blocks: Iterable[xr.Dataset], dtype: str) -> dict[str, Any]:
@@ -150,15 +185,18 @@ def _append_all(store: Path, blocks: Iterable[xr.Dataset], dtype: str) -> dict[s
             for name in block.data_vars:  # results only: coordinates and times stay exact
                 if block[name].dtype.kind == "f":
                     encoding[name]["dtype"] = dtype
-            block.to_zarr(str(store), mode="w", encoding=encoding, **_FORMAT)
+            with signals_deferred():
+                block.to_zarr(str(store), mode="w", encoding=encoding, **_FORMAT)
             written = True
         else:
-            block.to_zarr(str(store), append_dim="run", **_FORMAT)
+            with signals_deferred():
+                block.to_zarr(str(store), append_dim="run", **_FORMAT)
         del block  # free it before the next block is computed: one block in memory at a time
     if not written:
         if empty is None:
             raise InvalidValueError("there are no runs to stream; give at least one parameter set")
-        empty.to_zarr(str(store), mode="w", **_FORMAT)
+        with signals_deferred():
+            empty.to_zarr(str(store), mode="w", **_FORMAT)
     for name, merged in maps.items():
         attrs[name] = json.dumps(merged)  # blocks come in run order
     for name, parts in lists.items():
