@@ -2,16 +2,29 @@
 
 Why a third sampler: on the regional model nautilus needs few model runs but spends most of
 its wall time training its networks, and UltraNest spends little of its own but needs millions
-of runs. Tempered SMC moves a population of particles from the prior to the posterior through
-likelihood powers phi (each next phi chosen so the reweighted population keeps 80 % of its
-effective size), resampling and then moving every particle by random-walk Metropolis steps
-whose proposal is the population's covariance: every step is one batch-engine call over the
-whole population, and the sampler's own work is a few array operations. The product of the
-steps' mean incremental weights estimates the evidence Z (Del Moral, Doucet and Jasra 2006).
+of runs. Tempered SMC moves a population of particles from a reference distribution to the
+posterior through likelihood powers phi (each next phi chosen so the reweighted population
+keeps 80 % of its effective size), resampling and then moving every particle by random-walk
+Metropolis steps whose proposal is the population's covariance: every step is one batch-engine
+call over the whole population, and the sampler's own work is a few array operations. The
+product of the steps' mean incremental weights estimates the evidence Z (Del Moral, Doucet and
+Jasra 2006); with a normalised reference q the path q^(1-phi) (prior L)^phi gives the same Z.
 
-The particles live in the unit cube (uniform prior there) and are mapped to the parameters by
-the spec's prior transform, as the nested samplers' are; a proposal outside the cube has zero
-prior density and is rejected.
+Two choices make it converge on the regional base, where tempering from the prior with moves
+in the unit cube did not (its runs settled in different parts of the posterior's ridges and
+came out 2.5-5 below nautilus's log Z; README):
+
+- The particles live in logit space, z = logit(u) for the unit-cube coordinate u that the
+  spec's prior transform maps to a parameter; the uniform prior on the cube is the standard
+  logistic there. A ridge that runs into a bound (a reaction near 0, a size near its limit)
+  is nearly straight in z, and no proposal leaves the prior's support.
+- A run is a *pilot* from the prior (half the particles) and then *refinements*: each a
+  tempered run from a reference fitted to the previous population (a Gaussian in z with its
+  covariance inflated by INFLATE, mixed with the prior at the share DEFENSIVE, which bounds
+  the importance weights where the Gaussian is thin), until two successive refinements'
+  log Z agree within LOG_Z_TOL or MAX_REFINE are done. The last refinement is the run's
+  posterior and evidence: its reference is fixed before it starts, so its estimate is that of
+  an ordinary tempered SMC run from a proposal (SMCPy's geometric path).
 
 A run's log Z error is importance sampling's over the tempering steps (sqrt of the sum over
 steps of 1/ESS - 1/N), which ignores the correlation the resampling and the Metropolis moves
@@ -22,9 +35,11 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import expit, logit
 
 from nea_sd.errors import require
 
@@ -32,33 +47,86 @@ if TYPE_CHECKING:
     from nea_sd.calibrate.nested import _Run, _Settings, _Timed
     from nea_sd.calibrate.problem import Setup
 
-MCMC_STEPS = 20  # Metropolis moves per tempering step (5 left the regional log Z 6.5 low)
+MCMC_STEPS = 20  # Metropolis moves per tempering step in the pilot (5 left log Z 6.5 low)
+REFINE_STEPS = 10  # moves per tempering step from a reference (it starts near the posterior)
 TARGET_ESS = 0.8  # the population's effective share kept by each tempering step
+PILOT_SHARE = 0.5  # the pilot's particles, as a share of the run's
+INFLATE = 1.5  # the reference's sd over the previous population's, in every direction
+DEFENSIVE = 0.1  # the prior's share in the reference
+LOG_Z_TOL = 0.25  # two successive refinements agreeing this closely end the run
+MAX_REFINE = 4
 
 
 def _smcpy():
     return require("smcpy", "smcpy", "the smc sampler")
 
 
-class _UnitCube:
-    """U(0, 1) in one coordinate, as SMCPy's priors are called (``rvs`` with its generator)."""
+def _log_logistic(z: np.ndarray) -> np.ndarray:
+    """Log density of the standard logistic (the uniform prior on the cube, in logit space)."""
+    z = np.asarray(z, dtype=float)
+    return -np.abs(z) - 2.0 * np.log1p(np.exp(-np.abs(z)))
+
+
+class _Logistic:
+    """One coordinate's prior in logit space, as SMCPy's priors are called."""
 
     dim = 1
 
     @staticmethod
     def rvs(size: int, random_state: np.random.Generator) -> np.ndarray:
-        return random_state.uniform(0.0, 1.0, size)
+        return logit(random_state.uniform(0.0, 1.0, size))
 
     @staticmethod
-    def logpdf(u: np.ndarray) -> np.ndarray:
-        u = np.asarray(u, dtype=float)
-        return np.where((u >= 0.0) & (u <= 1.0), 0.0, -np.inf)
+    def logpdf(z: np.ndarray) -> np.ndarray:
+        return _log_logistic(z)
 
 
-def smc_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _Run:
-    """One SMC run with ``settings.live_points`` particles (see the module doc)."""
-    from nea_sd.calibrate.nested import _Run
+@dataclass(frozen=True)
+class _Reference:
+    """A normalised proposal in logit space: (1 - DEFENSIVE) N(mean, cov) + DEFENSIVE prior."""
 
+    mean: np.ndarray
+    cov: np.ndarray
+
+    @classmethod
+    def fit(cls, z: np.ndarray) -> _Reference:
+        cov = np.atleast_2d(np.cov(z, rowvar=False)) * INFLATE**2
+        cov += 1e-9 * np.eye(len(cov))  # a coordinate the population holds constant
+        return cls(z.mean(axis=0), cov)
+
+    def rvs(self, n: int, random_state: np.random.Generator) -> np.ndarray:
+        z = random_state.multivariate_normal(self.mean, self.cov, size=n)
+        prior = random_state.random(n) < DEFENSIVE
+        z[prior] = logit(random_state.uniform(0.0, 1.0, (int(prior.sum()), len(self.mean))))
+        return z
+
+    def logpdf(self, z: np.ndarray) -> np.ndarray:
+        z = np.atleast_2d(np.asarray(z, dtype=float))
+        chol = np.linalg.cholesky(self.cov)
+        dev = np.linalg.solve(chol, (z - self.mean).T)
+        log_det = 2.0 * np.sum(np.log(np.diag(chol)))
+        gauss = -0.5 * (np.sum(dev**2, axis=0) + log_det + len(self.mean) * math.log(2 * math.pi))
+        prior = np.sum(_log_logistic(z), axis=1)
+        return np.logaddexp(math.log(DEFENSIVE) + prior, math.log(1.0 - DEFENSIVE) + gauss)
+
+    def __bool__(self) -> bool:  # SMCPy tests the proposal's truth to decide whether to use it
+        return True
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One tempered run's final population (logit space) and evidence."""
+
+    z: np.ndarray
+    log_likes: np.ndarray
+    weights: np.ndarray
+    log_z: float
+    log_z_err: float
+
+
+def _tempered(
+    loglike: _Timed, n: int, moves: int, reference: _Reference | None, seed: tuple[int, ...]
+) -> _Stage:
     smcpy = _smcpy()
     goal = loglike.target
     k = len(goal.names)
@@ -67,35 +135,59 @@ def smc_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _R
         def __init__(self, *_args: object):
             pass
 
-        def __call__(self, u: np.ndarray) -> np.ndarray:
-            return np.asarray(loglike(goal.prior_ppf(u)), dtype=float)
+        def __call__(self, z: np.ndarray) -> np.ndarray:
+            return np.asarray(loglike(goal.prior_ppf(expit(z))), dtype=float)
 
-    names = [f"u{j}" for j in range(k)]
-    mcmc = smcpy.VectorMCMC(_identity, np.zeros(1), [_UnitCube()] * k, log_like_func=LogLike)
-    kernel = smcpy.VectorMCMCKernel(mcmc, param_order=names, rng=np.random.default_rng(seed))
+    names = [f"z{j}" for j in range(k)]
+    mcmc = smcpy.VectorMCMC(_identity, np.zeros(1), [_Logistic()] * k, log_like_func=LogLike)
+    path = smcpy.paths.GeometricPath(proposal=reference)
+    rng = np.random.default_rng(list(seed))
+    kernel = smcpy.VectorMCMCKernel(mcmc, param_order=names, path=path, rng=rng)
     sampler = smcpy.AdaptiveSampler(kernel, show_progress_bar=False)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # log of a zero prior density: rejected
+        warnings.simplefilter("ignore", RuntimeWarning)  # exp overflow of a rejected proposal
         steps, log_z = sampler.sample(
-            num_particles=settings.live_points,
-            num_mcmc_samples=MCMC_STEPS,
-            target_ess=TARGET_ESS,
+            num_particles=n, num_mcmc_samples=moves, target_ess=TARGET_ESS
         )
-    last = steps[-1]
-    u = np.column_stack([np.ravel(last.param_dict[n]) for n in names])
-    n = u.shape[0]
     phis = np.asarray(sampler.phi_sequence, dtype=float)
     variance = 0.0
     for t in range(1, len(phis)):  # step t reweights step t-1's equal-weight particles
-        inc = (phis[t] - phis[t - 1]) * np.ravel(steps[t - 1].log_likes)
+        before = steps[t - 1]
+        z = np.column_stack([np.ravel(before.param_dict[m]) for m in names])
+        log_ratio = np.sum(_log_logistic(z), axis=1)
+        if reference is not None:
+            log_ratio = log_ratio - reference.logpdf(z)
+        inc = (phis[t] - phis[t - 1]) * (np.ravel(before.log_likes) + log_ratio)
         w = np.exp(inc - inc.max())
         variance += max(1.0 / (w.sum() ** 2 / np.sum(w**2)) - 1.0 / n, 0.0)
-    return _Run(
-        points=goal.prior_ppf(u),
+    last = steps[-1]
+    return _Stage(
+        z=np.column_stack([np.ravel(last.param_dict[m]) for m in names]),
+        log_likes=np.ravel(np.asarray(last.log_likes, dtype=float)),
         weights=np.ravel(np.asarray(last.weights, dtype=float)),
         log_z=float(log_z[-1]),
         log_z_err=math.sqrt(variance),
-        max_log_l=float(np.max(last.log_likes)),
+    )
+
+
+def smc_run(setup: Setup, loglike: _Timed, settings: _Settings, seed: int) -> _Run:
+    """One SMC run with ``settings.live_points`` particles (see the module doc)."""
+    from nea_sd.calibrate.nested import _Run
+
+    n = settings.live_points
+    stage = _tempered(loglike, max(int(n * PILOT_SHARE), 10), MCMC_STEPS, None, (seed, 0))
+    previous = None
+    for r in range(1, MAX_REFINE + 1):
+        stage = _tempered(loglike, n, REFINE_STEPS, _Reference.fit(stage.z), (seed, r))
+        if previous is not None and abs(stage.log_z - previous) < LOG_Z_TOL:
+            break
+        previous = stage.log_z
+    return _Run(
+        points=loglike.target.prior_ppf(expit(stage.z)),
+        weights=stage.weights,
+        log_z=stage.log_z,
+        log_z_err=stage.log_z_err,
+        max_log_l=float(np.max(stage.log_likes)),
         capped=False,
     )
 
