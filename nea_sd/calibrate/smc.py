@@ -48,13 +48,13 @@ if TYPE_CHECKING:
     from nea_sd.calibrate.problem import Setup
 
 MCMC_STEPS = 20  # Metropolis moves per tempering step in the pilot (5 left log Z 6.5 low)
-REFINE_STEPS = 10  # moves per tempering step from a reference (it starts near the posterior)
+REFINE_STEPS = 20  # moves per step from a reference (10 left one run at a bulk ESS of 145)
 TARGET_ESS = 0.8  # the population's effective share kept by each tempering step
 PILOT_SHARE = 0.3  # the pilot's particles, as a share of the run's
 INFLATE = 2.0  # the reference's sd over the previous population's, in every direction
 DEFENSIVE = 0.1  # the prior's share in the reference
 LOG_Z_TOL = 0.15  # two successive refinements agreeing this closely end the run
-MAX_REFINE = 4
+MAX_REFINE = 3
 
 
 def _smcpy():
