@@ -18,7 +18,7 @@ came out 2.5-5 below nautilus's log Z; README):
   spec's prior transform maps to a parameter; the uniform prior on the cube is the standard
   logistic there. A ridge that runs into a bound (a reaction near 0, a size near its limit)
   is nearly straight in z, and no proposal leaves the prior's support.
-- A run is a *pilot* from the prior (half the particles) and then *refinements*: each a
+- A run is a *pilot* from the prior (PILOT_SHARE of the particles), then *refinements*: each a
   tempered run from a reference fitted to the previous population (a Gaussian in z with its
   covariance inflated by INFLATE, mixed with the prior at the share DEFENSIVE, which bounds
   the importance weights where the Gaussian is thin), until two successive refinements'
