@@ -87,12 +87,13 @@ class _Reference:
 
     mean: np.ndarray
     cov: np.ndarray
+    chol: np.ndarray  # cov's Cholesky factor, once: the density is evaluated at every move
 
     @classmethod
     def fit(cls, z: np.ndarray) -> _Reference:
         cov = np.atleast_2d(np.cov(z, rowvar=False)) * INFLATE**2
         cov += 1e-9 * np.eye(len(cov))  # a coordinate the population holds constant
-        return cls(z.mean(axis=0), cov)
+        return cls(z.mean(axis=0), cov, np.linalg.cholesky(cov))
 
     def rvs(self, n: int, random_state: np.random.Generator) -> np.ndarray:
         z = random_state.multivariate_normal(self.mean, self.cov, size=n)
@@ -102,9 +103,8 @@ class _Reference:
 
     def logpdf(self, z: np.ndarray) -> np.ndarray:
         z = np.atleast_2d(np.asarray(z, dtype=float))
-        chol = np.linalg.cholesky(self.cov)
-        dev = np.linalg.solve(chol, (z - self.mean).T)
-        log_det = 2.0 * np.sum(np.log(np.diag(chol)))
+        dev = np.linalg.solve(self.chol, (z - self.mean).T)
+        log_det = 2.0 * np.sum(np.log(np.diag(self.chol)))
         gauss = -0.5 * (np.sum(dev**2, axis=0) + log_det + len(self.mean) * math.log(2 * math.pi))
         prior = np.sum(_log_logistic(z), axis=1)
         return np.logaddexp(math.log(DEFENSIVE) + prior, math.log(1.0 - DEFENSIVE) + gauss)
