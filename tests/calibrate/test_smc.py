@@ -1,11 +1,15 @@
-"""The SMC sampler's reference distribution: the evidence of a run tempered from it is only
-right if it is a normalised density, and its draws follow it."""
+"""The SMC sampler's reference distribution (the evidence of a run tempered from it is only
+right if it is a normalised density, and its draws follow it) and which refinements make a
+run's result."""
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from nea_sd.calibrate.smc import DEFENSIVE, _log_logistic, _Reference
+from nea_sd.calibrate import smc
+from nea_sd.calibrate.smc import DEFENSIVE, _log_logistic, _Reference, _Stage
 
 
 def _reference() -> _Reference:
@@ -35,3 +39,44 @@ def test_the_reference_draws_follow_its_density():
     cdf = np.cumsum(dens) * (g[1] - g[0])
     p = stats.kstest(z[:, 0], lambda x: np.interp(x, g, cdf)).pvalue
     assert p > 0.01
+
+
+def _stage(value: float, log_z: float, n: int, weight: float) -> _Stage:
+    return _Stage(
+        z=np.full((n, 1), value),
+        log_likes=np.full(n, log_z),
+        weights=np.full(n, weight),
+        log_z=log_z,
+        log_z_err=0.1,
+    )
+
+
+def _scripted_run(monkeypatch, log_zs: list[float]):
+    """smc_run over scripted stages (a pilot, then refinements with these log Z): which of
+    them make the run's result."""
+    stages = iter(
+        [_stage(0.0, -50.0, 3, 1.0)]
+        + [_stage(float(i), z, 2 + i, 1.0 + i) for i, z in enumerate(log_zs, start=1)]
+    )
+    monkeypatch.setattr(smc, "_tempered", lambda *args: next(stages))
+    target = SimpleNamespace(prior_ppf=lambda u: u)
+    settings = SimpleNamespace(live_points=100)
+    return smc.smc_run(None, SimpleNamespace(target=target), settings, seed=0)
+
+
+def test_two_agreeing_refinements_are_pooled_half_and_half(monkeypatch):
+    # refinements 2 and 3 agree within LOG_Z_TOL: both are the run's posterior, each with half
+    # the weight whatever its particles' count and raw weights
+    tol = smc.LOG_Z_TOL
+    run = _scripted_run(monkeypatch, [-10.0, -12.0, -12.0 + tol / 2])
+    assert run.log_z == pytest.approx(-12.0 + tol / 4)
+    assert run.log_z_err == pytest.approx(0.5 * np.hypot(0.1, 0.1))
+    z = smc.logit(np.clip(run.points[:, 0], 1e-12, 1 - 1e-12))  # back from the cube
+    assert len(z) == 4 + 5
+    assert np.sum(run.weights) == pytest.approx(1.0)
+    assert np.sum(run.weights[z < 2.5]) == pytest.approx(0.5)  # refinement 2's particles
+
+
+def test_without_agreement_the_last_refinement_alone_is_the_result(monkeypatch):
+    run = _scripted_run(monkeypatch, [-10.0, -11.0, -12.0])
+    assert run.log_z == -12.0 and len(run.points) == 5
