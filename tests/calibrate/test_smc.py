@@ -80,3 +80,21 @@ def test_two_agreeing_refinements_are_pooled_half_and_half(monkeypatch):
 def test_without_agreement_the_last_refinement_alone_is_the_result(monkeypatch):
     run = _scripted_run(monkeypatch, [-10.0, -11.0, -12.0])
     assert run.log_z == -12.0 and len(run.points) == 5
+
+
+def test_the_moves_leave_their_target_invariant():
+    # draws of a known target (independent standard logistics, heavier-tailed than the
+    # Gaussian the independence moves propose from) must still follow it after the moves:
+    # leaving out the proposal's density from the acceptance ratio would concentrate them
+    rng = np.random.default_rng(2)
+    n, d = 4000, 3
+    z = stats.logistic.rvs(size=(n, d), random_state=rng)
+    mcmc = smc._moves_class()(smc._identity, np.zeros(1), [smc._Logistic()] * d)
+    mcmc.rng = rng
+    mcmc.evaluate_log_likelihood = lambda x: np.zeros((len(x), 1))
+    mcmc.evaluate_log_posterior = lambda x, like, prior: np.sum(prior, axis=1) + np.ravel(like)
+    moved, _ = smc._moves(mcmc, z, 20, np.cov(z, rowvar=False), np.zeros(n))
+    assert np.mean(np.any(moved != z, axis=1)) > 0.9  # nearly every particle moved
+    for j in range(d):
+        assert stats.kstest(moved[:, j], stats.logistic.cdf).pvalue > 0.01
+        assert np.var(moved[:, j]) == pytest.approx(np.pi**2 / 3, rel=0.08)
