@@ -496,6 +496,7 @@ def print_posterior(name: str) -> None:
 # tempered SMC, little work of its own)
 POSTERIORS = (
     "nea_base_posterior.toml",
+    "nea_base_posterior_smc.toml",
     "nea_posterior.toml",
     "nea_posterior_nautilus.toml",
     "nea_posterior_smc.toml",
