@@ -236,35 +236,58 @@ def _moves(mcmc, inputs: np.ndarray, num_samples: int, cov: np.ndarray, log_like
     population's spread: small steps along a ridge. The random walk here starts at the
     optimal scale 2.38^2/d (Roberts, Gelman and Gilks 1997) and adapts smoothly; the
     independence moves jump across the population's spread in one step, which is what
-    carries particles along a ridge they would otherwise crawl.
+    carries particles along a ridge they would otherwise crawl. Only SMCPy's public methods
+    are used (its tempered target is ``evaluate_log_posterior``).
     """
-    log_priors, log_like = mcmc._initialize_probabilities(inputs, log_likes)
-    n, d = inputs.shape
+    d = inputs.shape[1]
+    like = mcmc.evaluate_log_likelihood(inputs) if log_likes is None else log_likes
+    state = (inputs, np.reshape(like, (-1, 1)).astype(float), mcmc.evaluate_log_priors(inputs))
     mean = inputs.mean(axis=0)
     chol = np.linalg.cholesky(cov + 1e-12 * np.eye(d))
     scale = 2.38**2 / d
     for i in range(num_samples):
         if i % 2:
             new = mean + mcmc.rng.normal(0.0, 1.0, inputs.shape) @ chol.T
-            new_priors = mcmc.evaluate_log_priors(new)
-            new_like = mcmc._eval_log_like_if_prior_nonzero(new_priors, new)
-            log_ratio = (
-                np.ravel(mcmc.evaluate_log_posterior(new, new_like, new_priors))
-                - np.ravel(mcmc.evaluate_log_posterior(inputs, log_like, log_priors))
-                + _log_gauss(inputs, mean, chol)
-                - _log_gauss(new, mean, chol)
-            )
-            rejected = mcmc.get_rejections(np.exp(log_ratio).reshape(-1, 1))
-            inputs = np.where(rejected, inputs, new)
-            log_like = np.where(rejected, log_like, new_like)
-            log_priors = np.where(rejected, log_priors, new_priors)
+            log_q = _log_gauss(state[0], mean, chol) - _log_gauss(new, mean, chol)
+            state, _ = _metropolis(mcmc, state, new, log_q)
         else:
-            step = cov * scale
-            inputs, log_like, log_priors, rejected = mcmc._perform_mcmc_step(
-                inputs, step, log_like, log_priors
-            )
-            scale *= math.exp(ADAPT * (1.0 - float(np.mean(rejected)) - RW_ACCEPT))
-    return inputs, log_like
+            walk = _cholesky(cov * scale)
+            new = state[0] + (walk @ mcmc.rng.normal(0.0, 1.0, inputs.shape).T).T
+            state, accepted = _metropolis(mcmc, state, new, 0.0)
+            scale *= math.exp(ADAPT * (accepted - RW_ACCEPT))
+    return state[0], state[1]
+
+
+def _cholesky(cov: np.ndarray) -> np.ndarray:
+    """The factor of a population's covariance; one that rounding left not quite positive
+    definite (particles duplicated by resampling) gets a jitter of 1e-12 of its scale."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return np.linalg.cholesky(cov + 1e-12 * np.trace(cov) / len(cov) * np.eye(len(cov)))
+
+
+def _metropolis(mcmc, state: tuple, new: np.ndarray, log_q: np.ndarray | float):
+    """One Metropolis-Hastings accept/reject of ``new`` against ``state`` (particles, log
+    likelihoods, log priors) with ``log_q`` the proposal's log density ratio q(old)/q(new):
+    the next state and the share accepted. The ratio stays in log space, so an infinite
+    target and a vanishing proposal density never meet as 0 * inf."""
+    inputs, log_like, log_priors = state
+    new_priors = mcmc.evaluate_log_priors(new)
+    new_like = mcmc.evaluate_log_likelihood(new)
+    log_ratio = (
+        np.ravel(mcmc.evaluate_log_posterior(new, new_like, new_priors))
+        - np.ravel(mcmc.evaluate_log_posterior(inputs, log_like, log_priors))
+        + log_q
+    )
+    with np.errstate(over="ignore"):
+        rejected = np.exp(log_ratio).reshape(-1, 1) < mcmc.rng.uniform(0.0, 1.0, (len(new), 1))
+    state = (
+        np.where(rejected, inputs, new),
+        np.where(rejected, log_like, new_like),
+        np.where(rejected, log_priors, new_priors),
+    )
+    return state, 1.0 - float(np.mean(rejected))
 
 
 def _log_gauss(x: np.ndarray, mean: np.ndarray, chol: np.ndarray) -> np.ndarray:
