@@ -24,8 +24,9 @@ POSTERIORS = {"ultranest": RESULT, "nautilus": NAUTILUS, "smc": SMC}
 # the base's own posterior (nautilus on nea.toml's problem, converged): its diagnostics are
 # checked like the others' and its verdict is the criteria's
 BASE = CALIBRATION / "results" / "nea_base_posterior.toml"
-# the same problem by tempered SMC with its own moves, on another machine's floating-point
-# environment (its fit at -log L 2529.10, so another likelihood: not compared with nautilus's)
+# the same problem by tempered SMC with its own moves, fitted in another floating-point
+# environment than nautilus's (AVX-512: its fit at -log L 2529.10, its error scales estimated
+# there, so another likelihood: not compared with nautilus's)
 BASE_SMC = CALIBRATION / "results" / "nea_base_posterior_smc.toml"
 
 
