@@ -463,6 +463,11 @@ def run(args: argparse.Namespace) -> int:
         from nea_sd.calibrate.structures import evidence_table
         from nea_sd.model import cache_dir
 
+        if args.sampler == "smc":
+            from nea_sd.calibrate.smc import EVIDENCE_NOTE
+
+            print(EVIDENCE_NOTE, file=sys.stderr)
+
         def done(variant, result, reused):
             how = "read from its checkpoint" if reused else f"sampled in {result.elapsed:.1f} s"
             print(

@@ -267,8 +267,10 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     args = ["--starts", "2", "--no-profile", "--nested", "--live-points", "30"]
     args += ["--nested-runs", "2", "--variants", str(variants)]
     assert calibrate(tmp_path, one, *args, data_dir=data_dir) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "[[Nested sampling, ultranest]]" in out and "[[Evidence]]" in out
+    assert "tempered SMC" not in captured.err
     doc = read_result(tmp_path / "out" / "tiny.toml")
     nested = doc["nested"]
     assert nested["runs"] == 2 and nested["live_points"] == 30 and nested["log_z_err"] > 0
@@ -286,6 +288,15 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     doc = read_result(tmp_path / "part.toml")
     assert set(doc["evidence"]) == {"faster"}
     assert "--only faster" in doc["provenance"]["command"]
+    # evidence by tempered SMC comes with the note that its log Z runs low (README)
+    capsys.readouterr()
+    smc = ["--starts", "2", "--no-profile", "--live-points", "30", "--nested-runs", "2"]
+    smc += ["--variants", str(variants), "--only", "faster", "--sampler", "smc"]
+    assert (
+        calibrate(tmp_path, one, *smc, "--output", str(tmp_path / "smc.toml"), data_dir=data_dir)
+        == 0
+    )
+    assert "tempered SMC's log Z runs 0.1-0.2 low" in capsys.readouterr().err
     capsys.readouterr()
     assert calibrate(tmp_path, one, *part, "--only", "fastest", data_dir=data_dir) == 2
     err = capsys.readouterr().err
