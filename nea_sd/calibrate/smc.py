@@ -43,7 +43,8 @@ tails between tempering steps. No setting tried removes the bias on both that ta
 plain Gaussian at the defaults' cost (each step keeping 95 % of the effective size: 0.03 low
 at 2.3 times the model runs; 300 particles keeping 93 %: unbiased on the curved target, 0.20
 high on the Gaussian), so the defaults stay those the posterior converges with, and evidence
-is nautilus's.
+is nautilus's. On the regional base, 95 % per step moved SMC's log Z from 0.15 below
+nautilus's to 0.09 above, at 2.2 times the model runs.
 """
 
 from __future__ import annotations
