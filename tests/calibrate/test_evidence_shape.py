@@ -12,6 +12,8 @@ about 0.0015 in log Z), independent of either sampler.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import tomllib
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nea_sd.calibrate.nested import _RUNNERS, _Settings
+from nea_sd.calibrate.nested import _RUNNERS, _Settings, nested_sample
 
 RESULTS = Path(__file__).parents[2] / "calibration" / "results"
 BEND = 1.0  # the shear's strength: a ridge's centre moves BEND sd per sd squared across it
@@ -104,15 +106,13 @@ class _Like:
         return self.shaped.log_like(X)
 
 
-def _settings(live_points: int) -> _Settings:  # nested_sample's defaults
-    return _Settings(
-        live_points=live_points,
-        min_ess=400,
-        frac_remain=0.01,
-        max_ncalls=None,
-        max_improvement_loops=-1,
-        step_sampler="auto",
-    )
+def _settings(live_points: int) -> _Settings:
+    """What nested_sample asks a runner for at its defaults, with ``live_points``: its own
+    defaults for the fields it always sets, _Settings' for the rest (as nested_sample does)."""
+    defaults = inspect.signature(nested_sample).parameters
+    required = [f.name for f in dataclasses.fields(_Settings) if f.default is dataclasses.MISSING]
+    values = {name: defaults[name].default for name in required}
+    return _Settings(**{**values, "live_points": live_points})
 
 
 @pytest.fixture(scope="module")
