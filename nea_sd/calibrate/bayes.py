@@ -233,12 +233,11 @@ def predictive(
 ) -> dict[str, xr.DataArray]:
     """Posterior predictive quantiles per observation on the data scale, fit and held-out years.
 
-    With ``noise`` each draw also gets observation error (log-normal / logit-normal / normal
-    with the spec's σ), so the band is where new data should fall, not only the mean path.
+    With ``noise`` each draw also gets observation error from the observation's error model
+    as the fit used it (σ times its estimated scale, AR(1) over the years; Poisson and
+    binomial counts drawn), so the band is where new data should fall, not only the mean path.
     """
-    from scipy.special import expit, logit
-
-    from nea_sd.calibrate.observation import LogitNormal, LogNormal, Normal
+    from nea_sd.calibrate.synthetic import replicate
 
     rng = np.random.default_rng(seed)
     samples = np.atleast_2d(samples)
@@ -262,16 +261,9 @@ def predictive(
         pred = np.concatenate(preds, axis=1)
         data = np.concatenate(datas)
         if noise:
-            err = obs.error
-            z = rng.standard_normal(pred.shape)
+            fl = {k: np.concatenate(v) for k, v in flags_all.items()}
             with np.errstate(invalid="ignore", divide="ignore"):
-                if isinstance(err, LogNormal):
-                    fl = {k: np.concatenate(v) for k, v in flags_all.items()}
-                    pred = pred * np.exp(err.sigmas(len(y), fl) * z)
-                elif isinstance(err, LogitNormal):
-                    pred = err.scale * expit(logit(pred / err.scale) + err.sigma * z)
-                elif isinstance(err, Normal):
-                    pred = pred + err.sigma * z
+                pred = replicate(obs, pred, fl, rng, y)
         band = np.nanquantile(pred, q, axis=0)
         out[obs.name] = xr.DataArray(
             band,

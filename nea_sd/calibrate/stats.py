@@ -125,6 +125,12 @@ def _moments(s: np.ndarray, a: np.ndarray, axis: int = -1) -> dict[str, np.ndarr
     }
 
 
+def paired_moments(simulated: np.ndarray, actual: np.ndarray) -> dict[str, np.ndarray]:
+    """:class:`FitStatistics`' fields but ``n`` over the last axis of already paired, broadcast-
+    able arrays (many replicates at once; no missing points)."""
+    return _moments(np.asarray(simulated, dtype=float), np.asarray(actual, dtype=float))
+
+
 def fit_statistics(simulated: np.ndarray, actual: np.ndarray) -> FitStatistics:
     """RMSE, MAPE, R² and Theil's U^M/U^S/U^C on the paired finite points of two 1-D series."""
     s, a = paired(simulated, actual)

@@ -25,17 +25,20 @@ from nea_sd.calibrate.spec import CalibrationSpec
 from nea_sd.errors import InvalidValueError
 
 
-def ar1_normal(years: np.ndarray, rho: float, rng: np.random.Generator) -> np.ndarray:
-    """Stationary AR(1) draws with unit variance at ``years`` (a gap of d years: rho**d)."""
+def ar1_normal(
+    years: np.ndarray, rho: float, rng: np.random.Generator, size: int | None = None
+) -> np.ndarray:
+    """Stationary AR(1) draws with unit variance at ``years`` (a gap of d years: rho**d);
+    ``size`` independent paths as rows (size, years), one path (years,) without it."""
     years = np.asarray(years, dtype=float)
-    z = rng.standard_normal(years.size)
-    out = np.empty(years.size)
+    z = rng.standard_normal(years.size if size is None else (size, years.size))
+    out = np.empty_like(z)
     for i in range(years.size):
         if i == 0:
-            out[i] = z[i]
+            out[..., i] = z[..., i]
         else:
             r = rho ** (years[i] - years[i - 1])
-            out[i] = r * out[i - 1] + np.sqrt(1 - r**2) * z[i]
+            out[..., i] = r * out[..., i - 1] + np.sqrt(1 - r**2) * z[..., i]
     return out
 
 
@@ -49,29 +52,42 @@ def noisy(
     ar1: float = 0.0,
     scale: float = 1.0,
 ) -> np.ndarray:
-    """One draw of data around ``pred`` (points,) from the observation's error model; with
-    ``ar1`` the Gaussian errors are AR(1) over ``years``, with ``scale`` their σ is scaled."""
+    """One draw of data around ``pred`` from the observation's error model; with ``ar1`` the
+    Gaussian errors are AR(1) over ``years``, with ``scale`` their σ is scaled. ``pred`` is
+    (points,) for one draw or (draws, points) for one independent draw per row."""
     err = obs.error
+    pred = np.asarray(pred, dtype=float)
+    size = pred.shape[0] if pred.ndim == 2 else None
+    n = pred.shape[-1]
     gaussian = isinstance(err, LogNormal | LogitNormal | Normal)
     if (ar1 or scale != 1.0) and not gaussian:
         raise InvalidValueError(f"no AR(1) or scaled synthetic data for {type(err).__name__}")
     if ar1:
-        z = scale * ar1_normal(np.arange(pred.size) if years is None else years, ar1, rng)
+        z = scale * ar1_normal(np.arange(n) if years is None else years, ar1, rng, size)
     elif gaussian:
-        z = scale * rng.standard_normal(pred.size)
+        z = scale * rng.standard_normal(pred.shape)
     if isinstance(err, LogNormal):
-        return pred * np.exp(err.sigmas(pred.size, flags) * z)
+        return pred * np.exp(err.sigmas(n, flags) * z)
     if isinstance(err, LogitNormal):
         return err.scale * expit(logit(pred / err.scale) + np.asarray(err.sigma) * z)
     if isinstance(err, Normal):
         return pred + np.asarray(err.sigma) * z
+    ok = np.isfinite(pred)  # a diverged draw gives no data, not an error
     if isinstance(err, Poisson):
-        return rng.poisson(np.maximum(pred, 0)).astype(float)
+        k = rng.poisson(np.where(ok, np.maximum(pred, 0), 0)).astype(float)
+        return np.where(ok, k, np.nan)
     if isinstance(err, Binomial):
-        n = np.asarray(err.n, dtype=float)
-        k = rng.binomial(n.astype(int), np.clip(pred / err.scale, 0, 1))
-        return err.scale * k / n
+        n_resp = np.asarray(err.n, dtype=float)
+        k = rng.binomial(n_resp.astype(int), np.where(ok, np.clip(pred / err.scale, 0, 1), 0))
+        return np.where(ok, err.scale * k / n_resp, np.nan)
     raise InvalidValueError(f"no synthetic data for {type(err).__name__} errors")
+
+
+def replicate(obs, pred: np.ndarray, flags: dict, rng: np.random.Generator, years) -> np.ndarray:
+    """Data as the observation's own error model would give it around ``pred`` (draws, points):
+    the σ scale and AR(1) correlation a fit estimated (``obs.scale``, ``obs.ar1``) included,
+    so predictive bands and checks see the noise the likelihood assumed."""
+    return noisy(obs, pred, flags, rng, years=years, ar1=obs.ar1, scale=obs.scale)
 
 
 def synthetic_spec(

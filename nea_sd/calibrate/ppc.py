@@ -1,0 +1,192 @@
+"""Posterior predictive checks of the fit statistics: could the fitted model have produced
+the r and Theil's U^S we score it by?
+
+An acceptance threshold such as "every poll's fit-period r ≥ 0.5 and U^S ≤ 0.3" is itself a
+statistic of noisy data. On four poll years with the error the fit estimated, the model that
+generated the data can miss it by chance, and a miss is then no evidence of wrong structure.
+The check answers both questions with the fit's own error model (σ times its estimated scale,
+AR(1) over the years; :func:`nea_sd.calibrate.synthetic.replicate`): for draws θ of the
+parameters (the optimum alone, or posterior draws) it simulates new data y_rep around the
+model and compares the discrepancy T(y_rep, θ) with T(y, θ) on the record (Gelman, Meng and
+Stern 1996):
+
+- P(meet): how often data from the fitted model itself meet the threshold — the criterion's
+  attainable rate on this record, per series and jointly;
+- p_r = P(r_rep ≤ r) and p_us = P(U^S_rep ≥ U^S): small when the record's series moves
+  against the model or varies unlike it beyond what its error allows — a check that fails.
+
+The error scales are estimated from the same residuals, so a poorly fitting series widens its
+own noise; run the check also on the spec's σ (the setup before
+:func:`nea_sd.calibrate.review.with_error_model`) to see how much that matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nea_sd.calibrate._report import html_table, text_table
+from nea_sd.calibrate.acceptance import POLL_R_MIN, POLL_US_MAX
+from nea_sd.calibrate.problem import Setup
+from nea_sd.calibrate.stats import paired_moments
+from nea_sd.calibrate.synthetic import replicate
+from nea_sd.errors import InvalidValueError
+
+
+@dataclass(frozen=True)
+class StatisticCheck:
+    """Replicated fit statistics per series (dims ``series``, ``replicate``).
+
+    ``data`` holds ``r_rep``/``us_rep`` (the statistics of replicated data against the draw
+    that generated them) and ``r_obs``/``us_obs`` (the record's against the same draw), with
+    the coordinate ``n`` (points per series) and the attrs ``draws``, ``excluded_draws``
+    (draws whose simulation was not finite on a compared year: left out, counted),
+    ``replicates``, ``seed`` and ``period``.
+    """
+
+    data: xr.Dataset
+    r_min: float = POLL_R_MIN
+    us_max: float = POLL_US_MAX
+
+    def meets(self) -> xr.DataArray:
+        """Whether each replicate meets the threshold (r ≥ r_min and U^S ≤ us_max)."""
+        d = self.data
+        return (d["r_rep"] >= self.r_min) & (d["us_rep"] <= self.us_max)
+
+    def joint(self, series: Sequence[str] | None = None) -> float:
+        """P(every one of ``series`` (default: all) meets the threshold in one replicate)."""
+        meets = self.meets()
+        if series is not None:
+            meets = meets.sel(series=list(self._names(series)))
+        return float(meets.all("series").mean("replicate"))
+
+    def table(self) -> pd.DataFrame:
+        """Per series: the record's r and U^S (median over draws), the replicates' medians and
+        90 % ranges, the predictive p-values and P(meet)."""
+        d = self.data
+        rows = []
+        for name in d["series"].values:
+            s = d.sel(series=name)
+            r_rep, us_rep = s["r_rep"].values, s["us_rep"].values
+            rows.append(
+                {
+                    "series": str(name),
+                    "n": int(s["n"]),
+                    "r": float(np.median(s["r_obs"])),
+                    "r_rep median": float(np.nanmedian(r_rep)),
+                    "r_rep 5%": float(np.nanquantile(r_rep, 0.05)),
+                    "r_rep 95%": float(np.nanquantile(r_rep, 0.95)),
+                    "p_r": float(np.mean(r_rep <= s["r_obs"].values)),
+                    "U^S": float(np.median(s["us_obs"])),
+                    "U^S_rep median": float(np.nanmedian(us_rep)),
+                    "p_us": float(np.mean(us_rep >= s["us_obs"].values)),
+                    "P(meet)": float(self.meets().sel(series=name).mean()),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def _names(self, series: Sequence[str]) -> list[str]:
+        known = [str(s) for s in self.data["series"].values]
+        bad = [s for s in series if s not in known]
+        if bad:
+            raise InvalidValueError(f"no series {bad[0]!r} in the check; choose from {known!r}")
+        return list(series)
+
+    def _header(self) -> str:
+        a = self.data.attrs
+        return (
+            f"predictive check, {a['period']} period: {a['replicates']} replicates from "
+            f"{a['draws']} draw(s) (seed {a['seed']}; {a['excluded_draws']} excluded); "
+            f"threshold r ≥ {self.r_min:g} and U^S ≤ {self.us_max:g}; "
+            f"P(all meet) {self.joint():.3f}"
+        )
+
+    def _rows(self) -> tuple[list[str], list[list[object]]]:
+        frame = self.table()
+        return list(frame.columns), frame.round(3).values.tolist()
+
+    def __str__(self) -> str:
+        header, rows = self._rows()
+        return self._header() + "\n" + text_table(header, rows)
+
+    def _repr_html_(self) -> str:
+        header, rows = self._rows()
+        return html_table(header, rows, caption=self._header())
+
+
+def statistic_check(
+    setup: Setup,
+    samples: np.ndarray,
+    *,
+    replicates: int = 2000,
+    draws: int = 200,
+    seed: int = 0,
+    holdout: bool = False,
+    series: Sequence[str] | None = None,
+) -> StatisticCheck:
+    """Replicate the fit statistics of ``series`` (default: every observation with at least
+    three points in the period) from ``samples`` (k,) or (m, k), ``draws`` of them at most,
+    with the error model ``setup`` carries; see the module doc."""
+    if replicates < 1 or draws < 1:
+        raise InvalidValueError(
+            f"replicates and draws must be at least 1; got {replicates!r} and {draws!r}"
+        )
+    rng = np.random.default_rng(seed)
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    pick = np.sort(rng.choice(len(samples), size=min(draws, len(samples)), replace=False))
+    X = samples[pick]
+    preds = setup.problem.predictions(setup.simulator.run(X), X, holdout=holdout)
+    names = list(preds) if series is None else list(series)
+    unknown = [s for s in names if s not in preds]
+    if unknown:
+        raise InvalidValueError(
+            f"no series {unknown[0]!r} in the {'held-out' if holdout else 'fit'} period; "
+            f"choose from {sorted(preds)!r}"
+        )
+    parts = {}
+    for name in names:
+        years, pred, data, flags = preds[name]
+        keep = np.isfinite(data)
+        if series is not None or keep.sum() >= 3:
+            parts[name] = (
+                years[keep],
+                pred[:, keep],
+                data[keep],
+                {k: v[keep] for k, v in flags.items()},
+            )
+    finite = np.all([np.isfinite(p[1]).all(axis=1) for p in parts.values()], axis=0)
+    if not finite.any():
+        raise InvalidValueError("every draw's simulation is non-finite on a compared year")
+    good = np.flatnonzero(finite)
+    which = good[np.arange(replicates) % good.size]
+    obs_by_name = {o.name: o for o in setup.spec.observations}
+    stats = {key: [] for key in ("r_rep", "us_rep", "r_obs", "us_obs")}
+    for name, (years, pred, data, flags) in parts.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y_rep = replicate(obs_by_name[name], pred[which], flags, rng, years)
+        rep = paired_moments(pred[which], y_rep)
+        rec = paired_moments(pred, data[None, :])
+        stats["r_rep"].append(rep["r"])
+        stats["us_rep"].append(rep["us"])
+        stats["r_obs"].append(rec["r"][which])
+        stats["us_obs"].append(rec["us"][which])
+    data = xr.Dataset(
+        {k: (("series", "replicate"), np.array(v)) for k, v in stats.items()},
+        coords={
+            "series": list(parts),
+            "replicate": np.arange(replicates),
+            "n": ("series", [p[0].size for p in parts.values()]),
+        },
+        attrs={
+            "draws": int(good.size),
+            "excluded_draws": int(len(X) - good.size),
+            "replicates": replicates,
+            "seed": seed,
+            "period": "held-out" if holdout else "fit",
+        },
+    )
+    return StatisticCheck(data)
