@@ -621,3 +621,52 @@ for name in found:  # their fit (no profiles) is not the base: posterior rows on
         if c.criterion.startswith(("posterior", "nested"))
     ]
 print(acceptance_table(rows))
+
+# %% [markdown]
+# ### Could the fitted model itself meet the poll criterion?
+#
+# The poll criterion is a statistic of noisy data: four or five Japan–Korea poll years, ten
+# China–Japan ones. A posterior predictive check (`nea_sd.calibrate.statistic_check`) draws
+# new records from the base with the error model its fit estimated (σ times the scale, AR(1)
+# over the years) and scores each against the base, as the record is scored: `P(meet)` is how
+# often data from the base itself meet the threshold, `P(all meet)` all four at once; `p_r`
+# (the share of replicates with an r at or below the record's) and `p_us` (U^S at or above)
+# are small when a poll moves against the model beyond its error. The scales are estimated from
+# the same residuals, so the check is repeated with the spec's σ, and on the base's posterior
+# draws; the previous base (`nea_elastic`, trust fitted to trade against the polls) shows the
+# check failing.
+
+# %%
+from nea_sd.calibrate import statistic_check  # noqa: E402
+
+REPLICATES = 20_000  # each a new record; cheap (the model runs once per draw)
+if CURRENT_N:
+    polls = [o.name for o in setup_n.spec.observations if o.name.startswith("poll")]
+    spec_sigma = prepare(ROOT / "calibration" / doc_n["calibration"]["spec"], DATA)
+    checks = {
+        "the base, its estimated error": statistic_check(
+            setup_n, est_n, replicates=REPLICATES, series=polls
+        )
+    }
+    checks["the base, the spec's sigma"] = statistic_check(
+        spec_sigma, est_n, replicates=REPLICATES, series=polls
+    )
+    base_draws = read_draws(RESULTS / "nea_base_posterior.toml")
+    if base_draws is not None:
+        checks["the base's posterior draws, its estimated error"] = statistic_check(
+            setup_n,
+            base_draws[list(setup_n.spec.names)].to_numpy(),
+            replicates=REPLICATES,
+            series=polls,
+        )
+    if held_docs.get("nea_elastic") is not None:
+        doc_e, setup_e, _, est_e = review("nea_elastic")
+        spec_sigma_e = prepare(ROOT / "calibration" / doc_e["calibration"]["spec"], DATA)
+        for label, setup in (("its estimated error", setup_e), ("the spec's sigma", spec_sigma_e)):
+            checks[f"nea_elastic (the previous base), {label}"] = statistic_check(
+                setup, est_e, replicates=REPLICATES, series=polls
+            )
+    for label, check in checks.items():
+        expected = check.table()["P(meet)"].sum()
+        print(f"{label}: expected number of polls meeting {expected:.2f} of {len(polls)}")
+        print(check, end="\n\n")

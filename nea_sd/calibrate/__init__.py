@@ -8,7 +8,8 @@ and :func:`sample` (emcee posterior) estimate the free parameters. Results are s
 :func:`honest_fit` estimates per-series error scales and AR(1) residuals and refits under them;
 :func:`nested_sample` gives the posterior and log evidence (UltraNest), :func:`evidence_table`
 the evidence per structural variant; :func:`compare_base` the joint optimum for ``compare``;
-:func:`fit_basins` whether optima that end apart are separate modes or stops on one ridge.
+:func:`fit_basins` whether optima that end apart are separate modes or stops on one ridge;
+:func:`statistic_check` how often data from the fitted model would meet a fit threshold.
 """
 
 from nea_sd.calibrate.basins import Basins, fit_basins
@@ -30,6 +31,7 @@ from nea_sd.calibrate.observation import (
     Scale,
     at_years,
 )
+from nea_sd.calibrate.ppc import StatisticCheck, statistic_check
 from nea_sd.calibrate.priors import Prior
 from nea_sd.calibrate.problem import Setup, prepare
 from nea_sd.calibrate.profile import ParameterProfile, Profiles, profile
@@ -81,6 +83,8 @@ __all__ = [
     "parameter_draws",
     "predictive",
     "prepare",
+    "StatisticCheck",
+    "statistic_check",
     "profile",
     "read_result",
     "refine",
