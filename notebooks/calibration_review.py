@@ -670,3 +670,23 @@ if CURRENT_N:
         expected = check.table()["P(meet)"].sum()
         print(f"{label}: expected number of polls meeting {expected:.2f} of {len(polls)}")
         print(check, end="\n\n")
+
+# %% [markdown]
+# The record's r and U^S are those of a *fit*, which adapted to the record's noise; the
+# replicates above are scored against the model that drew them. `refit_check` redraws the
+# whole record around the base, refits each redrawn record from the base (all refits in one
+# engine batch per step) and scores it against its own fit — the like-for-like rate. It costs
+# a few minutes on the regional model, so it runs when `REFIT_REPLICATES` asks for it
+# (the README's numbers: 200).
+
+# %%
+from nea_sd.calibrate import refit_check  # noqa: E402
+
+REFIT_REPLICATES = int(os.environ.get("REFIT_REPLICATES", 0))
+if CURRENT_N and REFIT_REPLICATES:
+    refitted = refit_check(setup_n, est_n, replicates=REFIT_REPLICATES, series=polls)
+    expected = refitted.table()["P(meet)"].sum()
+    print(f"refitted: expected number of polls meeting {expected:.2f} of {len(polls)}")
+    print(refitted)
+elif CURRENT_N:
+    print("refit check not run: set REFIT_REPLICATES (e.g. 200, a few minutes) to run it")

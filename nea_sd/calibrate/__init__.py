@@ -31,7 +31,7 @@ from nea_sd.calibrate.observation import (
     Scale,
     at_years,
 )
-from nea_sd.calibrate.ppc import StatisticCheck, statistic_check
+from nea_sd.calibrate.ppc import StatisticCheck, refit_check, statistic_check
 from nea_sd.calibrate.priors import Prior
 from nea_sd.calibrate.problem import Setup, prepare
 from nea_sd.calibrate.profile import ParameterProfile, Profiles, profile
@@ -85,6 +85,7 @@ __all__ = [
     "prepare",
     "StatisticCheck",
     "statistic_check",
+    "refit_check",
     "profile",
     "read_result",
     "refine",

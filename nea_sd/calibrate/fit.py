@@ -540,6 +540,30 @@ def fit(
     )
 
 
+def refit_many(
+    setups: Sequence[Setup],
+    x0: Sequence[float],
+    *,
+    max_nfev: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Local refits of many data sets from one start (values, (len(setups), k)), every step
+    of every refit in one engine batch: for parametric bootstraps, where each set is the
+    record redrawn around a fit and the refit starts from it. The setups share one model and
+    spec but for their data (:func:`nea_sd.calibrate.synthetic.with_spec`)."""
+    if not setups:
+        return np.empty((0, len(x0)))
+    first = setups[0]
+    if any(s.simulator is not first.simulator for s in setups):
+        raise InvalidValueError("refit_many needs setups that share one simulator (with_spec)")
+    method = "least_squares" if first.problem.whitenable else "minimize"
+    space = _Space(first.spec.bounds)
+    u0 = space.to_u(np.asarray(x0, dtype=float))
+    tasks = [local_tasks(s.problem, space, u0[None], method, max_nfev)[0] for s in setups]
+    results = run_tasks(first.simulator.run, tasks, on_batch=on_batch)
+    return space.to_x(np.array([r.x for r, _ in results]))
+
+
 def refine(
     setup: Setup,
     result: FitResult,

@@ -17,12 +17,15 @@ Stern 1996):
 
 The error scales are estimated from the same residuals, so a poorly fitting series widens its
 own noise; run the check also on the spec's σ (the setup before
-:func:`nea_sd.calibrate.review.with_error_model`) to see how much that matters.
+:func:`nea_sd.calibrate.review.with_error_model`) to see how much that matters. And the
+record's statistics are those of a *fit*, which adapted to the record's noise: replicates
+scored against the model that drew them are not. :func:`refit_check` refits every redrawn
+record (a parametric bootstrap) and scores it against its own fit — the like-for-like rate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +34,13 @@ import xarray as xr
 
 from nea_sd.calibrate._report import html_table, text_table
 from nea_sd.calibrate.acceptance import POLL_R_MIN, POLL_US_MAX
+from nea_sd.calibrate.fit import refit_many
 from nea_sd.calibrate.problem import Setup
 from nea_sd.calibrate.stats import paired_moments
-from nea_sd.calibrate.synthetic import replicate
+from nea_sd.calibrate.synthetic import replicate, synthetic_spec, with_spec
 from nea_sd.errors import InvalidValueError
+
+REFIT_NFEV = 50  # a refit starts at the model that drew its data: a few steps reach its optimum
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,10 @@ class StatisticCheck:
 
     ``data`` holds ``r_rep``/``us_rep`` (the statistics of replicated data against the draw
     that generated them) and ``r_obs``/``us_obs`` (the record's against the same draw), with
-    the coordinate ``n`` (points per series) and the attrs ``draws``, ``excluded_draws``
-    (draws whose simulation was not finite on a compared year: left out, counted),
-    ``replicates``, ``seed`` and ``period``.
+    the coordinate ``n`` (points per series) and the attrs ``draws``, ``excluded`` (draws
+    whose simulation, or replicates whose refit, was not finite on a compared year: left
+    out, counted), ``refit`` (the refits' step cap; 0: not refitted), ``replicates``,
+    ``seed`` and ``period``.
     """
 
     data: xr.Dataset
@@ -98,9 +105,10 @@ class StatisticCheck:
 
     def _header(self) -> str:
         a = self.data.attrs
+        how = f"refitted (≤ {a['refit']} steps each)" if a["refit"] else "not refitted"
         return (
             f"predictive check, {a['period']} period: {a['replicates']} replicates from "
-            f"{a['draws']} draw(s) (seed {a['seed']}; {a['excluded_draws']} excluded); "
+            f"{a['draws']} draw(s), {how} (seed {a['seed']}; {a['excluded']} excluded); "
             f"threshold r ≥ {self.r_min:g} and U^S ≤ {self.us_max:g}; "
             f"P(all meet) {self.joint():.3f}"
         )
@@ -118,28 +126,11 @@ class StatisticCheck:
         return html_table(header, rows, caption=self._header())
 
 
-def statistic_check(
-    setup: Setup,
-    samples: np.ndarray,
-    *,
-    replicates: int = 2000,
-    draws: int = 200,
-    seed: int = 0,
-    holdout: bool = False,
-    series: Sequence[str] | None = None,
-) -> StatisticCheck:
-    """Replicate the fit statistics of ``series`` (default: every observation with at least
-    three points in the period) from ``samples`` (k,) or (m, k), ``draws`` of them at most,
-    with the error model ``setup`` carries; see the module doc."""
-    if replicates < 1 or draws < 1:
-        raise InvalidValueError(
-            f"replicates and draws must be at least 1; got {replicates!r} and {draws!r}"
-        )
-    rng = np.random.default_rng(seed)
-    samples = np.atleast_2d(np.asarray(samples, dtype=float))
-    pick = np.sort(rng.choice(len(samples), size=min(draws, len(samples)), replace=False))
-    X = samples[pick]
-    preds = setup.problem.predictions(setup.simulator.run(X), X, holdout=holdout)
+def _compared(
+    preds: dict, series: Sequence[str] | None, holdout: bool
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, dict]]:
+    """The series to score, on their points with data: the named ones (each must exist), or
+    every one with at least three points."""
     names = list(preds) if series is None else list(series)
     unknown = [s for s in names if s not in preds]
     if unknown:
@@ -158,13 +149,53 @@ def statistic_check(
                 data[keep],
                 {k: v[keep] for k, v in flags.items()},
             )
+    return parts
+
+
+def _check(stats: dict[str, list[np.ndarray]], parts: dict, attrs: dict) -> StatisticCheck:
+    data = xr.Dataset(
+        {k: (("series", "replicate"), np.array(v)) for k, v in stats.items()},
+        coords={
+            "series": list(parts),
+            "replicate": np.arange(len(stats["r_rep"][0])),
+            "n": ("series", [p[0].size for p in parts.values()]),
+        },
+        attrs=attrs,
+    )
+    return StatisticCheck(data)
+
+
+def statistic_check(
+    setup: Setup,
+    samples: np.ndarray,
+    *,
+    replicates: int = 2000,
+    draws: int = 200,
+    seed: int = 0,
+    holdout: bool = False,
+    series: Sequence[str] | None = None,
+) -> StatisticCheck:
+    """Replicate the fit statistics of ``series`` (default: every observation with at least
+    three points in the period) from ``samples`` (k,) or (m, k), ``draws`` of them at most,
+    with the error model ``setup`` carries; see the module doc. The replicates are scored
+    against the draw that made them, not refitted (see :func:`refit_check`)."""
+    if replicates < 1 or draws < 1:
+        raise InvalidValueError(
+            f"replicates and draws must be at least 1; got {replicates!r} and {draws!r}"
+        )
+    rng = np.random.default_rng(seed)
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    pick = np.sort(rng.choice(len(samples), size=min(draws, len(samples)), replace=False))
+    X = samples[pick]
+    preds = setup.problem.predictions(setup.simulator.run(X), X, holdout=holdout)
+    parts = _compared(preds, series, holdout)
     finite = np.all([np.isfinite(p[1]).all(axis=1) for p in parts.values()], axis=0)
     if not finite.any():
         raise InvalidValueError("every draw's simulation is non-finite on a compared year")
     good = np.flatnonzero(finite)
     which = good[np.arange(replicates) % good.size]
     obs_by_name = {o.name: o for o in setup.spec.observations}
-    stats = {key: [] for key in ("r_rep", "us_rep", "r_obs", "us_obs")}
+    stats: dict[str, list[np.ndarray]] = {k: [] for k in ("r_rep", "us_rep", "r_obs", "us_obs")}
     for name, (years, pred, data, flags) in parts.items():
         with np.errstate(invalid="ignore", divide="ignore"):
             y_rep = replicate(obs_by_name[name], pred[which], flags, rng, years)
@@ -174,19 +205,61 @@ def statistic_check(
         stats["us_rep"].append(rep["us"])
         stats["r_obs"].append(rec["r"][which])
         stats["us_obs"].append(rec["us"][which])
-    data = xr.Dataset(
-        {k: (("series", "replicate"), np.array(v)) for k, v in stats.items()},
-        coords={
-            "series": list(parts),
-            "replicate": np.arange(replicates),
-            "n": ("series", [p[0].size for p in parts.values()]),
-        },
-        attrs={
-            "draws": int(good.size),
-            "excluded_draws": int(len(X) - good.size),
-            "replicates": replicates,
-            "seed": seed,
-            "period": "held-out" if holdout else "fit",
-        },
-    )
-    return StatisticCheck(data)
+    attrs = {"draws": int(good.size), "excluded": f"{len(X) - good.size} draw(s)", "refit": 0}
+    attrs |= {"replicates": replicates, "seed": seed, "period": "held-out" if holdout else "fit"}
+    return _check(stats, parts, attrs)
+
+
+def refit_check(
+    setup: Setup,
+    x: Sequence[float],
+    *,
+    replicates: int = 200,
+    seed: int = 0,
+    holdout: bool = False,
+    series: Sequence[str] | None = None,
+    max_nfev: int = REFIT_NFEV,
+    on_batch: Callable[[int], None] | None = None,
+) -> StatisticCheck:
+    """A parametric bootstrap of the fit statistics: the whole record redrawn around the fit
+    ``x`` with the error model ``setup`` carries, each redrawn record refitted (locally from
+    ``x``, ``max_nfev`` steps at most, all refits in one engine batch per step) and scored
+    against its own refit, as the record was against ``x``. Unlike :func:`statistic_check`
+    the replicates' fits adapt to their noise as the record's fit adapted to the record, so
+    P(meet) is the rate at which a fit of this structure meets the threshold on data it
+    generated. A replicate whose refit does not simulate finitely is left out and counted."""
+    if replicates < 1 or max_nfev < 1:
+        raise InvalidValueError(
+            f"replicates and max_nfev must be at least 1; got {replicates!r} and {max_nfev!r}"
+        )
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=float)
+    outputs = setup.simulator.run(x[None])
+    parts = _compared(setup.problem.predictions(outputs, x[None], holdout=holdout), series, holdout)
+    reps = [with_spec(setup, synthetic_spec(setup, x, rng, outputs)) for _ in range(replicates)]
+    X = refit_many(reps, x, max_nfev=max_nfev, on_batch=on_batch)
+    fitted = setup.simulator.run(X)
+    rows: dict[str, list[tuple[float, float]]] = {name: [] for name in parts}
+    kept = 0
+    for i, rep in enumerate(reps):
+        preds = rep.problem.predictions(fitted.take(slice(i, i + 1)), X[i : i + 1], holdout=holdout)
+        mine = _compared(preds, list(parts), holdout)
+        if not all(np.isfinite(p[1]).all() for p in mine.values()):
+            continue
+        kept += 1
+        for name, (_, pred, data, _) in mine.items():
+            m = paired_moments(pred[0], data)
+            rows[name].append((float(m["r"]), float(m["us"])))
+    if not kept:
+        raise InvalidValueError("no refit of a redrawn record simulates finitely; check the fit")
+    stats: dict[str, list[np.ndarray]] = {k: [] for k in ("r_rep", "us_rep", "r_obs", "us_obs")}
+    for name, (_, pred, data, _) in parts.items():
+        rec = paired_moments(pred[0], data)
+        values = np.array(rows[name])
+        stats["r_rep"].append(values[:, 0])
+        stats["us_rep"].append(values[:, 1])
+        stats["r_obs"].append(np.full(kept, float(rec["r"])))
+        stats["us_obs"].append(np.full(kept, float(rec["us"])))
+    attrs = {"draws": 1, "excluded": f"{replicates - kept} replicate(s)", "refit": max_nfev}
+    attrs |= {"replicates": kept, "seed": seed, "period": "held-out" if holdout else "fit"}
+    return _check(stats, parts, attrs)

@@ -96,12 +96,13 @@ def synthetic_spec(
     rng: np.random.Generator,
     outputs: Outputs | None = None,
     *,
-    ar1: float = 0.0,
-    scale: float = 1.0,
+    ar1: float | None = None,
+    scale: float | None = None,
 ) -> CalibrationSpec:
     """``setup.spec`` with every series replaced by model-at-``truth`` plus error, on the same
     years (fit and held-out). ``outputs`` (the model at ``truth``) saves a simulation.
-    ``ar1``/``scale``: AR(1) errors over the years, σ times ``scale`` (see :func:`noisy`)."""
+    ``ar1``/``scale``: AR(1) errors over the years, σ times ``scale`` (see :func:`noisy`);
+    by default each observation's own (1 and 0 unless a fit estimated them)."""
     X = np.atleast_2d(np.asarray(truth, dtype=float))
     if outputs is None:
         outputs = setup.simulator.run(X)
@@ -116,7 +117,8 @@ def synthetic_spec(
             if obs.name in p:
                 y, pred, _, flags = p[obs.name]
                 years.append(y)
-                values.append(noisy(obs, pred[0], flags, rng, years=y, ar1=ar1, scale=scale))
+                own = (obs.ar1 if ar1 is None else ar1, obs.scale if scale is None else scale)
+                values.append(noisy(obs, pred[0], flags, rng, years=y, ar1=own[0], scale=own[1]))
                 for key, v in flags.items():
                     flags_all.setdefault(key, []).append(v)
         y = np.concatenate(years)

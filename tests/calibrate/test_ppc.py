@@ -18,9 +18,10 @@ import pytest
 from scipy import stats
 from scipy.special import logit
 
+from nea_sd.calibrate.fit import refit_many
 from nea_sd.calibrate.noise import SeriesNoise, with_noise
 from nea_sd.calibrate.observation import LogitNormal, Poisson
-from nea_sd.calibrate.ppc import statistic_check
+from nea_sd.calibrate.ppc import refit_check, statistic_check
 from nea_sd.calibrate.problem import prepare
 from nea_sd.calibrate.stats import fit_statistics, paired_moments
 from nea_sd.calibrate.synthetic import ar1_normal, replicate, synthetic_spec, with_spec
@@ -133,3 +134,62 @@ def test_the_regional_base_meets_every_poll_only_by_luck(data_dir):
     assert table["P(meet)"].sum() == pytest.approx(2.09, abs=0.05)  # 2 of 4 met: as expected
     spec_sigma = statistic_check(raw, x, replicates=20_000, series=polls).table()
     assert spec_sigma.set_index("series").loc["poll CN on JP", "p_r"] < 0.01
+
+
+def test_refit_many_finds_the_truth_of_noiseless_records(small, data_dir):
+    truth = np.array([0.3, 10.0])
+    records = [
+        with_spec(small, synthetic_spec(small, truth, np.random.default_rng(s), scale=1e-9))
+        for s in range(3)
+    ]
+    X = refit_many(records, [0.6, -5.0], max_nfev=200)
+    np.testing.assert_allclose(X, np.tile(truth, (3, 1)), rtol=1e-4)
+    with pytest.raises(InvalidValueError, match="share one simulator"):
+        refit_many([records[0], prepare(SMALL, data_dir)], truth)
+
+
+FULL = ROOT / "calibration" / "richardson_prewwi.toml"
+
+
+@pytest.fixture(scope="module")
+def full(data_dir):
+    # 1900-1904: eight parameters on ten points, so a fit takes up much of its record's noise
+    spec = prepare(FULL, data_dir).spec
+    spec = dataclasses.replace(spec, holdout_period=None, fit_period=(1900, 1904))
+    return prepare(FULL, data_dir, spec=spec, time_step=0.25)
+
+
+def _fitted_p_values(setup, check, records: int = 40) -> np.ndarray:
+    """p_r and p_us of ``records`` records drawn from the model, each fitted (from the truth)
+    and then checked by ``check(setup, x, seed)``."""
+    rng = np.random.default_rng(11)
+    truth = setup.spec.prior_ppf(np.full((1, len(setup.spec.names)), 0.5))[0]
+    drawn = [with_spec(setup, synthetic_spec(setup, truth, rng)) for _ in range(records)]
+    out = []
+    for i, (record, x) in enumerate(
+        zip(drawn, refit_many(drawn, truth, max_nfev=200), strict=True)
+    ):
+        table = check(record, x, i).table()
+        out.append(np.concatenate([table["p_r"], table["p_us"]]))
+    return np.array(out)
+
+
+def test_refitted_replicates_score_like_the_fitted_record(full):
+    """Eight parameters on ten points: replicates scored against the model that drew them (no
+    refit) look worse than the fitted record (p-values pile up above ½); refitted replicates
+    look like it (p uniform). The refits are batched: each equals its own solo fit."""
+    refit = _fitted_p_values(full, lambda s, x, i: refit_check(s, x, replicates=40, seed=i))
+    for column in refit.T:
+        assert stats.kstest(column, "uniform").pvalue > 0.01
+    plain = _fitted_p_values(full, lambda s, x, i: statistic_check(s, x, replicates=40, seed=i))
+    assert min(stats.kstest(c, "uniform").pvalue for c in plain.T) < 0.01
+    assert plain.mean() > 0.58
+
+
+def test_batched_refits_equal_solo_fits(full):
+    truth = full.spec.prior_ppf(np.full((1, len(full.spec.names)), 0.5))[0]
+    rng = np.random.default_rng(5)
+    records = [with_spec(full, synthetic_spec(full, truth, rng)) for _ in range(3)]
+    together = refit_many(records, truth, max_nfev=40)
+    for record, x in zip(records, together, strict=True):
+        np.testing.assert_array_equal(refit_many([record], truth, max_nfev=40)[0], x)
