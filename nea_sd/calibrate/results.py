@@ -287,6 +287,11 @@ def result_document(
             "capped_runs": nested.capped_runs,
             "run_max_log_likelihood": list(nested.run_max_log_l),
             "integrated_links": list(getattr(nested, "integrated", ())),
+            **(
+                {"tempering_ess": nested.tempering_ess}
+                if getattr(nested, "tempering_ess", None) is not None
+                else {}
+            ),
             "seed": nested.seed,
             "draws_file": draws_file if posterior is None else None,
         }

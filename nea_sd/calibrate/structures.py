@@ -193,6 +193,8 @@ def _sampler_options(nested: Mapping[str, Any]) -> dict[str, Any]:
         del out["sampler"]
     if out.get("layers") is None:  # nautilus's own networks: keys made before the option
         out.pop("layers", None)
+    if out.get("tempering_ess") is None:  # SMC's own steps: keys made before the option
+        out.pop("tempering_ess", None)
     return out
 
 
@@ -260,6 +262,7 @@ def save_checkpoint(path: str | os.PathLike[str], key: str, result: NestedResult
     meta["run_max_log_l"] = list(result.run_max_log_l)
     meta["sampler"] = result.sampler
     meta["integrated"] = list(result.integrated)
+    meta["tempering_ess"] = result.tempering_ess
     meta["key"] = key
     meta["format"] = CHECKPOINT_FORMAT
 
@@ -291,6 +294,7 @@ def load_checkpoint(path: str | os.PathLike[str], key: str) -> NestedResult | No
     kwargs["run_max_log_l"] = tuple(meta.get("run_max_log_l", ()))
     kwargs["sampler"] = str(meta.get("sampler", "ultranest"))
     kwargs["integrated"] = tuple(meta.get("integrated", ()))
+    kwargs["tempering_ess"] = meta.get("tempering_ess")  # absent before the option
     return NestedResult(chains=chains, **kwargs)
 
 

@@ -288,7 +288,7 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
     doc = read_result(tmp_path / "part.toml")
     assert set(doc["evidence"]) == {"faster"}
     assert "--only faster" in doc["provenance"]["command"]
-    # evidence by tempered SMC comes with the note that its log Z runs low (README)
+    # evidence by tempered SMC comes with the note that its log Z is biased (README)
     capsys.readouterr()
     smc = ["--starts", "2", "--no-profile", "--live-points", "30", "--nested-runs", "2"]
     smc += ["--variants", str(variants), "--only", "faster", "--sampler", "smc"]
@@ -296,7 +296,7 @@ def test_nested_sampling_and_evidence_from_the_command_line(tmp_path, data_dir, 
         calibrate(tmp_path, one, *smc, "--output", str(tmp_path / "smc.toml"), data_dir=data_dir)
         == 0
     )
-    assert "tempered SMC's log Z runs 0.1-0.2 low" in capsys.readouterr().err
+    assert "tempered SMC's log Z is biased" in capsys.readouterr().err
     capsys.readouterr()
     assert calibrate(tmp_path, one, *part, "--only", "fastest", data_dir=data_dir) == 2
     err = capsys.readouterr().err
@@ -403,6 +403,54 @@ def test_nautilus_networks_reach_the_sampler_and_the_record(
         ([*naut[:3], "--networks", "2"], "error: --networks sets the nautilus posterior's"),
         ([*smc, "--network-layers", "8"], "error: network layers are nautilus's"),
         ([*naut[:3], "--network-layers", "8"], "error: --network-layers sets the nautilus"),
+    ]
+    for args, message in bad:
+        out_x = ["--output", str(tmp_path / "x" / "x.toml")]
+        assert calibrate(tmp_path, two, *args, *out_x, data_dir=data_dir) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith(message), err
+        assert err.count("\n") == 1 and not (tmp_path / "x").exists()
+
+
+def test_tempering_ess_reaches_smc_and_the_record(tmp_path, data_dir, capsys, monkeypatch):
+    """``--tempering-ess S`` is handed to SMCPy's adaptive sampler for every stage (a spy on
+    its ``sample``) and recorded in the command and the nested section; SMC's own 0.8
+    when not given. Given to another sampler, with no
+    posterior, or outside (0, 1), it is refused in one line before the fit."""
+    import smcpy
+
+    seen: list[float] = []
+    original = smcpy.AdaptiveSampler.sample
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("target_ess"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(smcpy.AdaptiveSampler, "sample", spy)
+    two = TINY.replace('[parameters."Rate b"]\n\n', "")
+    smc = ["--starts", "2", "--no-profile", "--nested", "--sampler", "smc"]
+    smc += ["--live-points", "50", "--nested-runs", "2"]
+    out = ["--output", str(tmp_path / "e.toml")]
+    assert calibrate(tmp_path, two, *smc, "--tempering-ess", "0.95", *out, data_dir=data_dir) == 0
+    assert seen and set(seen) == {0.95}
+    doc = read_result(tmp_path / "e.toml")
+    assert "--tempering-ess 0.95" in doc["provenance"]["command"]
+    assert doc["nested"]["tempering_ess"] == 0.95
+    seen.clear()
+    out = ["--output", str(tmp_path / "d.toml")]
+    assert calibrate(tmp_path, two, *smc, *out, data_dir=data_dir) == 0
+    assert set(seen) == {0.8}
+    doc = read_result(tmp_path / "d.toml")
+    assert (
+        "tempering_ess" not in doc["nested"] and "--tempering" not in doc["provenance"]["command"]
+    )
+    capsys.readouterr()
+    naut = [*smc[:4], "--sampler", "nautilus", "--live-points", "100", "--max-ncalls", "1024"]
+    bad = [
+        ([*naut, "--tempering-ess", "0.9"], "error: the tempering ESS is tempered SMC's"),
+        ([*smc, "--tempering-ess", "1.5"], "error: tempering ESS must be a share strictly"),
+        ([*smc, "--tempering-ess", "0"], "error: tempering ESS must be a share strictly"),
+        ([*smc[:3], "--tempering-ess", "0.9"], "error: --tempering-ess sets tempered SMC's"),
     ]
     for args, message in bad:
         out_x = ["--output", str(tmp_path / "x" / "x.toml")]

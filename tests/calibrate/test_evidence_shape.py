@@ -154,3 +154,22 @@ def test_smc_evidence_runs_low_on_the_regional_posteriors_shape(shaped):
     t = bias.mean() / (bias.std(ddof=1) / math.sqrt(len(bias)))
     assert bias.mean() < -0.08 and t < -3  # low, beyond the runs' spread
     assert bias.std(ddof=1) > 1.3 * errs.mean()  # and its own error understates the spread
+
+
+# measured (7 December): 20 runs, 500 particles, 0.95: bent -0.025 (sd 0.099 between runs,
+# mean reported error 0.041, 2.3 times the defaults' model runs); unbent Gaussian +0.064 (sd
+# 0.097, reported 0.037): the bias shrinks and changes sign with the shape, it does not vanish
+@pytest.mark.slow  # ~4 min
+def test_smc_with_finer_tempering_steps_is_closer_on_both_shapes(shaped):
+    """``--tempering-ess 0.95`` (each tempering step keeps 95% of the effective size): on the
+    bent target and on the unbent Gaussian the mean bias stays within 0.1 (the defaults: 0.17
+    low on the bent one, see above) — closer, not unbiased: the README says so and structures
+    are still compared with nautilus."""
+    target, truth, _ = shaped
+    fine = dataclasses.replace(_settings(500), tempering_ess=0.95)
+    for shape, goal in ((target, truth), (dataclasses.replace(target, pairs=()), None)):
+        if goal is None:
+            goal = shape.log_z(4_000_000, np.random.default_rng(12345))[0]
+        runs = [_RUNNERS["smc"](None, _Like(shape), fine, seed) for seed in range(20)]
+        bias = np.array([r.log_z for r in runs]) - goal
+        assert abs(bias.mean()) < 0.1, (shape.pairs, bias.mean())

@@ -60,7 +60,7 @@ def _scripted_run(monkeypatch, log_zs: list[float]):
     )
     monkeypatch.setattr(smc, "_tempered", lambda *args: next(stages))
     target = SimpleNamespace(prior_ppf=lambda u: u)
-    settings = SimpleNamespace(live_points=100)
+    settings = SimpleNamespace(live_points=100, tempering_ess=None)
     return smc.smc_run(None, SimpleNamespace(target=target), settings, seed=0)
 
 
