@@ -43,6 +43,13 @@ from nea_sd.errors import InvalidValueError
 REFIT_NFEV = 50  # a refit starts at the model that drew its data: a few steps reach its optimum
 
 
+def _share(rep: np.ndarray, rec: np.ndarray, compare: Callable) -> float:
+    """The share of replicates on the far side of the record, among those where both are
+    defined (r of a constant series is not): NaN when none is."""
+    ok = np.isfinite(rep) & np.isfinite(rec)
+    return float(np.mean(compare(rep[ok], rec[ok]))) if ok.any() else float("nan")
+
+
 @dataclass(frozen=True)
 class StatisticCheck:
     """Replicated fit statistics per series (dims ``series``, ``replicate``).
@@ -60,7 +67,8 @@ class StatisticCheck:
     us_max: float = POLL_US_MAX
 
     def meets(self) -> xr.DataArray:
-        """Whether each replicate meets the threshold (r ≥ r_min and U^S ≤ us_max)."""
+        """Whether each replicate meets the threshold (r ≥ r_min and U^S ≤ us_max; a
+        replicate whose r is undefined, a constant series, does not)."""
         d = self.data
         return (d["r_rep"] >= self.r_min) & (d["us_rep"] <= self.us_max)
 
@@ -87,10 +95,10 @@ class StatisticCheck:
                     "r_rep median": float(np.nanmedian(r_rep)),
                     "r_rep 5%": float(np.nanquantile(r_rep, 0.05)),
                     "r_rep 95%": float(np.nanquantile(r_rep, 0.95)),
-                    "p_r": float(np.mean(r_rep <= s["r_obs"].values)),
+                    "p_r": _share(r_rep, s["r_obs"].values, np.less_equal),
                     "U^S": float(np.median(s["us_obs"])),
                     "U^S_rep median": float(np.nanmedian(us_rep)),
-                    "p_us": float(np.mean(us_rep >= s["us_obs"].values)),
+                    "p_us": _share(us_rep, s["us_obs"].values, np.greater_equal),
                     "P(meet)": float(self.meets().sel(series=name).mean()),
                 }
             )

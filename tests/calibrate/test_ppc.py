@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy import stats
 from scipy.special import logit
 
@@ -193,3 +194,23 @@ def test_batched_refits_equal_solo_fits(full):
     together = refit_many(records, truth, max_nfev=40)
     for record, x in zip(records, together, strict=True):
         np.testing.assert_array_equal(refit_many([record], truth, max_nfev=40)[0], x)
+
+
+def test_p_values_leave_out_replicates_whose_r_is_undefined():
+    from nea_sd.calibrate.ppc import StatisticCheck
+
+    r_rep = np.array([[0.2, np.nan, 0.9, 0.1]])
+    data = xr.Dataset(
+        {
+            "r_rep": (("series", "replicate"), r_rep),
+            "us_rep": (("series", "replicate"), np.array([[0.1, 0.2, 0.5, np.nan]])),
+            "r_obs": (("series", "replicate"), np.full((1, 4), 0.5)),
+            "us_obs": (("series", "replicate"), np.full((1, 4), 0.3)),
+        },
+        coords={"series": ["s"], "replicate": np.arange(4), "n": ("series", [4])},
+        attrs={"draws": 1, "excluded": "0 draw(s)", "refit": 0, "replicates": 4, "seed": 0}
+        | {"period": "fit"},
+    )
+    row = StatisticCheck(data).table().iloc[0]
+    assert row["p_r"] == pytest.approx(2 / 3) and row["p_us"] == pytest.approx(1 / 3)
+    assert row["P(meet)"] == pytest.approx(0.0)  # 0.9 has U^S 0.5; NaN r never meets
