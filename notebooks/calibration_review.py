@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 import nea_sd
+from nea_sd.calibrate.acceptance import POLL_R_MIN, POLL_US_MAX
 from nea_sd.calibrate.bayes import predictive
 from nea_sd.calibrate.problem import prepare, whitened
 from nea_sd.calibrate.results import read_draws
@@ -540,6 +541,19 @@ if len(candidate_docs) > 1:
     print(structure_table(candidate_docs).round(2).to_string(index=False))
 
 
+def polls_met(doc: dict) -> list[bool]:
+    """Whether each poll of a result meets the criterion (fit r ≥ 0.5 and U^S ≤ 0.3)."""
+    fits = [e["fit"] for s, e in doc["series"].items() if s.startswith("poll")]
+    return [f["r"] >= POLL_R_MIN and f["us"] <= POLL_US_MAX for f in fits]
+
+
+def _model_of(spec: Path) -> str:
+    """The model file a spec names (its ``model =`` line), without loading the spec."""
+    import tomllib
+
+    return str(tomllib.loads(spec.read_text())["model"])
+
+
 def print_polls(docs: dict) -> None:
     """Each result's fit-period poll correlations and U^S, one line per result."""
     for name, doc in docs.items():
@@ -671,6 +685,38 @@ if CURRENT_N:
         expected = check.table()["P(meet)"].sum()
         print(f"{label}: expected number of polls meeting {expected:.2f} of {len(polls)}")
         print(check, end="\n\n")
+
+# %% [markdown]
+# The same check on every joint structure tried (same observations): how many polls data from
+# each structure's own fit would meet, and whether its polls move against it beyond its
+# error. Results on the base model file only, unless `PPC_ALL` is set (the variant model files
+# are then verified against PySD on their first run, minutes on an empty cache).
+
+# %%
+PPC_ALL = bool(os.environ.get("PPC_ALL"))
+if CURRENT_N:
+    stems = ["nea", *[s for s in held_docs if s != "nea"], *candidate_docs]
+    rows = []
+    for stem in dict.fromkeys(stems):
+        doc_s = read_result(RESULTS / f"{stem}.toml")
+        spec_s = ROOT / "calibration" / doc_s["calibration"]["spec"]
+        if not PPC_ALL and Path(_model_of(spec_s)).name != "nea.mdl":
+            continue
+        raw_s = prepare(spec_s, DATA)
+        if doc_s["calibration"].get("model_sha256") != file_sha256(raw_s.spec.model):
+            print(f"{stem}: fitted to another version of its model file; not checked")
+            continue
+        x_s = np.array([doc_s["parameters"][n]["estimate"] for n in raw_s.spec.names])
+        row = {"result": stem, "polls met": int(sum(polls_met(doc_s)))}
+        for label, setup in (("estimated", with_error_model(raw_s, doc_s)), ("spec σ", raw_s)):
+            check = statistic_check(setup, x_s, replicates=REPLICATES, series=polls)
+            table = check.table()
+            row[f"{label}: expected met"] = table["P(meet)"].sum()
+            row[f"{label}: P(all meet)"] = check.joint()
+            row[f"{label}: min p_r"] = table["p_r"].min()
+            row[f"{label}: min p_us"] = table["p_us"].min()
+        rows.append(row)
+    print(pd.DataFrame(rows).round(3).to_string(index=False))
 
 # %% [markdown]
 # The record's r and U^S are those of a *fit*, which adapted to the record's noise; the

@@ -159,7 +159,7 @@ def test_smc_evidence_runs_low_on_the_regional_posteriors_shape(shaped):
 # measured (7 December): 20 runs, 500 particles, 0.95: bent -0.025 (sd 0.099 between runs,
 # mean reported error 0.041, 2.3 times the defaults' model runs); unbent Gaussian +0.064 (sd
 # 0.097, reported 0.037): the bias shrinks and changes sign with the shape, it does not vanish
-@pytest.mark.slow  # ~4 min
+@pytest.mark.slow  # ~2-4 min
 def test_smc_with_finer_tempering_steps_is_closer_on_both_shapes(shaped):
     """``--tempering-ess 0.95`` (each tempering step keeps 95% of the effective size): on the
     bent target and on the unbent Gaussian the mean bias stays within 0.1 (the defaults: 0.17
