@@ -157,7 +157,25 @@ def _compared(
                 data[keep],
                 {k: v[keep] for k, v in flags.items()},
             )
+    if not parts:
+        period = "held-out" if holdout else "fit"
+        raise InvalidValueError(
+            f"no series to check in the {period} period (a series needs three or more years "
+            f"with data there); choose from {sorted(preds)!r}"
+        )
     return parts
+
+
+def _points(setup: Setup, values: np.ndarray) -> np.ndarray:
+    """``values`` as rows of the spec's free parameters, or a one-line error naming them."""
+    X = np.atleast_2d(np.asarray(values, dtype=float))
+    names = list(setup.spec.names)
+    if X.ndim != 2 or X.shape[1] != len(names) or not np.isfinite(X).all():
+        raise InvalidValueError(
+            f"parameter values must be finite rows of {len(names)} ({', '.join(names)}); "
+            f"got shape {np.shape(values)!r}"
+        )
+    return X
 
 
 def _check(stats: dict[str, list[np.ndarray]], parts: dict, attrs: dict) -> StatisticCheck:
@@ -192,7 +210,7 @@ def statistic_check(
             f"replicates and draws must be at least 1; got {replicates!r} and {draws!r}"
         )
     rng = np.random.default_rng(seed)
-    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    samples = _points(setup, samples)
     pick = np.sort(rng.choice(len(samples), size=min(draws, len(samples)), replace=False))
     X = samples[pick]
     preds = setup.problem.predictions(setup.simulator.run(X), X, holdout=holdout)
@@ -241,7 +259,10 @@ def refit_check(
             f"replicates and max_nfev must be at least 1; got {replicates!r} and {max_nfev!r}"
         )
     rng = np.random.default_rng(seed)
-    x = np.asarray(x, dtype=float)
+    x = _points(setup, x)
+    if len(x) != 1:
+        raise InvalidValueError(f"refit_check redraws around one fit; got {len(x)} rows")
+    x = x[0]
     outputs = setup.simulator.run(x[None])
     parts = _compared(setup.problem.predictions(outputs, x[None], holdout=holdout), series, holdout)
     reps = [with_spec(setup, synthetic_spec(setup, x, rng, outputs)) for _ in range(replicates)]

@@ -115,6 +115,12 @@ def test_bad_arguments_name_the_thing(small):
     check = statistic_check(small, truth, replicates=50)
     with pytest.raises(InvalidValueError, match="choose from"):
         check.joint(["nosuch"])
+    with pytest.raises(InvalidValueError, match=r"finite rows of 2 \(Defence coefficient X"):
+        statistic_check(small, truth[:1])
+    with pytest.raises(InvalidValueError, match="no series to check in the held-out period"):
+        statistic_check(small, truth, holdout=True)  # this setup has no held-out years
+    with pytest.raises(InvalidValueError, match="redraws around one fit"):
+        refit_check(small, np.vstack([truth, truth]), replicates=2)
 
 
 def test_the_regional_base_meets_every_poll_only_by_luck(data_dir):
