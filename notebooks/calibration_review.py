@@ -687,6 +687,18 @@ if CURRENT_N:
         print(check, end="\n\n")
 
 # %% [markdown]
+# Held out (2019–2023): every series with three or more held-out years, the base scored as
+# the record is. Two p-values per series: about one in twenty below 0.05 is chance.
+
+# %%
+if CURRENT_N:
+    held_check = statistic_check(setup_n, est_n, replicates=REPLICATES, holdout=True)
+    print(held_check)
+    held_table = held_check.table()
+    small_p = int((held_table[["p_r", "p_us"]] < 0.05).to_numpy().sum())
+    print(f"p-values below 0.05: {small_p} of {2 * len(held_table)}")
+
+# %% [markdown]
 # The same check on every joint structure tried (same observations): how many polls data from
 # each structure's own fit would meet, and whether its polls move against it beyond its
 # error. Results on the base model file only, unless `PPC_ALL` is set (the variant model files
