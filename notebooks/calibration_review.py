@@ -752,3 +752,42 @@ if CURRENT_N and REFIT_REPLICATES:
     print(refitted)
 elif CURRENT_N:
     print("refit check not run: set REFIT_REPLICATES (e.g. 200, a few minutes) to run it")
+
+# %% [markdown]
+# ### Is an estimate at a bound the data's push or the noise's?
+#
+# `bound_check` moves the base's four non-physical bound hits inside their ranges (the
+# loss-to-gain ratio and the flare-up size to values inside their profile intervals, the US
+# and Chinese fatigue rates to a rate the other actors' fits reach), redraws the record
+# around that point with the base's error model and refits each redrawn record — from that
+# point (which leans inside) and from the base (which leans to its bounds). How often, and
+# how many together, end at a bound when none is there in truth. Minutes on the regional
+# model, so it runs when `BOUND_REPLICATES` asks for it (the README's numbers: 100).
+
+# %%
+from nea_sd.calibrate import bound_check  # noqa: E402
+
+BOUND_REPLICATES = int(os.environ.get("BOUND_REPLICATES", 0))
+INSIDE = {
+    "Loss to gain ratio": 3.0,
+    "Flare up size": 3.5,
+    "Fatigue rate[US]": 0.05,
+    "Fatigue rate[CN]": 0.05,
+}
+if CURRENT_N and BOUND_REPLICATES:
+    fast = "numba" if importlib.util.find_spec("numba") else "numpy"
+    spec_n = ROOT / "calibration" / doc_n["calibration"]["spec"]
+    bound_setup = with_error_model(prepare(spec_n, DATA, backend=fast), doc_n)
+    names_n = list(bound_setup.spec.names)
+    inside = est_n.copy()
+    for name, value in INSIDE.items():
+        inside[names_n.index(name)] = value
+    for start in (None, est_n):
+        print(
+            bound_check(
+                bound_setup, inside, list(INSIDE), start=start, replicates=BOUND_REPLICATES
+            ),
+            end="\n\n",
+        )
+elif CURRENT_N:
+    print("bound check not run: set BOUND_REPLICATES (e.g. 100, several minutes) to run it")

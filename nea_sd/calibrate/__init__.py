@@ -9,11 +9,13 @@ and :func:`sample` (emcee posterior) estimate the free parameters. Results are s
 :func:`nested_sample` gives the posterior and log evidence (UltraNest), :func:`evidence_table`
 the evidence per structural variant; :func:`compare_base` the joint optimum for ``compare``;
 :func:`fit_basins` whether optima that end apart are separate modes or stops on one ridge;
-:func:`statistic_check` how often data from the fitted model would meet a fit threshold.
+:func:`statistic_check` how often data from the fitted model would meet a fit threshold,
+:func:`bound_check` how often fits end at a bound when the truth lies inside.
 """
 
 from nea_sd.calibrate.basins import Basins, fit_basins
 from nea_sd.calibrate.bayes import Posterior, parameter_draws, predictive, sample
+from nea_sd.calibrate.bootstrap import BoundCheck, bound_check
 from nea_sd.calibrate.fit import FitResult, SeriesFit, StartResult, fit, refine
 from nea_sd.calibrate.nested import NestedResult, nested_sample
 from nea_sd.calibrate.noise import SeriesNoise, estimate_noise, honest_fit
@@ -86,6 +88,8 @@ __all__ = [
     "StatisticCheck",
     "statistic_check",
     "refit_check",
+    "BoundCheck",
+    "bound_check",
     "profile",
     "read_result",
     "refine",

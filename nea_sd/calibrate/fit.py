@@ -510,11 +510,7 @@ def fit(
     hold = None
     if spec.holdout_period is not None:
         hold = float(problem.log_likelihood(sim.run(xbest[None]), xbest[None], holdout=True)[0])
-    width = space.width
-    at_bound = tuple(
-        bool(min(x - lo, hi - x) <= 1e-3 * w)
-        for x, (lo, hi), w in zip(xbest, spec.bounds, width, strict=True)
-    )
+    at_bound = tuple(bool(v) for v in bound_sides(xbest[None], spec.bounds)[0] != 0)
     return FitResult(
         spec=spec.path.name,
         model=spec.model.name,
@@ -538,6 +534,18 @@ def fit(
         data_files={o.series.source: o.series.sha256 for o in spec.observations},
         links=links,
     )
+
+
+BOUND_TOL = 1e-3  # an estimate within this share of its range from a bound is at the bound
+
+
+def bound_sides(X: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Per estimate (rows of ``X``), −1 at its lower bound, +1 at its upper, 0 inside: within
+    BOUND_TOL of the range (one rule for fit results and for bootstraps)."""
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    lo, hi = np.asarray(bounds, dtype=float).T
+    tol = BOUND_TOL * (hi - lo)
+    return np.where(X - lo <= tol, -1, np.where(hi - X <= tol, 1, 0))
 
 
 def refit_many(
