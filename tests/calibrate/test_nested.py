@@ -319,7 +319,8 @@ SMC = {"sampler": "smc", "live_points": 400}
 # beside a tuned random walk, 6 December, later): p = 0.205, coverage 0.925, overconfident
 # 0.438 (14 min, both);
 # overconfident: coverage 0.46, 0.463 and 0.463; smc with finer tempering steps
-# (tempering_ess 0.95, 7 December): p = 0.912, coverage 0.930 (26 min)
+# (tempering_ess 0.95, 7 December): p = 0.912, coverage 0.930, overconfident 0.438 (34 min,
+# both)
 SAMPLERS = [
     pytest.param({}, id="ultranest"),
     pytest.param(NAUTILUS, id="nautilus"),
