@@ -4,7 +4,7 @@ the r and Theil's U^S we score it by?
 An acceptance threshold such as "every poll's fit-period r ≥ 0.5 and U^S ≤ 0.3" is itself a
 statistic of noisy data. On four poll years with the error the fit estimated, the model that
 generated the data can miss it by chance, and a miss is then no evidence of wrong structure.
-The check answers both questions with the fit's own error model (σ times its estimated scale,
+The check puts the threshold to the fit's own error model (σ times its estimated scale,
 AR(1) over the years; :func:`nea_sd.calibrate.synthetic.replicate`): for draws θ of the
 parameters (the optimum alone, or posterior draws) it simulates new data y_rep around the
 model and compares the discrepancy T(y_rep, θ) with T(y, θ) on the record (Gelman, Meng and
