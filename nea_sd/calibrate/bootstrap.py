@@ -20,7 +20,7 @@ import pandas as pd
 from nea_sd.calibrate._report import html_table, text_table
 from nea_sd.calibrate.fit import bound_sides, refit_many
 from nea_sd.calibrate.problem import Setup
-from nea_sd.calibrate.synthetic import synthetic_spec, with_spec
+from nea_sd.calibrate.synthetic import redrawn
 from nea_sd.errors import InvalidValueError
 
 BOUND_NFEV = 100  # steps per refit: a start away from the redrawn record's optimum needs more
@@ -117,7 +117,7 @@ def bound_check(
     x, x0 = points
     rng = np.random.default_rng(seed)
     outputs = setup.simulator.run(x[None])
-    records = [with_spec(setup, synthetic_spec(setup, x, rng, outputs)) for _ in range(replicates)]
+    records = redrawn(setup, x, rng, replicates, outputs)
     X = refit_many(records, x0, max_nfev=max_nfev, on_batch=on_batch)
     cols = [names.index(p) for p in parameters]
     bounds = np.asarray(setup.spec.bounds, dtype=float)[cols]

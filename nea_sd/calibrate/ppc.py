@@ -37,7 +37,7 @@ from nea_sd.calibrate.acceptance import POLL_R_MIN, POLL_US_MAX
 from nea_sd.calibrate.fit import refit_many
 from nea_sd.calibrate.problem import Setup
 from nea_sd.calibrate.stats import paired_moments
-from nea_sd.calibrate.synthetic import replicate, synthetic_spec, with_spec
+from nea_sd.calibrate.synthetic import redrawn, replicate
 from nea_sd.errors import InvalidValueError
 
 REFIT_NFEV = 50  # a refit starts at the model that drew its data: a few steps reach its optimum
@@ -265,7 +265,7 @@ def refit_check(
     x = x[0]
     outputs = setup.simulator.run(x[None])
     parts = _compared(setup.problem.predictions(outputs, x[None], holdout=holdout), series, holdout)
-    reps = [with_spec(setup, synthetic_spec(setup, x, rng, outputs)) for _ in range(replicates)]
+    reps = redrawn(setup, x, rng, replicates, outputs)
     X = refit_many(reps, x, max_nfev=max_nfev, on_batch=on_batch)
     fitted = setup.simulator.run(X)
     rows: dict[str, list[tuple[float, float]]] = {name: [] for name in parts}

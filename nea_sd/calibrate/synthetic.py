@@ -135,6 +135,15 @@ def synthetic_spec(
     return replace(setup.spec, observations=tuple(observations))
 
 
+def redrawn(
+    setup: Setup, truth: np.ndarray, rng: np.random.Generator, n: int, outputs: Outputs
+) -> list[Setup]:
+    """``n`` setups on the same simulator, each scored against its own record drawn around
+    ``truth`` (``outputs``: the model at ``truth``) with each observation's error model: the
+    replicates of a parametric bootstrap."""
+    return [with_spec(setup, synthetic_spec(setup, truth, rng, outputs)) for _ in range(n)]
+
+
 def with_spec(setup: Setup, spec: CalibrationSpec) -> Setup:
     """The same simulator scored against another data set (synthetic replicate)."""
     return Setup(spec, setup.model, setup.simulator, Problem(spec))
