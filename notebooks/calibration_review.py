@@ -638,6 +638,19 @@ for name in found:  # their fit (no profiles) is not the base: posterior rows on
 print(acceptance_table(rows))
 
 # %% [markdown]
+# What the base's misses mean, as committed beside it: `nea-sd calibrate calibration/nea.toml
+# --check-criteria --backend numba` puts the poll and bound criteria to the base's own error
+# model (records drawn from the base, refitted; the bound hits moved inside their profile
+# intervals) and writes `results/nea.criteria.toml`. The sections below compute the same
+# checks here, step by step.
+
+# %%
+from nea_sd.calibrate.criteria_check import committed_verdicts  # noqa: E402
+
+for line in committed_verdicts(RESULTS / "nea.toml") or ["no criteria check beside nea.toml"]:
+    print(f"verdict: {line}")
+
+# %% [markdown]
 # ### Could the fitted model itself meet the poll criterion?
 #
 # The poll criterion is a statistic of noisy data: four or five Japan–Korea poll years, ten

@@ -10,7 +10,9 @@ and :func:`sample` (emcee posterior) estimate the free parameters. Results are s
 the evidence per structural variant; :func:`compare_base` the joint optimum for ``compare``;
 :func:`fit_basins` whether optima that end apart are separate modes or stops on one ridge;
 :func:`statistic_check` how often data from the fitted model would meet a fit threshold,
-:func:`bound_check` how often fits end at a bound when the truth lies inside.
+:func:`bound_check` how often fits end at a bound when the truth lies inside;
+:mod:`~nea_sd.calibrate.criteria_check` the acceptance criteria of a committed result with
+those checks and a verdict line per unmet criterion (``nea-sd calibrate --check-criteria``).
 """
 
 from nea_sd.calibrate.basins import Basins, fit_basins

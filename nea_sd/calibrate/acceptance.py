@@ -77,13 +77,36 @@ def at_physical_bound(entry: Mapping[str, Any]) -> bool:
     return lo == 0.0 and not math.isnan(estimate) and abs(estimate - lo) <= abs(hi - estimate)
 
 
+def is_poll(entry: Mapping[str, Any]) -> bool:
+    """Whether a results document's series entry is a poll the poll criterion reads."""
+    return str(entry.get("series", "")).startswith("genron:")
+
+
+def poll_series(doc: Mapping[str, Any]) -> list[str]:
+    """The names of the poll series in a results document, in its order."""
+    return [name for name, entry in doc.get("series", {}).items() if is_poll(entry)]
+
+
+def bound_hits(doc: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The model parameters of a results document at a bound: (not physical, physical)."""
+    params = doc.get("parameters", {})
+    at_bound = [
+        p
+        for p, e in params.items()
+        if e.get("kind") == "model"
+        and (e.get("at_bound") or str(e.get("identifiability", "")).startswith("bound-active"))
+    ]
+    physical = [p for p in at_bound if at_physical_bound(params[p])]
+    return [p for p in at_bound if p not in physical], physical
+
+
 def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
     """The acceptance checks one results document can speak to."""
     out: list[Criterion] = []
     cal = doc.get("calibration", {})
     for series, entry in doc.get("series", {}).items():
         fit, hold = entry.get("fit") or {}, entry.get("holdout") or {}
-        if str(entry.get("series", "")).startswith("genron:") and fit:
+        if is_poll(entry) and fit:
             r, us = _finite(fit.get("r")), _finite(fit.get("us"))
             out.append(
                 Criterion(
@@ -112,15 +135,8 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
             Criterion(name, "reduced chi2", f"{chi2:.2f}", f"<= {CHI2_MAX}", chi2 <= CHI2_MAX)
         )
     params = doc.get("parameters", {})
-    at_bound = [
-        p
-        for p, e in params.items()
-        if e.get("kind") == "model"
-        and (e.get("at_bound") or str(e.get("identifiability", "")).startswith("bound-active"))
-    ]
     if params:
-        physical = [p for p in at_bound if at_physical_bound(params[p])]
-        other = [p for p in at_bound if p not in physical]
+        other, physical = bound_hits(doc)
         value = ", ".join(other) or "none"
         if physical:
             value += f" (at the physical bound 0: {', '.join(physical)})"

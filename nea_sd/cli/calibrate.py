@@ -144,6 +144,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "these sector results; writes calibration/results/<spec>.sectors.toml (or --output)",
     )
     parser.add_argument(
+        "--check-criteria",
+        action="store_true",
+        help="no fit: the issue's acceptance criteria of the spec's result "
+        "(calibration/results/<spec>.toml), with the poll and bound criteria put to the fit's "
+        "own error model (records drawn from the fit, refitted); writes "
+        "calibration/results/<spec>.criteria.toml (or --output); sections are checkpointed "
+        "in the cache and a rerun resumes",
+    )
+    parser.add_argument(
+        "--refit-replicates",
+        type=int,
+        metavar="N",
+        help="--check-criteria: redrawn records refitted for the poll criterion (200; 0 skips)",
+    )
+    parser.add_argument(
+        "--bound-replicates",
+        type=int,
+        metavar="N",
+        help="--check-criteria: redrawn records refitted, twice, for the bound criterion "
+        "(100; 0 skips)",
+    )
+    parser.add_argument(
         "--backend",
         choices=("numpy", "numba"),
         default="numpy",
@@ -317,6 +339,55 @@ def _check_sectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_criteria(args: argparse.Namespace) -> int:
+    """The spec's result against the acceptance criteria, with the noise checks: printed and
+    written beside the result."""
+    from pathlib import Path
+
+    from nea_sd.calibrate import criteria_check
+    from nea_sd.calibrate.problem import prepare
+    from nea_sd.calibrate.results import default_output, new_output
+    from nea_sd.model import cache_dir
+
+    counts = {"refit_replicates": args.refit_replicates, "bound_replicates": args.bound_replicates}
+    settings = criteria_check.Settings(
+        seed=args.seed, **{k: v for k, v in counts.items() if v is not None}
+    )
+    result = default_output(args.spec)
+    if not result.is_file():
+        raise InvalidValueError(
+            f"calibration result {str(result)!r} not found; run nea-sd calibrate {args.spec} first"
+        )
+    target = Path(args.output) if args.output else result.with_name(f"{result.stem}.criteria.toml")
+    if not args.replace:
+        target = new_output(target)
+    check_output_file(target, (".toml",))
+    setup = prepare(args.spec, args.data_dir, backend=args.backend)
+    parts = ["nea-sd", "calibrate", args.spec, "--check-criteria", "--seed", str(args.seed)]
+    parts += ["--refit-replicates", str(settings.refit_replicates)]
+    parts += ["--bound-replicates", str(settings.bound_replicates)]
+    parts += ["--backend", args.backend] if args.backend != "numpy" else []
+
+    def done(section: str, reused: bool) -> None:
+        how = "read from its checkpoint" if reused else "done"
+        print(f"criteria check: {section} {how}", file=sys.stderr)
+
+    checked = _stage(
+        "criteria check",
+        criteria_check.check,
+        setup,
+        result,
+        settings,
+        checkpoint=cache_dir() / "criteria",
+        on_section=done,
+    )
+    print(checked)
+    command = " ".join(shlex.quote(p) for p in parts)
+    path = criteria_check.save(target, checked, result, command=command)
+    print(f"written to {path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from nea_sd.calibrate.basins import fit_basins
     from nea_sd.calibrate.fit import fit, refine
@@ -350,8 +421,22 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidValueError(
             "--tempering-ess sets tempered SMC's steps; add --nested --sampler smc"
         )
+    given = [
+        flag
+        for flag, value in (
+            ("--refit-replicates", args.refit_replicates),
+            ("--bound-replicates", args.bound_replicates),
+        )
+        if value is not None
+    ]
+    if given and not args.check_criteria:
+        raise InvalidValueError(f"{given[0]} sets a criteria check; add --check-criteria")
+    if args.check_criteria and args.check_sectors:
+        raise InvalidValueError("--check-criteria and --check-sectors are two checks; run one")
     if args.check_sectors:
         return _check_sectors(args)
+    if args.check_criteria:
+        return _check_criteria(args)
     variants = None
     if args.variants:
         from nea_sd.calibrate.structures import load_variants
