@@ -219,9 +219,10 @@ def test_verdicts_read_the_checks_both_ways(rare):
             "truth": {"a": 1.0},
             "record_sides": {"a": "upper"},
             "replicates": 100,
-            "at_least_one": 0.3,
-            "all": 0.3,
+            "at_least_one": combination,
+            "all": combination,
             "record_combination": combination,
+            "share_with_k": [1.0 - combination, combination],
         },
         "rows": [],
     }
@@ -239,6 +240,6 @@ def test_verdicts_read_the_checks_both_ways(rare):
     assert ("poll A p_us 0.001" in poll_line) == rare
     assert ("the data push there" in bound_line) == rare
     assert ("no evidence against the structure" in bound_line) == (not rare)
-    assert "the record's combination 0 of 100" in bound_line or not rare
+    assert ("1 or more 0 of 100, the record's combination 0 of 100" in bound_line) == rare
     met = criteria_check.CriteriaCheck("r.toml", rows[1:2], {}, criteria_check.Settings())
     assert met.verdicts() == []  # every criterion met: nothing to read
