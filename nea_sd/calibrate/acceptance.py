@@ -36,6 +36,8 @@ STARTS_MIN = 20
 RHAT_MAX = 1.01
 ESS_MIN = 400
 OVERHEAD_MAX = 0.20
+POLL_CRITERION = "fit r, U^S"  # per poll: "<series>: fit r, U^S"
+BOUND_CRITERION = "model parameters at a bound that is not physical"
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
             out.append(
                 Criterion(
                     name,
-                    f"{series}: fit r, U^S",
+                    f"{series}: {POLL_CRITERION}",
                     f"r {r:.2f}, U^S {us:.2f}",
                     f"r >= {POLL_R_MIN}, U^S <= {POLL_US_MAX}",
                     r >= POLL_R_MIN and us <= POLL_US_MAX,
@@ -143,7 +145,7 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
         out.append(
             Criterion(
                 name,
-                "model parameters at a bound that is not physical",
+                BOUND_CRITERION,
                 value,
                 "none",
                 not other,

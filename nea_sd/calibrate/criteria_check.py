@@ -36,7 +36,14 @@ from typing import Any
 import numpy as np
 
 from nea_sd.calibrate._report import html_table, text_table
-from nea_sd.calibrate.acceptance import Criterion, bound_hits, criteria, poll_series
+from nea_sd.calibrate.acceptance import (
+    BOUND_CRITERION,
+    POLL_CRITERION,
+    Criterion,
+    bound_hits,
+    criteria,
+    poll_series,
+)
 from nea_sd.calibrate.bootstrap import bound_check
 from nea_sd.calibrate.fit import bound_sides
 from nea_sd.calibrate.ppc import refit_check, statistic_check
@@ -83,10 +90,10 @@ class CriteriaCheck:
     def verdicts(self) -> list[str]:
         """One line per criterion not met that a noise check speaks to."""
         lines = []
-        polls = [c for c in self.rows if c.criterion.endswith("fit r, U^S")]
+        polls = [c for c in self.rows if c.criterion.endswith(POLL_CRITERION)]
         if polls and not all(c.met for c in polls):
             lines.append(_poll_verdict(polls, self.sections))
-        bounds = [c for c in self.rows if c.criterion.startswith("model parameters at a bound")]
+        bounds = [c for c in self.rows if c.criterion == BOUND_CRITERION]
         if bounds and not bounds[0].met:
             lines.append(_bound_verdict(self.sections, bounds[0].value))
         return lines
