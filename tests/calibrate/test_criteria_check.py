@@ -38,12 +38,14 @@ def raw(data_dir):
     return prepare(ROOT / "calibration" / "nea.toml", data_dir)
 
 
-def _rows_equal(section_rows, frame):
+def _rows_equal(section_rows, frame, tolerance: float = 1e-9):
+    """``tolerance``: absolute, for a table made on another engine or machine (a replicate
+    on a threshold can flip: a share moves by 1/replicates)."""
     assert [r["series"] for r in section_rows] == list(frame["series"])
     for row, (_, expected) in zip(section_rows, frame.iterrows(), strict=True):
         for key, value in expected.items():
             if isinstance(value, float):
-                assert row[key] == pytest.approx(value, nan_ok=True), key
+                assert row[key] == pytest.approx(value, rel=1e-9, abs=tolerance, nan_ok=True), key
             else:
                 assert row[key] == value
 
@@ -106,7 +108,7 @@ def test_the_committed_check_is_of_the_committed_base(raw):
         series=POLLS,
     )
     committed = check["checks"]["polls, estimated error"]
-    _rows_equal(committed["rows"], fresh.table())
+    _rows_equal(committed["rows"], fresh.table(), tolerance=1e-3)  # made with numba
     refitted = check["checks"]["polls, refitted"]["summary"]
     assert refitted["replicates"] >= 195 and refitted["refit_steps"] > 0
     for label in ("from the point inside", "from the fit"):
