@@ -502,12 +502,26 @@ POSTERIORS = (
     "nea_posterior.toml",
     "nea_posterior_nautilus.toml",
     "nea_posterior_smc.toml",
+    "nea_flare_rate_posterior.toml",
 )
 found = [n for n in POSTERIORS if (RESULTS / n).is_file()]
 for name in found:
     print_posterior(name)
 if not found:
     print("no regional posterior in calibration/results (nea-sd calibrate nea_posterior.toml)")
+
+# %% [markdown]
+# The base against the candidate whose 2012 crises erode trust at their own rate
+# (`nea_flare_rate`, same parameters and data, another model file): the log Bayes factor from
+# the two nautilus runs, with its Monte Carlo error (the runs' errors combined).
+
+# %%
+pair = [RESULTS / n for n in ("nea_base_posterior.toml", "nea_flare_rate_posterior.toml")]
+if all(p.is_file() for p in pair):
+    base_z, flare_z = (read_result(p)["nested"] for p in pair)
+    factor = flare_z["log_z"] - base_z["log_z"]
+    error = float(np.hypot(flare_z["log_z_err"], base_z["log_z_err"]))
+    print(f"log Bayes factor, nea_flare_rate over the base: {factor:+.2f} ± {error:.2f}")
 
 # %% [markdown]
 # ### Joint candidates (structural tests of the whole model, `base = false`)
