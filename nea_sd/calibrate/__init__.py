@@ -15,6 +15,7 @@ the evidence per structural variant; :func:`compare_base` the joint optimum for 
 those checks and a verdict line per unmet criterion (``nea-sd calibrate --check-criteria``).
 """
 
+from nea_sd.calibrate import criteria_check
 from nea_sd.calibrate.basins import Basins, fit_basins
 from nea_sd.calibrate.bayes import Posterior, parameter_draws, predictive, sample
 from nea_sd.calibrate.bootstrap import BoundCheck, bound_check
@@ -58,6 +59,7 @@ from nea_sd.calibrate.stats import FitStatistics, batch_fit_statistics, fit_stat
 from nea_sd.calibrate.structures import EvidenceTable, Variant, evidence_table, load_variants
 
 __all__ = [
+    "criteria_check",
     "Basins",
     "fit_basins",
     "EvidenceTable",

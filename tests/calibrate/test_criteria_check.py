@@ -245,3 +245,11 @@ def test_verdicts_read_the_checks_both_ways(rare):
     assert ("1 or more 0 of 100, the record's combination 0 of 100" in bound_line) == rare
     met = criteria_check.CriteriaCheck("r.toml", rows[1:2], {}, criteria_check.Settings())
     assert met.verdicts() == []  # every criterion met: nothing to read
+
+
+def test_the_check_is_reached_from_the_stage_package():
+    """As the README's Python section writes it: ``nsd.calibrate.criteria_check.check``."""
+    import nea_sd as nsd
+
+    assert nsd.calibrate.criteria_check.check is criteria_check.check
+    assert "criteria_check" in nsd.calibrate.__all__
