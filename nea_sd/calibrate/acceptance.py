@@ -51,7 +51,7 @@ class Criterion:
     met: bool
 
 
-def _finite(x: Any) -> float:
+def as_float(x: Any) -> float:
     try:
         value = float(x)
     except (TypeError, ValueError):
@@ -63,16 +63,16 @@ def holdout_bias(entry: Mapping[str, Any]) -> float:
     """A series' held-out bias in a results document: mean simulated / mean observed − 1
     (NaN without held-out statistics)."""
     hold = entry.get("holdout") or {}
-    return _finite(hold.get("mean_sim")) / _finite(hold.get("mean_act")) - 1.0
+    return as_float(hold.get("mean_sim")) / as_float(hold.get("mean_act")) - 1.0
 
 
 def at_physical_bound(entry: Mapping[str, Any]) -> bool:
     """Whether a parameter's estimate sits on a lower bound of 0 (see the module doc); False
     when the document gives no estimate or bounds to tell which bound it is at."""
-    bounds, estimate = entry.get("bounds"), _finite(entry.get("estimate"))
+    bounds, estimate = entry.get("bounds"), as_float(entry.get("estimate"))
     if not bounds or len(bounds) != 2:
         return False
-    lo, hi = (_finite(b) for b in bounds)
+    lo, hi = (as_float(b) for b in bounds)
     label = str(entry.get("identifiability", ""))
     if "lower bound" in label or "upper bound" in label:  # the profile's verdict names it
         return lo == 0.0 and "lower bound" in label
@@ -109,7 +109,7 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
     for series, entry in doc.get("series", {}).items():
         fit, hold = entry.get("fit") or {}, entry.get("holdout") or {}
         if is_poll(entry) and fit:
-            r, us = _finite(fit.get("r")), _finite(fit.get("us"))
+            r, us = as_float(fit.get("r")), as_float(fit.get("us"))
             out.append(
                 Criterion(
                     name,
@@ -126,12 +126,12 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
                 Criterion(
                     name,
                     f"{series}: held-out bias",
-                    f"{100 * bias:+.1f}% (U^M {_finite(hold.get('um')):.2f})",
+                    f"{100 * bias:+.1f}% (U^M {as_float(hold.get('um')):.2f})",
                     f"within +/-{100 * BIAS_MAX:.0f}%",
                     abs(bias) <= BIAS_MAX,
                 )
             )
-    chi2 = _finite(cal.get("reduced_chi2"))
+    chi2 = as_float(cal.get("reduced_chi2"))
     if not math.isnan(chi2):
         out.append(
             Criterion(name, "reduced chi2", f"{chi2:.2f}", f"<= {CHI2_MAX}", chi2 <= CHI2_MAX)
@@ -170,8 +170,8 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
                 optima <= OPTIMA_MAX and starts >= STARTS_MIN,
             )
         )
-    rhat = [_finite(e.get("rhat")) for e in params.values() if "rhat" in e]
-    ess = [_finite(e.get("ess_bulk")) for e in params.values() if "ess_bulk" in e]
+    rhat = [as_float(e.get("rhat")) for e in params.values() if "rhat" in e]
+    ess = [as_float(e.get("ess_bulk")) for e in params.values() if "ess_bulk" in e]
     nested = doc.get("nested", {})
     capped = int(nested.get("capped_runs", 0))
     if rhat:
@@ -186,19 +186,19 @@ def criteria(name: str, doc: Mapping[str, Any]) -> list[Criterion]:
             )
         )
     if "overhead_fraction" in nested:
-        share = _finite(nested["overhead_fraction"])
+        share = as_float(nested["overhead_fraction"])
         out.append(
             Criterion(
                 name,
                 "nested-sampling overhead",
-                f"{100 * share:.0f}% of {_finite(nested.get('elapsed_seconds')):.0f} s",
+                f"{100 * share:.0f}% of {as_float(nested.get('elapsed_seconds')):.0f} s",
                 f"< {100 * OVERHEAD_MAX:.0f}%",
                 share < OVERHEAD_MAX,
             )
         )
     if "evidence" in doc:
         variants = [v for v in doc["evidence"].values() if isinstance(v, Mapping)]
-        with_error = [v for v in variants if math.isfinite(_finite(v.get("log_z_err")))]
+        with_error = [v for v in variants if math.isfinite(as_float(v.get("log_z_err")))]
         out.append(
             Criterion(
                 name,

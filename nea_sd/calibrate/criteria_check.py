@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from nea_sd.calibrate.acceptance import (
     BOUND_CRITERION,
     POLL_CRITERION,
     Criterion,
+    as_float,
     bound_hits,
     criteria,
     poll_series,
@@ -173,7 +173,7 @@ def _poll_verdict(polls: list[Criterion], sections: Mapping[str, Any]) -> str:
     for name in ("polls, estimated error", "polls, spec sigma", "polls, refitted"):
         for row in sections.get(name, {}).get("rows", []):
             for stat in ("p_r", "p_us"):
-                if _finite(row.get(stat)) < SMALL_P:
+                if as_float(row.get(stat)) < SMALL_P:
                     label = name.split(", ", 1)[1]
                     beyond.append(f"{row['series']} {stat} {row[stat]:.3f} ({label})")
     tail = (
@@ -221,13 +221,6 @@ def _bound_verdict(sections: Mapping[str, Any], value: str) -> str:
     )
 
 
-def _finite(x: Any) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def estimates(setup: Setup, doc: Mapping[str, Any], name: str) -> np.ndarray:
     """The result's optimum as a row of the spec's free parameters, or a one-line error when
     the result was fitted to another spec or another version of its model."""
@@ -257,7 +250,7 @@ def inside_point(setup: Setup, doc: Mapping[str, Any], x: np.ndarray, names: lis
     for n in names:
         i = spec_names.index(n)
         entry = doc["parameters"][n]
-        lo, hi = _finite(entry.get("profile_lower")), _finite(entry.get("profile_upper"))
+        lo, hi = as_float(entry.get("profile_lower")), as_float(entry.get("profile_upper"))
         if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
             lo, hi = bounds[i]
         inside[i] = 0.5 * (lo + hi)
@@ -307,9 +300,9 @@ def _bounds_section(check: Any, record: np.ndarray) -> dict[str, Any]:
     return {"summary": summary, "rows": _records(check.table())}
 
 
-def section_key(setup: Setup, result_path: Path, name: str, settings: Settings) -> str:
-    """SHA-256 over what a section depends on: the result file, the spec file, the model, the
-    data of every observation, the section and its settings, the package's version."""
+def inputs_key(setup: Setup, result_path: Path, settings: Settings) -> str:
+    """SHA-256 over what every section depends on: the result file, the spec file, the model,
+    the data of every observation, the settings, the package's version (once per check)."""
     from nea_sd import __version__
     from nea_sd.model import file_sha256
 
@@ -320,7 +313,6 @@ def section_key(setup: Setup, result_path: Path, name: str, settings: Settings) 
         "spec": file_sha256(spec.path) if Path(spec.path).is_file() else str(spec.path),
         "model": str(getattr(setup.model, "sha256", "")),
         "backend": str(getattr(setup.simulator, "backend", "numpy")),
-        "section": name,
         "settings": asdict(settings),
         "version": __version__,
     }
@@ -330,6 +322,11 @@ def section_key(setup: Setup, result_path: Path, name: str, settings: Settings) 
         digest.update(np.ascontiguousarray(o.series.years, dtype=np.int64).tobytes())
         digest.update(np.ascontiguousarray(o.series.values, dtype=np.float64).tobytes())
     return digest.hexdigest()
+
+
+def section_key(inputs: str, name: str) -> str:
+    """A section's checkpoint key: the check's inputs and the section's name."""
+    return hashlib.sha256(f"{inputs}\n{name}".encode()).hexdigest()
 
 
 def _checkpoint_file(folder: Path, result_path: Path, name: str, key: str) -> Path:
@@ -380,9 +377,10 @@ def check(
     folder = Path(checkpoint) if checkpoint is not None else None
     sections: dict[str, dict[str, Any]] = {}
     reused: list[str] = []
+    inputs = inputs_key(setup, path, settings) if folder else ""
 
     def run(section: str, compute: Callable[[], dict[str, Any]]) -> None:
-        key = section_key(setup, path, section, settings)
+        key = section_key(inputs, section)
         file = _checkpoint_file(folder, path, section, key) if folder else None
         found = _load(file, key) if file else None
         if found is not None:
@@ -395,7 +393,8 @@ def check(
         if on_section:
             on_section(section, section in reused)
 
-    polls = [p for p in poll_series(doc) if p in {o.name for o in setup.spec.observations}]
+    observed = {o.name for o in setup.spec.observations}
+    polls = [p for p in poll_series(doc) if p in observed]
     if polls:
         for label, s in (("estimated error", estimated), ("spec sigma", setup)):
             run(

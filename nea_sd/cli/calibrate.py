@@ -293,12 +293,26 @@ def _honest(setup, result, max_nfev, on_batch=None):
     return honest_fit(setup, result, max_nfev=max_nfev, on_batch=on_batch)
 
 
+def _beside(args: argparse.Namespace, result, kind: str):  # type: ignore[no-untyped-def]
+    """Where a check of ``result`` goes: ``--output``, or ``<stem>.<kind>.toml`` beside it; a
+    free ``-N`` name unless ``--replace``; checked writable before the work."""
+    from pathlib import Path
+
+    from nea_sd.calibrate.results import new_output
+
+    target = Path(args.output) if args.output else result.with_name(f"{result.stem}.{kind}.toml")
+    if not args.replace:
+        target = new_output(target)
+    check_output_file(target, (".toml",))
+    return target
+
+
 def _check_sectors(args: argparse.Namespace) -> int:
     """The joint result of ``args.spec`` against sector results: table printed and written."""
     from pathlib import Path
 
     from nea_sd.calibrate.partial import save_sector_check, sector_table
-    from nea_sd.calibrate.results import default_output, new_output
+    from nea_sd.calibrate.results import default_output
 
     joint = default_output(args.spec)
     for file in (joint, *map(Path, args.check_sectors)):
@@ -306,10 +320,7 @@ def _check_sectors(args: argparse.Namespace) -> int:
             raise InvalidValueError(
                 f"calibration result {str(file)!r} not found; run nea-sd calibrate on its spec"
             )
-    target = Path(args.output) if args.output else joint.with_name(f"{joint.stem}.sectors.toml")
-    if not args.replace:
-        target = new_output(target)
-    check_output_file(target, (".toml",))
+    target = _beside(args, joint, "sectors")
     command = " ".join(
         shlex.quote(p)
         for p in ["nea-sd", "calibrate", args.spec, "--check-sectors", *args.check_sectors]
@@ -342,11 +353,10 @@ def _check_sectors(args: argparse.Namespace) -> int:
 def _check_criteria(args: argparse.Namespace) -> int:
     """The spec's result against the acceptance criteria, with the noise checks: printed and
     written beside the result."""
-    from pathlib import Path
 
     from nea_sd.calibrate import criteria_check
     from nea_sd.calibrate.problem import prepare
-    from nea_sd.calibrate.results import default_output, new_output
+    from nea_sd.calibrate.results import default_output
     from nea_sd.model import cache_dir
 
     counts = {"refit_replicates": args.refit_replicates, "bound_replicates": args.bound_replicates}
@@ -358,10 +368,7 @@ def _check_criteria(args: argparse.Namespace) -> int:
         raise InvalidValueError(
             f"calibration result {str(result)!r} not found; run nea-sd calibrate {args.spec} first"
         )
-    target = Path(args.output) if args.output else result.with_name(f"{result.stem}.criteria.toml")
-    if not args.replace:
-        target = new_output(target)
-    check_output_file(target, (".toml",))
+    target = _beside(args, result, "criteria")
     setup = prepare(args.spec, args.data_dir, backend=args.backend)
     parts = ["nea-sd", "calibrate", args.spec, "--check-criteria", "--seed", str(args.seed)]
     parts += ["--refit-replicates", str(settings.refit_replicates)]
