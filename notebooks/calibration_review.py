@@ -502,7 +502,7 @@ POSTERIORS = (
     "nea_posterior.toml",
     "nea_posterior_nautilus.toml",
     "nea_posterior_smc.toml",
-    "nea_flare_rate_posterior.toml",
+    "nea_flare_evidence_posterior.toml",
 )
 found = [n for n in POSTERIORS if (RESULTS / n).is_file()]
 for name in found:
@@ -511,17 +511,20 @@ if not found:
     print("no regional posterior in calibration/results (nea-sd calibrate nea_posterior.toml)")
 
 # %% [markdown]
-# The base against the candidate whose 2012 crises erode trust at their own rate
-# (`nea_flare_rate`, same parameters and data, another model file): the log Bayes factor from
-# the two nautilus runs, with its Monte Carlo error (the runs' errors combined).
+# The base (its 2012 crises erode societal trust at their own rate, since 7 December) against
+# the base before it (`nea_flare_evidence`: the crises read as evidence through the trust
+# building rate times the loss-to-gain ratio; same parameters and data): the log Bayes factor
+# from the two nautilus runs, with its Monte Carlo error (the runs' errors combined). The
+# previous base's posterior was sampled on `nea.mdl` before the switch was added (its hash is
+# that file's); at 0 the switch runs that model bit for bit (`tests/models/test_variants.py`).
 
 # %%
-pair = [RESULTS / n for n in ("nea_base_posterior.toml", "nea_flare_rate_posterior.toml")]
+pair = [RESULTS / n for n in ("nea_base_posterior.toml", "nea_flare_evidence_posterior.toml")]
 if all(p.is_file() for p in pair):
-    base_z, flare_z = (read_result(p)["nested"] for p in pair)
-    factor = flare_z["log_z"] - base_z["log_z"]
-    error = float(np.hypot(flare_z["log_z_err"], base_z["log_z_err"]))
-    print(f"log Bayes factor, nea_flare_rate over the base: {factor:+.2f} ± {error:.2f}")
+    base_z, evidence_z = (read_result(p)["nested"] for p in pair)
+    factor = base_z["log_z"] - evidence_z["log_z"]
+    error = float(np.hypot(base_z["log_z_err"], evidence_z["log_z_err"]))
+    print(f"log Bayes factor, the base over nea_flare_evidence: {factor:+.2f} ± {error:.2f}")
 
 # %% [markdown]
 # ### Joint candidates (structural tests of the whole model, `base = false`)
@@ -536,9 +539,11 @@ if all(p.is_file() for p in pair):
 # `nea_gravity_events_operations` and `nea_gravity_damage_operations` the two 2012-crisis
 # candidates on variant models with the US operations outside the region (the wars in
 # Afghanistan and Iraq: the arms sector's structural test); the base (`nea.toml`) is
-# `nea_gravity_damage_operations` on `nea.mdl`, which now carries both terms; `nea_flare_rate`
-# the base on the variant model whose 2012 crises erode societal trust at their own rate
-# instead of through the (slow) trust building rate times the loss-to-gain ratio.
+# `nea_gravity_damage_operations` on `nea.mdl`, which now carries both terms, with (since
+# 7 December) its 2012 crises eroding societal trust at their own rate; `nea_flare_evidence`
+# the base before that, the crises read through the (slow) trust building rate times the
+# loss-to-gain ratio; `nea_flare_rate` the test that led to the switch (the same structure as
+# the base, on the variant file it was made on).
 # Same observations, so −log L and AIC compare; the acceptance rows below read them too.
 
 # %%
@@ -550,6 +555,7 @@ JOINT = (
     "nea_gravity_damage_trust",
     "nea_gravity_events_operations",
     "nea_gravity_damage_operations",
+    "nea_flare_evidence",
     "nea_flare_rate",
 )
 joint_names = [c for c in JOINT if (RESULTS / f"{c}.toml").is_file()]
@@ -655,8 +661,8 @@ for name in found:  # their fit (no profiles) is not the base: posterior rows on
 print(acceptance_table(rows))
 
 # %% [markdown]
-# What the base's misses mean, as committed beside it (and beside the `nea_flare_rate`
-# candidate): `nea-sd calibrate calibration/nea.toml --check-criteria --backend numba` puts
+# What the base's misses mean, as committed beside it (and beside the previous base,
+# `nea_flare_evidence`): `nea-sd calibrate calibration/nea.toml --check-criteria --backend numba` puts
 # the poll and bound criteria to the base's own error model (records drawn from the base,
 # refitted; the bound hits moved inside their profile intervals) and writes
 # `results/nea.criteria.toml`. The sections below compute the same
@@ -665,7 +671,7 @@ print(acceptance_table(rows))
 # %%
 from nea_sd.calibrate.criteria_check import committed_verdicts  # noqa: E402
 
-for stem in ("nea", "nea_flare_rate"):
+for stem in ("nea", "nea_flare_evidence"):
     for line in committed_verdicts(RESULTS / f"{stem}.toml") or ["no criteria check beside it"]:
         print(f"{stem}: verdict: {line}")
 

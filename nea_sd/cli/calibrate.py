@@ -360,6 +360,10 @@ def _check_criteria(args: argparse.Namespace) -> int:
     from nea_sd.model import cache_dir
 
     counts = {"refit_replicates": args.refit_replicates, "bound_replicates": args.bound_replicates}
+    for name, value in counts.items():  # named as the user typed it, not as the field
+        if value is not None and value < 0:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidValueError(f"{flag} must be 0 or more (0 skips that check), got {value!r}")
     settings = criteria_check.Settings(
         seed=args.seed, **{k: v for k, v in counts.items() if v is not None}
     )

@@ -179,7 +179,7 @@ def test_cli_writes_the_check_and_never_overwrites(tmp_path, capsys, data_dir):
     ("extra", "message"),
     [
         (["--refit-replicates", "5"], "--refit-replicates sets a criteria check"),
-        (["--check-criteria", "--bound-replicates", "-1"], "bound_replicates must be"),
+        (["--check-criteria", "--bound-replicates", "-1"], "--bound-replicates must be 0 or more"),
         (["--check-criteria", "--check-sectors", "x.toml"], "two checks; run one"),
     ],
 )

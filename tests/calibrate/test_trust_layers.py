@@ -24,6 +24,9 @@ def test_the_spec_is_the_base_spec_plus_the_societal_speed():
     assert spec.pop("base") is False  # a structural test never becomes the compare base
     assert spec.pop("model") == "../models/variants/nea-trust-layers.mdl"
     base.pop("model")
+    # made on the base before its 2012 crises eroded trust at their own rate (7 December):
+    # the variant file has no such switch, the rest is the base spec
+    assert base["constants"].pop("Flare up own rate") == 1
     assert spec["parameters"].pop(SPEED) == {}  # the model's own range, nothing chosen here
     assert spec == base
 

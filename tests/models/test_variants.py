@@ -159,15 +159,16 @@ def test_trust_layers_variant_at_speed_one_is_the_base_model_and_speeds_the_poll
     assert soc_moved > 0.05 and sec_moved < soc_moved  # the polls' layer moves first
 
 
-def test_flare_rate_variant_at_zero_is_the_base_model_and_unties_the_crisis_from_learning():
-    """``nea-flare-rate.mdl``: with ``Flare up own rate`` 0 it runs ``nea.mdl`` bit for bit;
-    at 1 the flare-up erodes societal trust at ``Flare up erosion rate`` × size, so the fall
-    no longer depends on the trust building rate. Closed form: against the same run without
-    the flare-up (other erosion is proportional to trust in both), trust ends the pulse lower
-    by the factor (1 − rate · size · dt)^(duration / dt) (Euler's exp(−rate · size · duration)),
-    a little less where building works against the fall."""
+def test_flare_rate_switch_unties_the_crisis_from_learning_and_the_variant_is_the_base():
+    """``Flare up own rate`` (in ``nea.mdl`` since the base adopted it; its test variant
+    ``nea-flare-rate.mdl`` kept for the committed results made on it): at 1 the flare-up erodes
+    societal trust at ``Flare up erosion rate`` × size, so the fall no longer depends on the
+    trust building rate. Closed form: against the same run without the flare-up (other erosion
+    is proportional to trust in both), trust ends the pulse lower by the factor
+    (1 − rate · size · dt)^(duration / dt) (Euler's exp(−rate · size · duration)), a little less
+    where building works against the fall. The variant runs ``nea.mdl`` bit for bit at 0 and 1."""
+    nea = bundled("nea")
     variant = load_model(VARIANTS / "nea-flare-rate.mdl")
-    base = simulate(bundled("nea"), [CRISIS_2012], WATCHED, engine="batch").isel(run=0)
     own = {**CRISIS_2012, "Flare up own rate": 1.0}
     runs = [{**CRISIS_2012, "Flare up own rate": 0.0}]
     runs += [
@@ -175,14 +176,17 @@ def test_flare_rate_variant_at_zero_is_the_base_model_and_unties_the_crisis_from
         for rate in (0.1, 0.6)
         for size in (2.0, 0.0)
     ]
-    out = simulate(variant, runs, WATCHED, engine="batch")
+    out = simulate(nea, runs, WATCHED, engine="batch")
+    theirs = simulate(variant, runs, WATCHED, engine="batch")
+    at_default = simulate(nea, [CRISIS_2012], WATCHED, engine="batch").isel(run=0)
     for name in WATCHED:
-        np.testing.assert_array_equal(out[name].isel(run=0).values, base[name].values, name)
+        np.testing.assert_array_equal(out[name].values, theirs[name].values, name)
+        np.testing.assert_array_equal(out[name].isel(run=0).values, at_default[name].values)
     t = out["time"].values
     after = int(np.searchsorted(t, 2012.7 + 0.5))  # the first save after the pulse
     soc = out["Societal trust"].sel(Actor="CN", Partner="JP").values[:, after]
     falls = [soc[1] / soc[2], soc[3] / soc[4]]  # with the flare-up / without, per rate
-    dt = variant.time["step"]  # the model's TIME STEP (Euler)
+    dt = nea.time["step"]  # the model's TIME STEP (Euler)
     bound = (1.0 - 2.0 * dt) ** (0.5 / dt)  # exp(-1) in continuous time; Euler steps fall more
     for fall in falls:
         assert bound <= fall <= bound + 0.1
