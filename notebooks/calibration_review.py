@@ -662,9 +662,9 @@ print(acceptance_table(rows))
 
 # %% [markdown]
 # What the base's misses mean, as committed beside it (and beside the previous base,
-# `nea_flare_evidence`): `nea-sd calibrate calibration/nea.toml --check-criteria --backend numba` puts
-# the poll and bound criteria to the base's own error model (records drawn from the base,
-# refitted; the bound hits moved inside their profile intervals) and writes
+# `nea_flare_evidence`): `nea-sd calibrate calibration/nea.toml --check-criteria --backend
+# numba` puts the poll and bound criteria to the base's own error model (records drawn
+# from the base, refitted; the bound hits moved inside their profile intervals) and writes
 # `results/nea.criteria.toml`. The sections below compute the same
 # checks here, step by step.
 
