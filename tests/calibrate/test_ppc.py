@@ -125,8 +125,9 @@ def test_bad_arguments_name_the_thing(small):
 
 def test_the_regional_base_meets_every_poll_only_by_luck(data_dir):
     """The README's numbers: data from the base itself meet all four poll thresholds in about
-    one replicate in twenty, and no poll's r or U^S lies outside what the base's error allows;
-    under the spec's σ China on Japan's r does (p < 0.01) — the check can fail on the record."""
+    one replicate in twenty, and no poll's r or U^S lies outside what the base's error allows
+    (the lowest p, Japan on Korea's r, 0.07); under the spec's σ China on Japan's r does
+    (p < 0.01) — the check can fail on the record."""
     from nea_sd.calibrate.review import load_review, with_error_model
 
     doc = load_review(ROOT / "calibration" / "results" / "nea.toml")
@@ -136,9 +137,9 @@ def test_the_regional_base_meets_every_poll_only_by_luck(data_dir):
     polls = [o.name for o in setup.spec.observations if o.name.startswith("poll")]
     check = statistic_check(setup, x, replicates=20_000, series=polls)
     table = check.table().set_index("series")
-    assert check.joint() == pytest.approx(0.056, abs=0.01)
-    assert (table["p_r"] > 0.2).all() and (table["p_us"] > 0.2).all()
-    assert table["P(meet)"].sum() == pytest.approx(2.09, abs=0.05)  # 2 of 4 met: as expected
+    assert check.joint() == pytest.approx(0.052, abs=0.01)
+    assert (table["p_r"] > 0.05).all() and (table["p_us"] > 0.15).all()
+    assert table["P(meet)"].sum() == pytest.approx(2.24, abs=0.05)  # 2 of 4 met: as expected
     spec_sigma = statistic_check(raw, x, replicates=20_000, series=polls).table()
     assert spec_sigma.set_index("series").loc["poll CN on JP", "p_r"] < 0.01
 
