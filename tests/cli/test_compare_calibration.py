@@ -15,19 +15,21 @@ RESULTS = MODELS.parent / "calibration" / "results"
 
 
 def test_compare_runs_on_the_named_results_joint_optimum(capsys, tmp_path: Path) -> None:
-    candidate = RESULTS / "nea_elastic.toml"
+    candidate = RESULTS / "nea_flare_evidence.toml"  # a candidate fitted to this nea.mdl
     document = read_result(candidate)
     code, out, err = call(
         capsys, "compare", "--scenarios", "status-quo", "--output-dir", str(tmp_path),
         "--calibration", str(candidate),
     )  # fmt: skip
     assert code == 0, err
-    assert "parameters: calibrated, joint optimum of nea_elastic.toml" in out
+    assert "parameters: calibrated, joint optimum of nea_flare_evidence.toml" in out
     base = xr.open_dataset(tmp_path / "compare_nea_outcomes.nc").attrs["base_parameters"]
     import json
 
     applied = json.loads(base)
-    assert applied == {k: pytest.approx(v) for k, v in document["estimates"].items()}
+    fitted = {**document["estimates"], **document["constants"]}  # its constants are its point
+    assert applied == {k: pytest.approx(v) for k, v in fitted.items()}
+    assert applied["Flare up own rate"] == 0  # the previous reading, not the base's
 
 
 @pytest.mark.parametrize(
