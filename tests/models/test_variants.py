@@ -193,6 +193,28 @@ def test_flare_rate_switch_unties_the_crisis_from_learning_and_the_variant_is_th
     assert abs(falls[0] - falls[1]) < 0.1  # a sixfold building rate barely changes the fall
 
 
+def test_capacity_variant_at_zero_is_the_base_model_and_scales_the_drive_with_gdp() -> None:
+    """At elasticity 0 the variant runs ``nea.mdl`` bit for bit over the full horizon. Above
+    it the increase is ``(threat response + standing drivers) x (GDP / Initial GDP) ^
+    elasticity`` plus the operations' buildup (recomputed from the saved outputs; the base has
+    none), so at 1 a growing economy's drive grows with it and spending ends higher."""
+    variant = load_model(VARIANTS / "nea-capacity.mdl")
+    flows = ["Arms increase", "Threat response", "Grievance", "GDP"]
+    base = simulate(bundled("nea"), [{}], WATCHED, engine="batch").isel(run=0)
+    runs = [{}, {"Capacity elasticity": 1.0}, {"Capacity elasticity": 0.5}]
+    out = simulate(variant, runs, [*WATCHED, *flows], engine="batch")
+    for name in WATCHED:
+        np.testing.assert_array_equal(out[name].isel(run=0).values, base[name].values, name)
+    gdp0 = np.asarray(variant.parameters["Initial GDP"].value)
+    for r, e in ((1, 1.0), (2, 0.5)):
+        run = out.isel(run=r)
+        drive = (run["Threat response"] + run["Grievance"]) * (run["GDP"] / gdp0) ** e
+        np.testing.assert_allclose(run["Arms increase"], drive, rtol=1e-12)
+    end = out["Military expenditure"].isel(time=-1)
+    grew = (end.isel(run=1) > end.isel(run=2)) & (end.isel(run=2) > end.isel(run=0))
+    assert bool(grew.sel(Actor=["US", "CN", "JP", "KR"]).all())  # growing economies spend more
+
+
 NAMES = [
     "nea-flare-rate",
     "nea-flare-damage",
@@ -200,6 +222,7 @@ NAMES = [
     "nea-operations",
     "nea-flare-damage-operations",
     "nea-trust-layers",
+    "nea-capacity",
 ]
 
 
