@@ -543,7 +543,9 @@ if all(p.is_file() for p in pair):
 # 7 December) its 2012 crises eroding societal trust at their own rate; `nea_flare_evidence`
 # the base before that, the crises read through the (slow) trust building rate times the
 # loss-to-gain ratio; `nea_flare_rate` the test that led to the switch (the same structure as
-# the base, on the variant file it was made on).
+# the base, on the variant file it was made on); `nea_capacity` (7 December, a candidate) the
+# base with the drivers of spending growth scaled by economic capacity, the structural test of
+# the fatigue rates at the model's lower limit.
 # Same observations, so −log L and AIC compare; the acceptance rows below read them too.
 
 # %%
@@ -557,6 +559,7 @@ JOINT = (
     "nea_gravity_damage_operations",
     "nea_flare_evidence",
     "nea_flare_rate",
+    "nea_capacity",
 )
 joint_names = [c for c in JOINT if (RESULTS / f"{c}.toml").is_file()]
 candidate_docs = {c: read_result(RESULTS / f"{c}.toml") for c in joint_names}
