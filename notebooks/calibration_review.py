@@ -431,14 +431,15 @@ if doc_n is not None and sector_docs:
 # are the dyad on China–Japan SIPRI spending (`calibration/dyad_cnjp.toml` with
 # `--variants calibration/structures-dyad.toml`) and the regional model on the whole record
 # (`calibration/nea.toml` with `--variants calibration/structures-nea.toml`: the switches that
-# change a fit-period prediction, under the base's priors and error model); a sector result
+# change a fit-period prediction, under the base's priors and error model; the same table on
+# the base until 7 December, `nea_flare_evidence_structures`, kept as its record); a sector result
 # with variants shows too.
 # A switch that changes no output over the fit period can only tie with the default: its row
 # says the record cannot speak to it, not that the switch is right.
 
 # %%
 evidence_docs = dict(sector_docs)
-for stem in ("dyad_cnjp", "nea_structures"):
+for stem in ("dyad_cnjp", "nea_structures", "nea_flare_evidence_structures"):
     if (RESULTS / f"{stem}.toml").is_file():
         evidence_docs[stem] = read_result(RESULTS / f"{stem}.toml")
 for name, doc in evidence_docs.items():

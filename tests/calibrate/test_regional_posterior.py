@@ -31,6 +31,9 @@ BASE_SMC = CALIBRATION / "results" / "nea_base_posterior_smc.toml"
 # the base until 7 December (its 2012 crises read as evidence; sampled on nea.mdl before the
 # switch was added, which at 0 runs that model bit for bit): the other side of the Bayes factor
 EVIDENCE = CALIBRATION / "results" / "nea_flare_evidence_posterior.toml"
+# the capacity candidate (nea_capacity.toml: the base with drivers of spending growth scaled by
+# the economy), sampled with the structural table's settings (500 live points, 2 runs)
+CAPACITY = CALIBRATION / "results" / "nea_capacity_posterior.toml"
 
 
 def _toml(path: Path) -> dict:
@@ -71,7 +74,7 @@ def test_the_previous_base_is_the_base_spec_with_the_crises_read_as_evidence():
 
 
 def test_the_committed_posteriors_are_not_the_models_base():
-    for result in [*POSTERIORS.values(), BASE, BASE_SMC, EVIDENCE]:
+    for result in [*POSTERIORS.values(), BASE, BASE_SMC, EVIDENCE, CAPACITY]:
         assert _toml(result)["calibration"]["model_base"] is False
     assert find_result("nea", results_dir=RESULT.parent)[0].name == "nea.toml"
 
@@ -83,8 +86,8 @@ def _draws(path: Path) -> tuple[dict, pd.DataFrame]:
 
 @pytest.mark.parametrize(
     "result",
-    [*POSTERIORS.values(), BASE, BASE_SMC, EVIDENCE],
-    ids=[*POSTERIORS.keys(), "base-nautilus", "base-smc", "flare-evidence-nautilus"],
+    [*POSTERIORS.values(), BASE, BASE_SMC, EVIDENCE, CAPACITY],
+    ids=[*POSTERIORS.keys(), "base-nautilus", "base-smc", "flare-evidence-nautilus", "capacity"],
 )
 def test_the_committed_diagnostics_follow_from_its_draws(result):
     """R-hat and bulk ESS recomputed from the draws file (runs as chains) equal the recorded
