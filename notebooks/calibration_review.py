@@ -666,16 +666,16 @@ print(acceptance_table(rows))
 
 # %% [markdown]
 # What the base's misses mean, as committed beside it (and beside the previous base,
-# `nea_flare_evidence`): `nea-sd calibrate calibration/nea.toml --check-criteria --backend
-# numba` puts the poll and bound criteria to the base's own error model (records drawn
-# from the base, refitted; the bound hits moved inside their profile intervals) and writes
-# `results/nea.criteria.toml`. The sections below compute the same
+# `nea_flare_evidence`, and the capacity candidate): `nea-sd calibrate calibration/nea.toml
+# --check-criteria --backend numba` puts the poll and bound criteria to the base's own error
+# model (records drawn from the base, refitted; the bound hits moved inside their profile
+# intervals) and writes `results/nea.criteria.toml`. The sections below compute the same
 # checks here, step by step.
 
 # %%
 from nea_sd.calibrate.criteria_check import committed_verdicts  # noqa: E402
 
-for stem in ("nea", "nea_flare_evidence"):
+for stem in ("nea", "nea_flare_evidence", "nea_capacity"):
     for line in committed_verdicts(RESULTS / f"{stem}.toml") or ["no criteria check beside it"]:
         print(f"{stem}: verdict: {line}")
 
